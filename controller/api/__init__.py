@@ -1,0 +1,8 @@
+"""The REST API: one router per resource, gathered here."""
+
+from fastapi import APIRouter
+
+from controller.api import spaces
+
+api_router = APIRouter()
+api_router.include_router(spaces.router)

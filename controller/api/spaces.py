@@ -1,0 +1,96 @@
+"""Space records on Hugging Face's paths: list, info, runtime, builds, build logs (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from controller.deps import StoreDep
+from controller.views import build_view, runtime_view, space_view
+from core import keys, store
+from core.errors import NotFound
+from core.names import parse_space_id
+from core.settings import get_settings
+from core.stages import BuildStatus
+
+router = APIRouter(prefix="/api/spaces", tags=["spaces"])
+
+TERMINAL_BUILD = {BuildStatus.FAILED.value, BuildStatus.SUPERSEDED.value}
+
+
+@router.get("")
+def list_spaces(r: StoreDep, author: str | None = None, search: str | None = None, limit: int = Query(1000, ge=1, le=1000)) -> list[dict]:
+    settings = get_settings()
+    spaces = store.list_spaces(r, author=author)
+    if search:
+        needle = search.lower()
+        spaces = [s for s in spaces if needle in s["id"].lower()]
+    return [space_view(s, settings) for s in spaces[:limit]]
+
+
+@router.get("/{owner}/{name}")
+def space_info(owner: str, name: str, r: StoreDep) -> dict:
+    return space_view(store.require_space(r, parse_space_id(owner, name)), get_settings())
+
+
+@router.get("/{owner}/{name}/runtime")
+def space_runtime(owner: str, name: str, r: StoreDep) -> dict:
+    return runtime_view(store.require_space(r, parse_space_id(owner, name)))
+
+
+@router.get("/{owner}/{name}/builds")
+def space_builds(owner: str, name: str, r: StoreDep) -> list[dict]:
+    space_id = parse_space_id(owner, name)
+    store.require_space(r, space_id)
+    builds = [store.get_build(r, b) for b in r.lrange(keys.space_builds(space_id), 0, 99)]
+    return [build_view(b) for b in builds if b]
+
+
+def _build_finished(r, build_id: str) -> bool:
+    build = store.get_build(r, build_id) or {}
+    if build.get("status") in TERMINAL_BUILD:
+        return True
+    log_tail = r.xrevrange(keys.build_log(build_id), count=1)
+    # After a successful build the deploy appends to the same log; it ends with one of these banners.
+    return bool(log_tail) and log_tail[0][1].get("line", "").startswith(("===== Running at", "===== RUNTIME_ERROR"))
+
+
+async def _follow_log(build_id: str, request: Request) -> AsyncIterator[bytes]:
+    settings = get_settings()
+    sync = store.get_redis()
+    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    last = "0-0"
+    try:
+        while not await request.is_disconnected():
+            entries = await client.xread({keys.build_log(build_id): last}, block=1000, count=500)
+            for _, items in entries or []:
+                for entry_id, fields in items:
+                    last = entry_id
+                    stamp = int(entry_id.split("-", 1)[0]) / 1000
+                    payload = {"data": fields.get("line", "") + "\n", "timestamp": stamp}
+                    yield f"data: {json.dumps(payload)}\n\n".encode()
+            if not entries and await asyncio.to_thread(_build_finished, sync, build_id):
+                return
+            if not entries:
+                yield b": keep-alive\n\n"
+    finally:
+        await client.aclose()
+
+
+@router.get("/{owner}/{name}/logs/build")
+def build_logs(owner: str, name: str, request: Request, r: StoreDep, build: str | None = None) -> StreamingResponse:
+    """The build log as server-sent events (each ``data`` is ``{"data": line, "timestamp": ...}``), live until the build ends."""
+    space_id = parse_space_id(owner, name)
+    space = store.require_space(r, space_id)
+    build_id = build or space.get("latest_build")
+    if not build_id or store.get_build(r, build_id) is None or store.get_build(r, build_id)["space"] != space_id:
+        raise NotFound(f"Space {space_id} has no build{' ' + build if build else ''}")
+    return StreamingResponse(
+        _follow_log(build_id, request), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

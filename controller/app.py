@@ -1,0 +1,44 @@
+"""The controller's FastAPI application: REST API and git endpoint behind Traefik.
+
+Run with ``uvicorn controller.app:app --host 127.0.0.1 --port 8000`` (``make up`` does). It
+listens on the host's loopback only; visitors reach it through Traefik at ``http://<domain>:<port>``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from controller.api import api_router
+from controller.git_http import router as git_router
+from core import store
+from core.errors import SpacesError
+
+log = logging.getLogger(__name__)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Spaces", version="0.1.0")
+
+    @app.exception_handler(SpacesError)
+    async def spaces_error(request: Request, exc: SpacesError) -> JSONResponse:
+        headers = {"X-Error-Message": exc.message.splitlines()[0][:200]}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="Spaces"'
+        if exc.status == 404:
+            headers["X-Error-Code"] = "RepoNotFound"
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        store.get_redis().ping()
+        return {"ok": True}
+
+    app.include_router(api_router)
+    app.include_router(git_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,101 @@
+"""The ``post-receive`` hook of every Space repository.
+
+git runs it after a push has stored its commits; whatever it prints reaches the pusher as
+``remote:`` lines. For a push to ``main`` it records a build, queues it, and (unless the push
+said ``-o nowait``) follows the build log and the Space's stage until the Space runs or fails,
+then prints the URL or the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from core import keys, store
+from core.queues import enqueue_build
+from core.settings import get_settings
+from core.stages import FINAL_STAGES, Stage
+from controller.repos import DEFAULT_BRANCH, space_id_from_git_dir
+
+ZERO = "0" * 40
+
+
+def say(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def push_options() -> list[str]:
+    count = int(os.environ.get("GIT_PUSH_OPTION_COUNT", "0") or 0)
+    return [os.environ.get(f"GIT_PUSH_OPTION_{i}", "") for i in range(count)]
+
+
+def follow(r: redis.Redis, space_id: str, build_id: str, events_from: str, timeout: float) -> int:
+    """Print the build log and stage changes until the build's outcome is known. Returns an exit code."""
+    settings = get_settings()
+    streams = {keys.build_log(build_id): "0-0", keys.space_events(space_id): events_from}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for stream, items in r.xread(streams, block=1000, count=200) or []:
+            for entry_id, fields in items:
+                streams[stream] = entry_id
+                if stream == keys.build_log(build_id):
+                    say(fields.get("line", ""))
+                    continue
+                if fields.get("build") and fields["build"] != build_id:
+                    say(f"superseded by a newer push (build #{fields['build']}); not waiting for it")
+                    return 0
+                stage = Stage(fields["stage"])
+                if stage in FINAL_STAGES:
+                    return report(r, space_id, stage, fields.get("message", ""), settings)
+    say(f"still building after {timeout:.0f} s; follow it at /api/spaces/{space_id}/logs/build")
+    return 0
+
+
+def report(r: redis.Redis, space_id: str, stage: Stage, message: str, settings) -> int:
+    space = store.get_space(r, space_id) or {}
+    url = settings.public_url(settings.space_host(space.get("subdomain", ""))) + "/"
+    say("")
+    if stage == Stage.RUNNING:
+        say(f"Your Space is running at {url}")
+        return 0
+    say(f"error: {stage.value}")
+    for line in message.splitlines():
+        say(f"  {line}")
+    if not stage.is_error:
+        say(f"The Space is {stage.value.lower()}; it answers at {url}")
+    return 1
+
+
+def main() -> int:
+    settings = get_settings()
+    r = store.get_redis()
+    space_id = space_id_from_git_dir(Path(os.environ.get("GIT_DIR", ".")))
+    updates = [line.split() for line in sys.stdin if line.strip()]
+    main_ref = f"refs/heads/{DEFAULT_BRANCH}"
+    commits = [new for old, new, ref in updates if ref == main_ref and new != ZERO]
+    others = [ref for _, new, ref in updates if ref != main_ref]
+    for ref in others:
+        say(f"note: only '{DEFAULT_BRANCH}' is built; {ref} was stored but not deployed")
+    if not commits:
+        return 0
+    commit = commits[-1]
+    last_event = r.xrevrange(keys.space_events(space_id), count=1)
+    events_from = last_event[0][0] if last_event else "0-0"
+    build_id = store.create_build(r, space_id, commit)
+    enqueue_build(r, space_id, build_id)
+    say(f"build #{build_id} queued for commit {commit[:12]}")
+    if "nowait" in push_options():
+        space = store.get_space(r, space_id) or {}
+        say(f"not waiting (-o nowait); the Space will be at "
+            f"{settings.public_url(settings.space_host(space.get('subdomain', '')))}/")
+        return 0
+    return follow(r, space_id, build_id, events_from, settings.push_wait_timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""git's smart HTTP protocol at ``/spaces/{owner}/{name}[.git]``, served by git's own ``git http-backend``.
+
+This module only authenticates, authorizes and relays: the request body goes to the CGI's stdin
+and its output is streamed back as it comes, so the ``post-receive`` hook's progress lines reach
+the pusher live. Pushing to a Space that does not exist yet creates it (in the pusher's own
+namespace). Errors are ``text/plain``, which git prints to the user as ``remote:`` lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+
+from controller.deps import Caller, StoreDep, resolve_caller
+from controller.repos import ensure_repo
+from core import store
+from core.errors import Conflict, Forbidden, NotFound, SpacesError, Unauthorized
+from core.names import parse_space_id
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["git"])
+
+ACTIONS = {"info/refs", "git-upload-pack", "git-receive-pack"}
+SERVICES = {"git-upload-pack", "git-receive-pack"}
+PASS_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH",
+                "content-encoding": "HTTP_CONTENT_ENCODING", "git-protocol": "GIT_PROTOCOL"}
+
+
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> PlainTextResponse:
+    return PlainTextResponse(message.rstrip() + "\n", status_code=status, headers=headers)
+
+
+def _authorize_push(r, caller: Caller | None, space_id: str) -> None:
+    owner = space_id.split("/", 1)[0]
+    if caller is None:
+        raise Unauthorized("pushing needs an access token: use http://USER:TOKEN@host/spaces/OWNER/NAME")
+    if not caller.can_write:
+        raise Forbidden(f"the token of {caller.name} is read-only; pushing needs a write token")
+    if not caller.may_write(owner):
+        raise Forbidden(f"{caller.name} may not push to Spaces of '{owner}'")
+    if store.get_space(r, space_id) is None:
+        if store.get_user(r, owner) is None:
+            raise NotFound(f"there is no user '{owner}' to own {space_id}")
+        try:
+            store.create_space(r, space_id)
+            log.info("created Space %s on first push by %s", space_id, caller.name)
+        except Conflict:
+            pass  # a concurrent push created it first
+
+
+async def _pump_body(request: Request, stdin: asyncio.StreamWriter) -> None:
+    try:
+        async for chunk in request.stream():
+            stdin.write(chunk)
+            await stdin.drain()
+    except (ConnectionError, BrokenPipeError) as exc:
+        log.info("git http-backend stopped reading the request: %s", exc)
+    finally:
+        stdin.close()
+
+
+async def _run_backend(request: Request, env: dict[str, str]) -> Response:
+    proc = await asyncio.create_subprocess_exec(
+        "git", "http-backend", env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    pump = asyncio.create_task(_pump_body(request, proc.stdin))
+    head = b""
+    while b"\r\n\r\n" not in head and b"\n\n" not in head:
+        chunk = await proc.stdout.read(4096)
+        if not chunk:
+            break
+        head += chunk
+    sep = b"\r\n\r\n" if b"\r\n\r\n" in head else b"\n\n"
+    raw_headers, _, rest = head.partition(sep)
+    status, headers = 200, {}
+    for line in raw_headers.decode("latin-1").splitlines():
+        key, _, value = line.partition(":")
+        if key.lower() == "status":
+            status = int(value.strip().split()[0])
+        elif key:
+            headers[key.strip()] = value.strip()
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            if rest:
+                yield rest
+            while chunk := await proc.stdout.read(65536):
+                yield chunk
+        finally:
+            await pump
+            err = (await proc.stderr.read()).decode(errors="replace").strip()
+            rc = await proc.wait()
+            if rc != 0 or err:
+                log.info("git http-backend exited %s: %s", rc, err)
+
+    media = headers.pop("Content-Type", None)
+    return StreamingResponse(body(), status_code=status, headers=headers, media_type=media)
+
+
+@router.api_route("/spaces/{owner}/{repo}/{action:path}", methods=["GET", "POST"], include_in_schema=False)
+async def git_smart_http(owner: str, repo: str, action: str, request: Request, r: StoreDep) -> Response:
+    name = repo.removesuffix(".git")
+    if action not in ACTIONS:
+        return _text(404, f"not a git endpoint: {action}")
+    service = request.query_params.get("service") if action == "info/refs" else action
+    if service not in SERVICES:
+        return _text(403, "only git's smart HTTP protocol is served (git 1.6.6 or newer)")
+    try:
+        space_id = parse_space_id(owner, name)
+        caller = resolve_caller(r, request)
+        if service == "git-receive-pack":
+            _authorize_push(r, caller, space_id)
+        elif store.get_space(r, space_id) is None:
+            raise NotFound(f"Space {space_id} does not exist")
+        ensure_repo(space_id)
+    except Unauthorized as exc:
+        return _text(401, exc.message, {"WWW-Authenticate": 'Basic realm="Spaces"'})
+    except SpacesError as exc:
+        return _text(exc.status, exc.message)
+    settings = get_settings()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HTTP_")}
+    env.update({
+        "GIT_PROJECT_ROOT": str(settings.repos_dir),
+        "GIT_HTTP_EXPORT_ALL": "1",
+        "PATH_INFO": f"/{space_id}.git/{action}",
+        "REQUEST_METHOD": request.method,
+        "QUERY_STRING": request.url.query,
+        "REMOTE_USER": caller.name if caller else "",
+        "REMOTE_ADDR": request.client.host if request.client else "",
+    })
+    for header, var in PASS_HEADERS.items():
+        if header in request.headers:
+            env[var] = request.headers[header]
+    return await _run_backend(request, env)

@@ -1,0 +1,65 @@
+"""Every Redis key name the platform uses, in one place.
+
+Records live under the ``spaces:`` prefix; Traefik's routes live under ``traefik/`` (the root key
+of Traefik's Redis provider) and are written only by :mod:`proxy.routes`.
+"""
+
+from __future__ import annotations
+
+PREFIX = "spaces"
+TRAEFIK_ROOT = "traefik"
+
+USERS = f"{PREFIX}:users"  # set of user names
+SPACES_INDEX = f"{PREFIX}:spaces"  # sorted set: space id -> created timestamp
+BUILD_SEQ = f"{PREFIX}:build-seq"
+
+QUEUE_BUILDS = "builds"
+QUEUE_RUNS = "runs"
+
+
+def user(name: str) -> str:
+    return f"{PREFIX}:user:{name}"
+
+
+def token(token_hash: str) -> str:
+    return f"{PREFIX}:token:{token_hash}"
+
+
+def user_tokens(name: str) -> str:
+    return f"{PREFIX}:user:{name}:tokens"
+
+
+def space(space_id: str) -> str:
+    return f"{PREFIX}:space:{space_id}"
+
+
+def subdomain(label: str) -> str:
+    """Claim on a subdomain label: value is the Space id holding it."""
+    return f"{PREFIX}:subdomain:{label}"
+
+
+def space_builds(space_id: str) -> str:
+    """List of build ids of a Space, newest first."""
+    return f"{PREFIX}:space:{space_id}:builds"
+
+
+def space_events(space_id: str) -> str:
+    """Stream of stage changes of a Space (what a waiting ``git push`` follows)."""
+    return f"{PREFIX}:space:{space_id}:events"
+
+
+def build(build_id: str) -> str:
+    return f"{PREFIX}:build:{build_id}"
+
+
+def build_log(build_id: str) -> str:
+    """Stream of log lines of one build."""
+    return f"{PREFIX}:build:{build_id}:log"
+
+
+def space_lock(space_id: str) -> str:
+    return f"{PREFIX}:lock:space:{space_id}"
+
+
+def deps_lock(deps_key: str) -> str:
+    return f"{PREFIX}:lock:deps:{deps_key}"

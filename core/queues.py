@@ -1,0 +1,43 @@
+"""The RQ jobs that connect the components, with their payloads.
+
+Jobs are enqueued by dotted name, so the controller never imports the builder or the worker:
+
+- ``builds``: ``builder.jobs.build_space(space_id, build_id)``
+- ``runs``:   ``worker.jobs.deploy_space(space_id, build_id)``
+"""
+
+from __future__ import annotations
+
+import redis
+from rq import Queue
+
+from functools import lru_cache
+
+from core import keys
+from core.settings import get_settings
+
+
+@lru_cache
+def _raw_client(url: str) -> redis.Redis:
+    # RQ stores pickled payloads, so it needs a client that does not decode responses.
+    return redis.Redis.from_url(url)
+
+
+def _queue(r: redis.Redis, name: str) -> Queue:
+    return Queue(name, connection=_raw_client(get_settings().redis_url))
+
+
+def enqueue_build(r: redis.Redis, space_id: str, build_id: str) -> None:
+    timeout = get_settings().build_timeout + 120
+    _queue(r, keys.QUEUE_BUILDS).enqueue(
+        "builder.jobs.build_space", space_id, build_id,
+        job_timeout=timeout, result_ttl=3600, failure_ttl=86400, description=f"build {space_id} #{build_id}",
+    )
+
+
+def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seconds: int) -> None:
+    _queue(r, keys.QUEUE_RUNS).enqueue(
+        "worker.jobs.deploy_space", space_id, build_id,
+        job_timeout=startup_seconds + 180, result_ttl=3600, failure_ttl=86400,
+        description=f"deploy {space_id} #{build_id}",
+    )

@@ -1,0 +1,70 @@
+"""Platform settings, read from ``SPACES_*`` environment variables.
+
+Every process (controller, builder, worker, git hooks) calls :func:`get_settings`; tests override
+values by setting environment variables before the first call or by calling ``get_settings.cache_clear()``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All knobs of one platform installation."""
+
+    model_config = SettingsConfigDict(env_prefix="SPACES_", extra="ignore")
+
+    data_dir: Path = Path("/var/lib/spaces")
+    domain: str = "spaces.localhost"
+    http_port: int = 8080
+    redis_url: str = "redis://127.0.0.1:6390/0"
+    controller_port: int = 8000
+    traefik_api_port: int = 8099
+    # A registry-hosted base such as "python:3.11-slim"; empty means bootstrap one from Debian packages.
+    base_image: str = ""
+    debian_mirror: str = "http://deb.debian.org/debian"
+    debian_suite: str = "bookworm"
+    build_timeout: int = Field(default=1800, ge=10)
+    startup_timeout: int = Field(default=300, ge=5)
+    push_wait_timeout: int = Field(default=1800, ge=10)
+    space_memory_mb: int = Field(default=2048, ge=64)
+    space_cpus: float = Field(default=2.0, gt=0)
+    space_pids: int = Field(default=512, ge=16)
+    space_network: str = "spaces"
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.data_dir / "repos"
+
+    @property
+    def wheel_cache(self) -> Path:
+        return self.data_dir / "cache" / "wheels"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    @property
+    def controller_url(self) -> str:
+        """Where the controller answers on the host (not reachable from Spaces)."""
+        return f"http://127.0.0.1:{self.controller_port}"
+
+    @property
+    def traefik_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.traefik_api_port}"
+
+    def public_url(self, host: str) -> str:
+        port = "" if self.http_port == 80 else f":{self.http_port}"
+        return f"http://{host}{port}"
+
+    def space_host(self, subdomain: str) -> str:
+        return f"{subdomain}.{self.domain}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

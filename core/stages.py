@@ -1,0 +1,43 @@
+"""The stages a Space goes through, named as Hugging Face names them."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Stage(str, Enum):
+    NO_APP_FILE = "NO_APP_FILE"
+    CONFIG_ERROR = "CONFIG_ERROR"
+    BUILDING = "BUILDING"
+    BUILD_ERROR = "BUILD_ERROR"
+    APP_STARTING = "APP_STARTING"
+    RUNNING = "RUNNING"
+    RUNNING_BUILDING = "RUNNING_BUILDING"
+    RUNNING_APP_STARTING = "RUNNING_APP_STARTING"
+    RUNTIME_ERROR = "RUNTIME_ERROR"
+    SLEEPING = "SLEEPING"
+    PAUSED = "PAUSED"
+    STOPPED = "STOPPED"
+    DELETING = "DELETING"
+
+    @property
+    def is_error(self) -> bool:
+        return self in ERROR_STAGES
+
+    @property
+    def is_serving(self) -> bool:
+        """True while an earlier version still answers visitors."""
+        return self in (Stage.RUNNING, Stage.RUNNING_BUILDING, Stage.RUNNING_APP_STARTING)
+
+
+ERROR_STAGES = frozenset({Stage.NO_APP_FILE, Stage.CONFIG_ERROR, Stage.BUILD_ERROR, Stage.RUNTIME_ERROR})
+# Stages after which a push waiting on its build can stop waiting.
+FINAL_STAGES = ERROR_STAGES | {Stage.RUNNING, Stage.PAUSED, Stage.STOPPED, Stage.SLEEPING}
+
+
+class BuildStatus(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"

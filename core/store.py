@@ -1,0 +1,211 @@
+"""Records kept in Redis: users, tokens, Spaces and builds.
+
+Plain functions over a Redis client; writes that belong together go through one transaction
+(``pipeline(transaction=True)``). Records are Redis hashes of strings; :func:`get_space` and
+:func:`get_build` return them as dicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from functools import lru_cache
+
+import redis
+
+from core import keys
+from core.errors import Conflict, InvalidName, NotFound
+from core.names import subdomain_candidates, validate_user_name
+from core.settings import get_settings
+from core.stages import BuildStatus, Stage
+
+EVENTS_MAXLEN = 500
+LOG_MAXLEN = 20000
+
+
+@lru_cache
+def _pool(url: str) -> redis.ConnectionPool:
+    return redis.ConnectionPool.from_url(url, decode_responses=True)
+
+
+def get_redis() -> redis.Redis:
+    """A client on the platform's Redis (one pool per process)."""
+    return redis.Redis(connection_pool=_pool(get_settings().redis_url))
+
+
+def now() -> float:
+    return time.time()
+
+
+# ---------------------------------------------------------------- users and tokens
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(r: redis.Redis, name: str, *, role: str = "user") -> None:
+    validate_user_name(name)
+    if role not in ("user", "admin"):
+        raise InvalidName(f"invalid role {role!r}: a role is 'user' or 'admin'")
+    if not r.sadd(keys.USERS, name):
+        raise Conflict(f"user {name!r} already exists")
+    r.hset(keys.user(name), mapping={"name": name, "role": role, "created_at": now()})
+
+
+def get_user(r: redis.Redis, name: str) -> dict | None:
+    data = r.hgetall(keys.user(name))
+    return data or None
+
+
+def create_token(r: redis.Redis, user: str, *, role: str = "write", display_name: str = "default") -> str:
+    """Create an access token for ``user`` and return it; only its hash is stored."""
+    if role not in ("read", "write"):
+        raise InvalidName(f"invalid token role {role!r}: a token role is 'read' or 'write'")
+    if not r.sismember(keys.USERS, user):
+        raise NotFound(f"user {user!r} does not exist")
+    token = "spc_" + secrets.token_urlsafe(30)
+    digest = hash_token(token)
+    with r.pipeline(transaction=True) as p:
+        p.hset(keys.token(digest), mapping={"user": user, "role": role, "name": display_name, "created_at": now()})
+        p.sadd(keys.user_tokens(user), digest)
+        p.execute()
+    return token
+
+
+def lookup_token(r: redis.Redis, token: str) -> dict | None:
+    """The token's record (``user``, ``role``, ``name``) or None if it is unknown."""
+    if not token:
+        return None
+    data = r.hgetall(keys.token(hash_token(token)))
+    if not data:
+        return None
+    r.hset(keys.token(hash_token(token)), "last_used_at", now())
+    return data
+
+
+# ---------------------------------------------------------------- Spaces
+
+
+def get_space(r: redis.Redis, space_id: str) -> dict | None:
+    data = r.hgetall(keys.space(space_id))
+    return data or None
+
+
+def require_space(r: redis.Redis, space_id: str) -> dict:
+    data = get_space(r, space_id)
+    if data is None:
+        raise NotFound(f"Space {space_id} does not exist")
+    return data
+
+
+def create_space(r: redis.Redis, space_id: str, *, sdk: str = "") -> dict:
+    """Create the Space record and claim its subdomain. Raises Conflict if it exists."""
+    owner, name = space_id.split("/", 1)
+    created = now()
+    for label in subdomain_candidates(space_id):
+        if r.set(keys.subdomain(label), space_id, nx=True):
+            break
+        if r.get(keys.subdomain(label)) == space_id:
+            break
+    else:  # pragma: no cover - needs a sha256 prefix collision
+        raise Conflict(f"no free subdomain for {space_id}")
+    record = {
+        "id": space_id,
+        "owner": owner,
+        "name": name,
+        "subdomain": label,
+        "sdk": sdk,
+        "stage": Stage.NO_APP_FILE.value,
+        "error_message": "",
+        "created_at": created,
+        "updated_at": created,
+        "hardware": "cpu-basic",
+    }
+    with r.pipeline(transaction=True) as p:
+        p.hsetnx(keys.space(space_id), "id", space_id)
+        p.execute()
+    if r.hget(keys.space(space_id), "created_at"):
+        raise Conflict(f"Space {space_id} already exists")
+    with r.pipeline(transaction=True) as p:
+        p.hset(keys.space(space_id), mapping=record)
+        p.zadd(keys.SPACES_INDEX, {space_id: created})
+        p.execute()
+    return record
+
+
+def list_spaces(r: redis.Redis, *, author: str | None = None) -> list[dict]:
+    """All Spaces, newest first, optionally of one owner."""
+    ids = r.zrevrange(keys.SPACES_INDEX, 0, -1)
+    if author:
+        ids = [i for i in ids if i.split("/", 1)[0] == author]
+    with r.pipeline(transaction=False) as p:
+        for space_id in ids:
+            p.hgetall(keys.space(space_id))
+        return [rec for rec in p.execute() if rec]
+
+
+def set_stage(
+    r: redis.Redis,
+    space_id: str,
+    stage: Stage,
+    *,
+    message: str = "",
+    build_id: str = "",
+    pipeline: redis.client.Pipeline | None = None,
+    **fields: str,
+) -> None:
+    """Record the Space's stage (and error message) and publish it on the Space's event stream."""
+    p = pipeline or r.pipeline(transaction=True)
+    p.hset(
+        keys.space(space_id),
+        mapping={"stage": stage.value, "error_message": message, "updated_at": now(), **fields},
+    )
+    p.xadd(
+        keys.space_events(space_id),
+        {"stage": stage.value, "message": message, "build": build_id},
+        maxlen=EVENTS_MAXLEN,
+        approximate=True,
+    )
+    if pipeline is None:
+        p.execute()
+
+
+# ---------------------------------------------------------------- builds
+
+
+def create_build(r: redis.Redis, space_id: str, commit: str) -> str:
+    build_id = str(r.incr(keys.BUILD_SEQ))
+    with r.pipeline(transaction=True) as p:
+        p.hset(
+            keys.build(build_id),
+            mapping={
+                "id": build_id,
+                "space": space_id,
+                "commit": commit,
+                "status": BuildStatus.QUEUED.value,
+                "queued_at": now(),
+            },
+        )
+        p.lpush(keys.space_builds(space_id), build_id)
+        p.hset(keys.space(space_id), mapping={"latest_build": build_id, "updated_at": now()})
+        p.execute()
+    return build_id
+
+
+def get_build(r: redis.Redis, build_id: str) -> dict | None:
+    data = r.hgetall(keys.build(build_id))
+    return data or None
+
+
+def update_build(r: redis.Redis, build_id: str, **fields: object) -> None:
+    r.hset(keys.build(build_id), mapping={k: str(v) for k, v in fields.items()})
+
+
+def append_log(r: redis.Redis, build_id: str, line: str) -> None:
+    r.xadd(keys.build_log(build_id), {"line": line}, maxlen=LOG_MAXLEN, approximate=True)
+
+
+def read_log(r: redis.Redis, build_id: str) -> list[str]:
+    return [fields["line"] for _, fields in r.xrange(keys.build_log(build_id))]

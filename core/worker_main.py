@@ -1,0 +1,25 @@
+"""Start an RQ worker on one of the platform's queues: ``python -m core.worker_main builds|runs``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import redis
+from rq import Worker
+
+from core import keys
+from core.settings import get_settings
+
+
+def main() -> None:
+    queue = sys.argv[1] if len(sys.argv) > 1 else ""
+    if queue not in (keys.QUEUE_BUILDS, keys.QUEUE_RUNS):
+        sys.exit(f"usage: python -m core.worker_main {keys.QUEUE_BUILDS}|{keys.QUEUE_RUNS}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    connection = redis.Redis.from_url(get_settings().redis_url)
+    Worker([queue], connection=connection).work(with_scheduler=False)
+
+
+if __name__ == "__main__":
+    main()

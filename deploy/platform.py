@@ -1,0 +1,251 @@
+"""Start and stop the platform on one host: ``python deploy/platform.py up|down|status``.
+
+``up`` starts what is not running yet and leaves alone what is: dockerd, Redis (AOF on, data in
+the data directory), the runtime base images, Traefik, the controller, one builder worker, one
+run worker and the reconciler, each in the background with its log in ``<data dir>/logs``. It
+then reconciles once (so Spaces stopped by ``down`` come back), deploys the example Space as
+user ``demo`` and prints the URLs. ``down`` stops what ``up`` started, Space containers included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import redis
+
+from core import keys
+from core.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PY = sys.executable
+VENV_BIN = Path(PY).parent
+
+
+def say(msg: str) -> None:
+    print(f"==> {msg}", flush=True)
+
+
+def fail(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    argv: list[str]
+    marker: str  # a string in /proc/<pid>/cmdline proving the pid is ours
+
+
+def services() -> list[Service]:
+    s = get_settings()
+    redis_url = httpx.URL(s.redis_url)
+    return [
+        Service("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_url.port or 6379),
+                          "--dir", str(s.data_dir / "redis"), "--appendonly", "yes", "--appendfsync", "everysec",
+                          "--notify-keyspace-events", "KEA", "--protected-mode", "yes", "--save", ""],
+                "redis-server"),
+        Service("traefik", [str(VENV_BIN / "traefik"), f"--configFile={s.data_dir / 'traefik' / 'traefik.yml'}"],
+                "traefik"),
+        Service("controller", [PY, "-m", "uvicorn", "controller.app:app", "--host", "127.0.0.1",
+                               "--port", str(s.controller_port), "--no-access-log"], "controller.app"),
+        Service("builder", [PY, "-m", "core.worker_main", "builds"], "worker_main builds"),
+        Service("runner", [PY, "-m", "core.worker_main", "runs"], "worker_main runs"),
+        Service("reconciler", [PY, "-m", "worker.reconcile", "--interval", "10"], "worker.reconcile"),
+    ]
+
+
+def pidfile(name: str) -> Path:
+    return get_settings().data_dir / "run" / f"{name}.pid"
+
+
+def running_pid(name: str, marker: str) -> int | None:
+    try:
+        pid = int(pidfile(name).read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, ValueError):
+        return None
+    return pid if marker in cmdline else None
+
+
+def start(svc: Service) -> bool:
+    """Start ``svc`` in the background unless it runs; returns True if it was started."""
+    if running_pid(svc.name, svc.marker):
+        return False
+    s = get_settings()
+    log = open(s.data_dir / "logs" / f"{svc.name}.log", "ab")
+    proc = subprocess.Popen(svc.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, cwd=ROOT, env=os.environ.copy())
+    pidfile(svc.name).write_text(str(proc.pid))
+    time.sleep(0.2)
+    if proc.poll() is not None:
+        fail(f"{svc.name} exited at once (code {proc.returncode}); see {s.data_dir / 'logs' / (svc.name + '.log')}")
+    return True
+
+
+def stop(name: str, marker: str, timeout: float = 20) -> bool:
+    pid = running_pid(name, marker)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running_pid(name, marker):
+        time.sleep(0.2)
+    if running_pid(name, marker):
+        os.kill(pid, signal.SIGKILL)
+    pidfile(name).unlink(missing_ok=True)
+    return True
+
+
+def wait_for(what: str, check, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - any failure means "not yet"
+            pass
+        time.sleep(0.25)
+    fail(f"{what} did not come up within {timeout:.0f} s")
+
+
+def docker_ok() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def ensure_dockerd() -> None:
+    if docker_ok():
+        return
+    if shutil.which("dockerd") is None:
+        fail("dockerd is not installed; run deploy/install.sh (make up does)")
+    say("starting dockerd")
+    start(Service("dockerd", ["dockerd"], "dockerd"))
+    wait_for("dockerd", docker_ok, timeout=90)
+
+
+def up() -> None:
+    s = get_settings()
+    for sub in ("logs", "run", "redis", "repos", "traefik", "cache/wheels"):
+        (s.data_dir / sub).mkdir(parents=True, exist_ok=True)
+    ensure_dockerd()
+    svc = {x.name: x for x in services()}
+    r = redis.Redis.from_url(s.redis_url, decode_responses=True)
+    if start(svc["redis"]):
+        say("starting Redis")
+    wait_for("Redis", r.ping)
+    r.config_set("notify-keyspace-events", "KEA")  # Traefik's Redis provider needs them
+    say("checking the runtime base images")
+    if subprocess.run([PY, "-m", "builder.base_images"], cwd=ROOT).returncode != 0:
+        fail("building the runtime base images failed (see above)")
+    subprocess.run([PY, "-m", "proxy.traefik"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    for name in ("traefik", "controller", "builder", "runner"):
+        if start(svc[name]):
+            say(f"starting {name}")
+    wait_for("Traefik", lambda: httpx.get(f"{s.traefik_api_url}/ping", timeout=1).status_code == 200)
+    wait_for("controller", lambda: httpx.get(f"{s.controller_url}/healthz", timeout=1).status_code == 200)
+    say("reconciling Spaces and routes")
+    if subprocess.run([PY, "-m", "worker.reconcile", "--interval", "0"], cwd=ROOT).returncode != 0:
+        fail("the reconciler failed (see above)")
+    if start(svc["reconciler"]):
+        say("starting the reconciler")
+    public = s.public_url(s.domain)
+    wait_for(f"the controller through Traefik at {public}",
+             lambda: httpx.get(f"{public}/healthz", timeout=2).status_code == 200)
+    url = deploy_example()
+    print()
+    print(f"Controller (API and git):  {public}/")
+    print(f"Example Space demo/hello-gradio:  {url}")
+    print(f"Data and logs:  {s.data_dir}")
+
+
+def demo_token(r: redis.Redis) -> str:
+    """The demo user's write token, created once and kept in the data directory (mode 0600)."""
+    path = get_settings().data_dir / "demo-token"
+    if path.is_file() and r.sismember(keys.USERS, "demo"):
+        return path.read_text().strip()
+    run = subprocess.run([str(VENV_BIN / "spaces"), "user", "create", "demo", "--exist-ok"],
+                         capture_output=True, text=True, cwd=ROOT)
+    if run.returncode != 0:
+        fail(f"could not create user demo: {run.stderr.strip()}")
+    token = run.stdout.strip().splitlines()[-1]
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+def deploy_example() -> str:
+    """Push examples/hello-gradio as demo/hello-gradio; a no-op when that commit is already live."""
+    s = get_settings()
+    r = redis.Redis.from_url(s.redis_url, decode_responses=True)
+    token = demo_token(r)
+    work = s.data_dir / "work" / "example-push"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(ROOT / "examples" / "hello-gradio", work)
+    # A fixed author and date make the commit id depend only on the files, so a second
+    # `make up` pushes nothing and changes nothing.
+    env = {**os.environ, "GIT_AUTHOR_NAME": "demo", "GIT_AUTHOR_EMAIL": "demo@localhost",
+           "GIT_COMMITTER_NAME": "demo", "GIT_COMMITTER_EMAIL": "demo@localhost",
+           "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+           "GIT_TERMINAL_PROMPT": "0"}
+    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "hello-gradio example"]):
+        subprocess.run(argv, cwd=work, env=env, check=True)
+    remote = f"http://demo:{token}@{s.domain}:{s.http_port}/spaces/demo/hello-gradio"
+    say("deploying examples/hello-gradio as demo/hello-gradio")
+    push = subprocess.run(["git", "push", "-q", remote, "main"], cwd=work, env=env)
+    shutil.rmtree(work, ignore_errors=True)
+    space = r.hgetall(keys.space("demo/hello-gradio"))
+    if push.returncode != 0 or space.get("stage") != "RUNNING":
+        fail(f"the example Space did not start (stage {space.get('stage')}): {space.get('error_message', '')}")
+    return s.public_url(s.space_host(space["subdomain"])) + "/"
+
+
+def down() -> None:
+    s = get_settings()
+    for svc in reversed(services()):
+        if svc.name == "redis":
+            continue
+        if stop(svc.name, svc.marker):
+            say(f"stopped {svc.name}")
+    if docker_ok():
+        ids = subprocess.run(["docker", "ps", "-q", "--filter", "label=org.spaces.managed=1"],
+                             capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run(["docker", "stop", "-t", "10", *ids], capture_output=True)
+            say(f"stopped {len(ids)} Space container(s)")
+    redis_svc = next(x for x in services() if x.name == "redis")
+    if running_pid("redis", redis_svc.marker):
+        try:
+            redis.Redis.from_url(s.redis_url).shutdown(save=False)
+        except redis.exceptions.ConnectionError:
+            pass  # SHUTDOWN closes the connection by design
+        stop("redis", redis_svc.marker)
+        say("stopped Redis (its append-only file keeps every record)")
+    if stop("dockerd", "dockerd", timeout=30):
+        say("stopped dockerd")
+
+
+def status() -> None:
+    for svc in services() + [Service("dockerd", ["dockerd"], "dockerd")]:
+        pid = running_pid(svc.name, svc.marker)
+        print(f"{svc.name:12} {'running (pid %d)' % pid if pid else 'not running'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status"])
+    args = parser.parse_args()
+    {"up": up, "down": down, "status": status}[args.command]()
+
+
+if __name__ == "__main__":
+    main()

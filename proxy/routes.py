@@ -1,0 +1,127 @@
+"""The route table: which host name Traefik sends where.
+
+Routes are Traefik dynamic configuration in Traefik's own shape (``http.routers.*``,
+``http.services.*.loadBalancer.servers``), flattened to keys under ``traefik/`` that Traefik's
+Redis provider reads. :class:`RouteTable` is the small interface (modelled on JupyterHub's
+``Proxy``); :class:`RedisRouteTable` is the implementation; a route only counts as live once
+Traefik's own API reports it (:meth:`RedisRouteTable.wait_live`).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import time
+from typing import Any
+
+import httpx
+import redis
+
+from core import keys
+from core.errors import BackendError
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+ENTRYPOINTS = ("web4", "web6")
+
+
+def flatten(tree: dict[str, Any], prefix: str = keys.TRAEFIK_ROOT) -> dict[str, str]:
+    """Turn nested Traefik configuration into KV pairs (lists become 0, 1, ... segments)."""
+    out: dict[str, str] = {}
+    items = enumerate(tree) if isinstance(tree, list) else tree.items()
+    for key, value in items:
+        path = f"{prefix}/{key}"
+        if isinstance(value, (dict, list)):
+            out.update(flatten(value, path))
+        else:
+            out[path] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+def route_config(name: str, host: str, target: str) -> dict[str, Any]:
+    """Traefik configuration that sends requests for ``host`` to ``target``."""
+    return {
+        "http": {
+            "routers": {name: {"rule": f"Host(`{host}`)", "service": name, "entryPoints": list(ENTRYPOINTS)}},
+            "services": {name: {"loadBalancer": {"servers": [{"url": target}], "passHostHeader": True}}},
+        }
+    }
+
+
+class RouteTable(abc.ABC):
+    """Where visitors of a host name are sent. Implementations must write all three methods."""
+
+    @abc.abstractmethod
+    def add_route(self, name: str, host: str, target: str, *, pipeline: redis.client.Pipeline | None = None) -> None:
+        """Send requests for ``host`` to ``target`` (replacing any earlier target of ``name``)."""
+
+    @abc.abstractmethod
+    def delete_route(self, name: str) -> None:
+        """Remove the route; a route that is already gone is success."""
+
+    @abc.abstractmethod
+    def get_all_routes(self) -> dict[str, dict[str, str]]:
+        """``{name: {"host": ..., "target": ...}}`` for every route in the table."""
+
+
+class RedisRouteTable(RouteTable):
+    def __init__(self, r: redis.Redis) -> None:
+        self.r = r
+
+    def _keys_of(self, name: str) -> list[str]:
+        found: list[str] = []
+        for kind in ("routers", "services"):
+            found.extend(self.r.scan_iter(match=f"{keys.TRAEFIK_ROOT}/http/{kind}/{name}/*", count=500))
+        return found
+
+    def add_route(self, name: str, host: str, target: str, *, pipeline: redis.client.Pipeline | None = None) -> None:
+        stale = self._keys_of(name)
+        p = pipeline or self.r.pipeline(transaction=True)
+        if stale:
+            p.delete(*stale)
+        p.mset(flatten(route_config(name, host, target)))
+        if pipeline is None:
+            p.execute()
+
+    def delete_route(self, name: str) -> None:
+        stale = self._keys_of(name)
+        if stale:
+            self.r.delete(*stale)
+
+    def get_all_routes(self) -> dict[str, dict[str, str]]:
+        routes: dict[str, dict[str, str]] = {}
+        prefix = f"{keys.TRAEFIK_ROOT}/http/routers/"
+        for key in self.r.scan_iter(match=f"{prefix}*/rule", count=500):
+            name = key[len(prefix) : -len("/rule")]
+            rule = self.r.get(key) or ""
+            host = rule.removeprefix("Host(`").removesuffix("`)")
+            target = self.r.get(f"{keys.TRAEFIK_ROOT}/http/services/{name}/loadBalancer/servers/0/url") or ""
+            routes[name] = {"host": host, "target": target}
+        return routes
+
+    @staticmethod
+    def wait_live(name: str, target: str, *, timeout: float = 15.0) -> float:
+        """Block until Traefik's API serves ``name`` with ``target``; returns the seconds it took."""
+        api = get_settings().traefik_api_url
+        started = time.monotonic()
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() - started < timeout:
+                try:
+                    svc = client.get(f"{api}/api/http/services/{name}@redis")
+                    router = client.get(f"{api}/api/http/routers/{name}@redis")
+                    if svc.status_code == 200 and router.status_code == 200:
+                        servers = svc.json().get("loadBalancer", {}).get("servers", [])
+                        if any(s.get("url") == target for s in servers) and router.json().get("status") == "enabled":
+                            return time.monotonic() - started
+                except httpx.HTTPError as exc:
+                    log.debug("Traefik API not answering yet: %s", exc)
+                time.sleep(0.05)
+        raise BackendError(f"Traefik did not pick up the route {name} within {timeout:.0f} s")
+
+
+def space_route_name(subdomain: str) -> str:
+    return f"space-{subdomain}"
+
+
+CONTROLLER_ROUTE = "controller"

@@ -1,0 +1,62 @@
+"""Traefik's static configuration, written atomically into the data directory.
+
+Entry points: ``web4`` (127.0.0.1) and ``web6`` ([::1]) on the public port, and ``traefik`` on
+127.0.0.1 for Traefik's API, ping and Prometheus metrics. Routes come from Redis (see
+:mod:`proxy.routes`); the provider throttle is lowered so that a route written is served in
+about a tenth of a second. ``python -m proxy.traefik`` writes the file and prints its path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+from core.settings import Settings, get_settings
+
+
+def static_config(settings: Settings) -> dict:
+    redis_url = urlparse(settings.redis_url)
+    db = int((redis_url.path or "/0").lstrip("/") or 0)
+    return {
+        "entryPoints": {
+            "web4": {"address": f"127.0.0.1:{settings.http_port}"},
+            "web6": {"address": f"[::1]:{settings.http_port}"},
+            "traefik": {"address": f"127.0.0.1:{settings.traefik_api_port}"},
+        },
+        "api": {"insecure": True, "dashboard": False},
+        "ping": {"entryPoint": "traefik"},
+        "metrics": {"prometheus": {"entryPoint": "traefik", "addServicesLabels": True, "addRoutersLabels": True}},
+        "providers": {
+            "providersThrottleDuration": "50ms",
+            "redis": {
+                "endpoints": [f"{redis_url.hostname}:{redis_url.port or 6379}"],
+                "rootKey": "traefik",
+                "db": db,
+            },
+        },
+        "log": {"level": "INFO"},
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def write_static_config(settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    path = settings.data_dir / "traefik" / "traefik.yml"
+    write_atomic(path, yaml.safe_dump(static_config(settings), sort_keys=False))
+    return path
+
+
+if __name__ == "__main__":
+    print(write_static_config())

@@ -1,0 +1,72 @@
+"""The runtime backend interface: how one Space's container is started, watched and stopped.
+
+Modelled on JupyterHub's Spawner. A backend must write :meth:`start`, :meth:`poll`,
+:meth:`stop`, :meth:`remove`, :meth:`logs` and :meth:`list_instances`; ``list_instances`` is what
+lets the reconciler re-adopt running Spaces after a restart of the worker (the state lives in the
+backend, e.g. Docker labels, not in worker memory).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything needed to start one version of a Space."""
+
+    space_id: str
+    build_id: str
+    image: str
+    app_port: int
+    env: dict[str, str]
+    memory_mb: int
+    cpus: float
+    pids: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One running (or stopped) copy of a Space as the backend sees it."""
+
+    id: str
+    space_id: str
+    build_id: str
+    running: bool
+    target: str = ""  # URL Traefik should send requests to; empty while not running
+    exit_code: int | None = None
+    oom_killed: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class RuntimeBackend(abc.ABC):
+    name: str = ""
+
+    @abc.abstractmethod
+    def start(self, spec: RunSpec) -> Instance:
+        """Create and start an instance of ``spec``; returns it with its ``target`` URL."""
+
+    @abc.abstractmethod
+    def poll(self, instance_id: str) -> Instance | None:
+        """The instance's current state, or None if it no longer exists."""
+
+    @abc.abstractmethod
+    def resume(self, instance_id: str) -> Instance:
+        """Start a stopped instance again (its target may change)."""
+
+    @abc.abstractmethod
+    def stop(self, instance_id: str, *, timeout: float = 10) -> None:
+        """Stop gracefully; an instance that is already stopped or gone is success."""
+
+    @abc.abstractmethod
+    def remove(self, instance_id: str) -> None:
+        """Remove for good; an instance that is already gone is success."""
+
+    @abc.abstractmethod
+    def logs(self, instance_id: str, *, tail: int = 50) -> str:
+        """The last ``tail`` lines the instance printed."""
+
+    @abc.abstractmethod
+    def list_instances(self) -> list[Instance]:
+        """Every instance this backend runs for the platform."""

@@ -1,0 +1,180 @@
+"""The single-host Docker backend.
+
+Containers run as uid 1000 with memory, CPU and pids limits, no capabilities and
+``no-new-privileges``, on a bridge network without inter-container traffic, with the app port
+published on 127.0.0.1 only (Traefik on the host reaches it; nothing outside does). Lifecycle
+steps are template methods (``get_object``, ``create_object``, ``start_object``,
+``stop_object``, ``remove_object``) as in dockerspawner; :meth:`start` only orchestrates them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from core.errors import BackendError
+from core.names import container_safe
+from core.settings import get_settings
+from worker.backends.base import Instance, RunSpec, RuntimeBackend
+
+log = logging.getLogger(__name__)
+
+LABEL_SPACE = "org.spaces.space"
+LABEL_BUILD = "org.spaces.build"
+LABEL_PORT = "org.spaces.app-port"
+LABEL_MANAGED = "org.spaces.managed"
+
+
+class DockerBackend(RuntimeBackend):
+    name = "docker"
+
+    def __init__(self) -> None:
+        try:
+            self.client = docker.from_env(timeout=120)
+        except docker.errors.DockerException as exc:
+            raise BackendError("the Docker engine is not reachable", detail=str(exc)) from exc
+        self.network = get_settings().space_network
+
+    # -------------------------------------------------------------- template methods
+
+    def ensure_network(self) -> None:
+        try:
+            self.client.networks.get(self.network)
+        except docker.errors.NotFound:
+            log.info("creating network %s (no traffic between containers)", self.network)
+            try:
+                self.client.networks.create(
+                    self.network, driver="bridge",
+                    options={"com.docker.network.bridge.enable_icc": "false"},
+                    labels={LABEL_MANAGED: "1"},
+                )
+            except docker.errors.APIError as exc:  # created by a concurrent worker meanwhile
+                log.debug("network create raced: %s", exc)
+
+    def get_object(self, instance_id: str) -> Container | None:
+        try:
+            return self.client.containers.get(instance_id)
+        except docker.errors.NotFound:
+            return None
+
+    def create_object(self, spec: RunSpec) -> Container:
+        self.ensure_network()
+        name = f"space-{container_safe(spec.space_id)}-{spec.build_id}"
+        stale = self.get_object(name)
+        if stale is not None:  # left over from an interrupted deploy of the same build
+            self.remove_object(stale)
+        return self.client.containers.create(
+            spec.image,
+            name=name,
+            user="1000:1000",
+            environment=spec.env,
+            labels={
+                LABEL_MANAGED: "1", LABEL_SPACE: spec.space_id, LABEL_BUILD: spec.build_id,
+                LABEL_PORT: str(spec.app_port),
+            },
+            ports={f"{spec.app_port}/tcp": ("127.0.0.1", None)},
+            network=self.network,
+            mem_limit=f"{spec.memory_mb}m",
+            memswap_limit=f"{spec.memory_mb}m",
+            nano_cpus=int(spec.cpus * 1e9),
+            pids_limit=spec.pids,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            init=True,
+            detach=True,
+        )
+
+    def start_object(self, container: Container) -> None:
+        container.start()
+
+    def stop_object(self, container: Container, timeout: float) -> None:
+        try:
+            container.stop(timeout=int(timeout))
+        except docker.errors.NotFound:
+            log.debug("container %s already gone", container.name)
+
+    def remove_object(self, container: Container) -> None:
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            log.debug("container %s already gone", container.name)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise
+
+    # -------------------------------------------------------------- interface
+
+    def _instance(self, container: Container) -> Instance:
+        container.reload()
+        labels = container.labels or {}
+        state = container.attrs.get("State", {})
+        running = state.get("Running", False) and not state.get("Paused", False)
+        target = ""
+        port = labels.get(LABEL_PORT, "7860")
+        bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
+        if running and bindings:
+            target = f"http://127.0.0.1:{bindings[0]['HostPort']}"
+        return Instance(
+            id=container.id,
+            space_id=labels.get(LABEL_SPACE, ""),
+            build_id=labels.get(LABEL_BUILD, ""),
+            running=bool(state.get("Running")),
+            target=target,
+            exit_code=None if state.get("Running") else state.get("ExitCode"),
+            oom_killed=bool(state.get("OOMKilled")),
+            labels=labels,
+        )
+
+    def start(self, spec: RunSpec) -> Instance:
+        try:
+            container = self.create_object(spec)
+            self.start_object(container)
+            return self._instance(container)
+        except docker.errors.ImageNotFound as exc:
+            raise BackendError(f"image {spec.image} is missing; rebuild the Space") from exc
+        except docker.errors.APIError as exc:
+            raise BackendError(f"could not start the container: {exc.explanation or exc}") from exc
+
+    def poll(self, instance_id: str) -> Instance | None:
+        container = self.get_object(instance_id)
+        if container is None:
+            return None
+        try:
+            return self._instance(container)
+        except docker.errors.NotFound:
+            return None
+
+    def resume(self, instance_id: str) -> Instance:
+        container = self.get_object(instance_id)
+        if container is None:
+            raise BackendError(f"container {instance_id[:12]} is gone")
+        self.start_object(container)
+        return self._instance(container)
+
+    def stop(self, instance_id: str, *, timeout: float = 10) -> None:
+        container = self.get_object(instance_id)
+        if container is not None:
+            self.stop_object(container, timeout)
+
+    def remove(self, instance_id: str) -> None:
+        container = self.get_object(instance_id)
+        if container is not None:
+            self.remove_object(container)
+
+    def logs(self, instance_id: str, *, tail: int = 50) -> str:
+        container = self.get_object(instance_id)
+        if container is None:
+            return ""
+        return container.logs(tail=tail).decode("utf-8", errors="replace")
+
+    def list_instances(self) -> list[Instance]:
+        found = []
+        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}):
+            try:
+                found.append(self._instance(container))
+            except docker.errors.NotFound:
+                continue
+        return found

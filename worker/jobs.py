@@ -1,0 +1,119 @@
+"""The deploy job (RQ queue ``runs``): one built image → the Space's serving container.
+
+Blue/green: the new container starts beside the old one; only once it answers HTTP is the route
+switched and confirmed by Traefik; then the old container is stopped and removed. If the new
+one fails, the old one keeps serving and the stage says why (``RUNTIME_ERROR``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import redis
+
+from core import store
+from core.errors import SpacesError
+from core.settings import Settings, get_settings
+from core.stages import Stage
+from proxy.routes import RedisRouteTable, space_route_name
+from worker.backends import RunSpec, RuntimeBackend, get_backend
+from worker.health import wait_healthy
+
+log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 1.0
+
+
+def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:
+    """The environment an app gets, as on Hugging Face."""
+    owner, name = space["id"].split("/", 1)
+    port = str(build.get("app_port", 7860))
+    return {
+        "SPACE_ID": space["id"],
+        "SPACE_HOST": settings.space_host(space["subdomain"]),
+        "SPACE_AUTHOR_NAME": owner,
+        "SPACE_REPO_NAME": name,
+        "SPACE_TITLE": build.get("title") or space.get("title") or name,
+        "CPU_CORES": f"{settings.space_cpus:g}",
+        "MEMORY": f"{settings.space_memory_mb // 1024}Gi" if settings.space_memory_mb >= 1024 else f"{settings.space_memory_mb}Mi",
+        "GRADIO_SERVER_NAME": "0.0.0.0",
+        "GRADIO_SERVER_PORT": port,
+        "PORT": port,
+        "HOME": "/home/user",
+    }
+
+
+def run_spec(space: dict, build: dict, settings: Settings) -> RunSpec:
+    return RunSpec(
+        space_id=space["id"],
+        build_id=build["id"],
+        image=build["image"],
+        app_port=int(build.get("app_port", 7860)),
+        env=space_env(space, build, settings),
+        memory_mb=settings.space_memory_mb,
+        cpus=settings.space_cpus,
+        pids=settings.space_pids,
+    )
+
+
+def route_to(r: redis.Redis, space: dict, target: str, settings: Settings) -> None:
+    """Point the Space's route at ``target`` and wait until Traefik serves it."""
+    routes = RedisRouteTable(r)
+    name = space_route_name(space["subdomain"])
+    routes.add_route(name, settings.space_host(space["subdomain"]), target)
+    routes.wait_live(name, target)
+
+
+def retire_others(backend: RuntimeBackend, space_id: str, keep: str) -> None:
+    """Stop and remove every instance of the Space except ``keep`` (in-flight requests get DRAIN_SECONDS)."""
+    others = [i for i in backend.list_instances() if i.space_id == space_id and i.id != keep]
+    if others:
+        time.sleep(DRAIN_SECONDS)
+    for inst in others:
+        backend.stop(inst.id, timeout=5)
+        backend.remove(inst.id)
+
+
+def deploy_space(space_id: str, build_id: str) -> None:
+    """RQ entry point: start ``build_id`` of ``space_id`` and switch its route once healthy."""
+    settings = get_settings()
+    r = store.get_redis()
+    space, build = store.get_space(r, space_id), store.get_build(r, build_id)
+    if space is None or build is None:
+        log.warning("deploy %s of %s: record gone, nothing to do", build_id, space_id)
+        return
+    if space.get("latest_build") != build_id:
+        log.info("deploy %s of %s superseded by build %s", build_id, space_id, space.get("latest_build"))
+        return
+    serving = bool(space.get("running_build")) and Stage(space["stage"]).is_serving
+    starting = Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING
+    store.set_stage(r, space_id, starting, build_id=build_id)
+    store.append_log(r, build_id, "===== Application Startup =====")
+    backend = get_backend(os.environ.get("SPACES_BACKEND", "docker"))
+    spec = run_spec(space, build, settings)
+    instance = None
+    try:
+        instance = backend.start(spec)
+        seconds = wait_healthy(
+            backend, instance.id, instance.target,
+            timeout=float(build.get("startup_seconds", settings.startup_timeout)), memory_mb=spec.memory_mb,
+        )
+        store.append_log(r, build_id, f"app answered HTTP {seconds:.1f} s after start")
+        route_to(r, space, instance.target, settings)
+    except SpacesError as exc:
+        log.warning("deploy %s of %s failed: %s", build_id, space_id, exc.detail)
+        if instance is not None:
+            backend.remove(instance.id)
+        store.append_log(r, build_id, f"===== RUNTIME_ERROR: {exc.message.splitlines()[0]} =====")
+        store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=exc.message, build_id=build_id)
+        return
+    with r.pipeline(transaction=True) as p:
+        store.set_stage(
+            r, space_id, Stage.RUNNING, build_id=build_id, pipeline=p,
+            running_build=build_id, instance=instance.id, target=instance.target,
+        )
+        p.execute()
+    store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
+    retire_others(backend, space_id, keep=instance.id)

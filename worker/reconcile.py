@@ -1,0 +1,119 @@
+"""The reconciler: compare what should run and be routed with what does, and repair the difference.
+
+Runs at worker start and every ``--interval`` seconds (``python -m worker.reconcile``):
+
+- a Space whose record says it serves build N gets a running instance of build N (a stopped one
+  is started again, a missing one recreated from its image) and a route to it;
+- the controller's own route is (re)written;
+- instances of Spaces that no longer exist are removed.
+
+Healthy instances are adopted as they are, never restarted. A pass takes a Redis lock and is
+skipped while another pass holds it, so two reconcilers can run at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+
+import redis
+
+from core import keys, store
+from core.errors import SpacesError
+from core.settings import Settings, get_settings
+from core.stages import Stage
+from proxy.routes import CONTROLLER_ROUTE, RedisRouteTable, space_route_name
+from worker.backends import Instance, RuntimeBackend, get_backend
+from worker.health import wait_healthy
+from worker.jobs import route_to, run_spec
+
+log = logging.getLogger(__name__)
+
+LOCK = "spaces:lock:reconcile"
+
+
+def ensure_controller_route(r: redis.Redis, settings: Settings) -> None:
+    routes = RedisRouteTable(r)
+    target = settings.controller_url
+    if routes.get_all_routes().get(CONTROLLER_ROUTE, {}).get("target") != target:
+        routes.add_route(CONTROLLER_ROUTE, settings.domain, target)
+
+
+def _revive(r: redis.Redis, backend: RuntimeBackend, space: dict, inst: Instance | None, settings: Settings) -> Instance:
+    build = store.get_build(r, space["running_build"])
+    if build is None:
+        raise SpacesError(f"build {space['running_build']} of {space['id']} is gone")
+    if inst is None:
+        log.info("reconcile: %s has no instance of build %s; starting one", space["id"], build["id"])
+        inst = backend.start(run_spec(space, build, settings))
+    else:
+        log.info("reconcile: starting the stopped instance of %s", space["id"])
+        inst = backend.resume(inst.id)
+    wait_healthy(
+        backend, inst.id, inst.target,
+        timeout=float(build.get("startup_seconds", settings.startup_timeout)), memory_mb=settings.space_memory_mb,
+    )
+    return inst
+
+
+def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, instances: list[Instance], settings: Settings) -> None:
+    if not space.get("running_build") or not Stage(space["stage"]).is_serving:
+        return
+    inst = next((i for i in instances if i.space_id == space["id"] and i.build_id == space["running_build"]), None)
+    try:
+        if inst is None or not inst.running or not inst.target:
+            inst = _revive(r, backend, space, inst, settings)
+        routed = RedisRouteTable(r).get_all_routes().get(space_route_name(space["subdomain"]), {})
+        if routed.get("target") != inst.target:
+            log.info("reconcile: repairing the route of %s", space["id"])
+            route_to(r, space, inst.target, settings)
+        if space.get("instance") != inst.id or space.get("target") != inst.target:
+            r.hset(keys.space(space["id"]), mapping={"instance": inst.id, "target": inst.target})
+    except SpacesError as exc:
+        log.warning("reconcile: %s cannot be brought back: %s", space["id"], exc.detail)
+        store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, message=exc.message)
+
+
+def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings) -> bool:
+    """One pass; returns False if another reconciler held the lock."""
+    lock = r.lock(LOCK, timeout=600, blocking_timeout=0)
+    if not lock.acquire(blocking=False):
+        return False
+    try:
+        ensure_controller_route(r, settings)
+        instances = backend.list_instances()
+        for space in store.list_spaces(r):
+            reconcile_space(r, backend, space, instances, settings)
+        for inst in instances:
+            if inst.space_id and store.get_space(r, inst.space_id) is None:
+                log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)
+                backend.remove(inst.id)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("reconcile: lock expired before the pass ended")
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Repair containers and routes to match the records.")
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds between passes; 0 = one pass")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings, r = get_settings(), store.get_redis()
+    backend = get_backend(os.environ.get("SPACES_BACKEND", "docker"))
+    while True:
+        try:
+            reconcile_once(r, backend, settings)
+        except (SpacesError, redis.exceptions.RedisError) as exc:
+            log.warning("reconcile pass failed: %s", exc)
+        if args.interval <= 0:
+            return
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    main()
