@@ -11,7 +11,7 @@ install:
 	@bash deploy/install.sh
 
 up: install
-	@$(PY) deploy/platform.py up
+	@$(PY) deploy/lifecycle.py up
 
 test: up
 	@$(PY) -m pytest -ra tests
@@ -20,10 +20,10 @@ unit: install
 	@$(PY) -m pytest -ra tests/unit
 
 down:
-	@$(PY) deploy/platform.py down
+	@$(PY) deploy/lifecycle.py down
 
 status:
-	@$(PY) deploy/platform.py status
+	@$(PY) deploy/lifecycle.py status
 
 bench: up
 	@$(PY) bench/push_to_url.py

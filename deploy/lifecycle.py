@@ -1,4 +1,4 @@
-"""Start and stop the platform on one host: ``python deploy/platform.py up|down|status``.
+"""Start and stop the platform on one host: ``python deploy/lifecycle.py up|down|status``.
 
 ``up`` starts what is not running yet and leaves alone what is: dockerd, Redis (AOF on, data in
 the data directory), the runtime base images, Traefik, the controller, one builder worker, one
