@@ -24,7 +24,7 @@ RUN pip install --no-index --find-links "$WHEELS_URL" -r /tmp/spaces-requirement
 """
 
 
-def app_dockerfile(config: SpaceConfig, base: str) -> str:
+def app_dockerfile(config: SpaceConfig, base: str, labels: dict[str, str]) -> str:
     """The last layers of a Space's image: its code, owned by uid 1000, and how to start it."""
     if config.sdk == "gradio":
         command = ["python", config.effective_app_file]
@@ -37,4 +37,5 @@ WORKDIR {APP_DIR}
 ENV GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT={config.app_port} PORT={config.app_port}
 EXPOSE {config.app_port}
 CMD {json.dumps(command)}
+LABEL {" ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))}
 """

@@ -24,14 +24,13 @@ from builder.dockerfile import app_dockerfile, deps_dockerfile
 from builder.source import export_commit
 from core import keys, store
 from core.errors import BuildFailed, ConfigError, NoAppFile, SpacesError
-from core.names import container_safe
+from core.names import app_image_repo
 from core.queues import enqueue_deploy
 from core.settings import Settings, get_settings
 from core.stages import BuildStatus, Stage
 
 log = logging.getLogger(__name__)
 
-IMAGE_REPO = "spaces-app"
 DEPS_REPO = "spaces-deps"
 SUPPORTED_SDKS = ("gradio",)
 LOG_TAIL = 12
@@ -121,15 +120,13 @@ def _build(space_id: str, build_id: str, commit: str, settings: Settings, emit: 
         requirements = _requirements(src)
         if requirements:
             base = _deps_image(base, requirements, src, settings, emit, r)
+        labels = {"org.spaces.space": space_id, "org.spaces.build": build_id, "org.spaces.commit": commit}
         dockerfile = Path(tmp) / "Dockerfile"
-        dockerfile.write_text(app_dockerfile(config, base))
-        tag = f"{IMAGE_REPO}/{container_safe(space_id)}:{commit[:12]}"
+        dockerfile.write_text(app_dockerfile(config, base, labels))
+        tag = f"{app_image_repo(space_id)}:{commit[:12]}"
         emit(f"--> building {tag}")
         step = time.monotonic()
-        images.build_image(
-            src, tag, emit, dockerfile=str(dockerfile), timeout=settings.build_timeout,
-            labels={"org.spaces.space": space_id, "org.spaces.build": build_id, "org.spaces.commit": commit},
-        )
+        images.build_image(src, tag, emit, dockerfile=str(dockerfile), timeout=settings.build_timeout)
         emit(f"--> app layer built in {time.monotonic() - step:.1f} s")
         return {
             "image": tag,

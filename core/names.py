@@ -60,3 +60,11 @@ def subdomain_candidates(space_id: str) -> list[str]:
 def container_safe(space_id: str) -> str:
     """A name fragment for Docker objects (containers, image repositories)."""
     return space_id.replace("/", "--")
+
+
+APP_IMAGE_REPO = "spaces-app"
+
+
+def app_image_repo(space_id: str) -> str:
+    """Repository of a Space's images; tags are commit ids (one image per commit)."""
+    return f"{APP_IMAGE_REPO}/{container_safe(space_id)}"

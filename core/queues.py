@@ -3,7 +3,7 @@
 Jobs are enqueued by dotted name, so the controller never imports the builder or the worker:
 
 - ``builds``: ``builder.jobs.build_space(space_id, build_id)``
-- ``runs``:   ``worker.jobs.deploy_space(space_id, build_id)``
+- ``runs``:   ``worker.jobs.deploy_space(space_id, build_id)``, ``worker.jobs.delete_space(space_id)``
 """
 
 from __future__ import annotations
@@ -40,4 +40,11 @@ def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seco
         "worker.jobs.deploy_space", space_id, build_id,
         job_timeout=startup_seconds + 180, result_ttl=3600, failure_ttl=86400,
         description=f"deploy {space_id} #{build_id}",
+    )
+
+
+def enqueue_delete(r: redis.Redis, space_id: str) -> None:
+    _queue(r, keys.QUEUE_RUNS).enqueue(
+        "worker.jobs.delete_space", space_id, job_timeout=600, result_ttl=3600, failure_ttl=86400,
+        description=f"delete {space_id}",
     )

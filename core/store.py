@@ -209,3 +209,17 @@ def append_log(r: redis.Redis, build_id: str, line: str) -> None:
 
 def read_log(r: redis.Redis, build_id: str) -> list[str]:
     return [fields["line"] for _, fields in r.xrange(keys.build_log(build_id))]
+
+
+def purge_space(r: redis.Redis, space_id: str) -> None:
+    """Remove every record of the Space (builds, logs, events, subdomain claim) in one transaction."""
+    space = get_space(r, space_id) or {}
+    build_ids = r.lrange(keys.space_builds(space_id), 0, -1)
+    with r.pipeline(transaction=True) as p:
+        for build_id in build_ids:
+            p.delete(keys.build(build_id), keys.build_log(build_id))
+        p.delete(keys.space(space_id), keys.space_builds(space_id), keys.space_events(space_id))
+        if space.get("subdomain"):
+            p.delete(keys.subdomain(space["subdomain"]))
+        p.zrem(keys.SPACES_INDEX, space_id)
+        p.execute()

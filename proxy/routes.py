@@ -120,8 +120,11 @@ class RedisRouteTable(RouteTable):
         raise BackendError(f"Traefik did not pick up the route {name} within {timeout:.0f} s")
 
 
+SPACE_ROUTE_PREFIX = "space-"
+
+
 def space_route_name(subdomain: str) -> str:
-    return f"space-{subdomain}"
+    return f"{SPACE_ROUTE_PREFIX}{subdomain}"
 
 
 CONTROLLER_ROUTE = "controller"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 
 import redis
@@ -117,3 +118,22 @@ def deploy_space(space_id: str, build_id: str) -> None:
         p.execute()
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     retire_others(backend, space_id, keep=instance.id)
+
+
+def delete_space(space_id: str) -> None:
+    """RQ entry point: remove the Space's containers, route, images, repository and records."""
+    settings = get_settings()
+    r = store.get_redis()
+    space = store.get_space(r, space_id)
+    if space is None:
+        return
+    backend = get_backend(os.environ.get("SPACES_BACKEND", "docker"))
+    for inst in backend.list_instances():
+        if inst.space_id == space_id:
+            backend.remove(inst.id)
+    RedisRouteTable(r).delete_route(space_route_name(space["subdomain"]))
+    backend.forget(space_id)
+    shutil.rmtree(settings.repos_dir / f"{space_id}.git", ignore_errors=True)
+    store.purge_space(r, space_id)
+    log.info("deleted Space %s", space_id)
+

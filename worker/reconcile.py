@@ -24,7 +24,7 @@ from core import keys, store
 from core.errors import SpacesError
 from core.settings import Settings, get_settings
 from core.stages import Stage
-from proxy.routes import CONTROLLER_ROUTE, RedisRouteTable, space_route_name
+from proxy.routes import CONTROLLER_ROUTE, SPACE_ROUTE_PREFIX, RedisRouteTable, space_route_name
 from worker.backends import Instance, RuntimeBackend, get_backend
 from worker.health import wait_healthy
 from worker.jobs import route_to, run_spec
@@ -76,6 +76,16 @@ def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, instan
         store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, message=exc.message)
 
 
+def remove_orphan_routes(r: redis.Redis) -> None:
+    """Drop Space routes whose subdomain no longer belongs to any Space."""
+    routes = RedisRouteTable(r)
+    for name in routes.get_all_routes():
+        label = name.removeprefix(SPACE_ROUTE_PREFIX)
+        if name.startswith(SPACE_ROUTE_PREFIX) and not r.exists(keys.subdomain(label)):
+            log.info("reconcile: removing orphan route %s", name)
+            routes.delete_route(name)
+
+
 def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings) -> bool:
     """One pass; returns False if another reconciler held the lock."""
     lock = r.lock(LOCK, timeout=600, blocking_timeout=0)
@@ -90,6 +100,7 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings) 
             if inst.space_id and store.get_space(r, inst.space_id) is None:
                 log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)
                 backend.remove(inst.id)
+        remove_orphan_routes(r)
     finally:
         try:
             lock.release()

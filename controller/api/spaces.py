@@ -10,13 +10,14 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from controller.deps import StoreDep
+from controller.deps import CurrentUser, StoreDep, require_write
 from controller.views import build_view, runtime_view, space_view
 from core import keys, store
 from core.errors import NotFound
 from core.names import parse_space_id
+from core.queues import enqueue_delete
 from core.settings import get_settings
-from core.stages import BuildStatus
+from core.stages import BuildStatus, Stage
 
 router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 
@@ -36,6 +37,17 @@ def list_spaces(r: StoreDep, author: str | None = None, search: str | None = Non
 @router.get("/{owner}/{name}")
 def space_info(owner: str, name: str, r: StoreDep) -> dict:
     return space_view(store.require_space(r, parse_space_id(owner, name)), get_settings())
+
+
+@router.delete("/{owner}/{name}", status_code=202)
+def delete_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
+    """Delete the Space: containers, route, images, repository and records (done by the run worker)."""
+    space_id = parse_space_id(owner, name)
+    store.require_space(r, space_id)
+    require_write(caller, owner)
+    store.set_stage(r, space_id, Stage.DELETING)
+    enqueue_delete(r, space_id)
+    return {"id": space_id, "stage": Stage.DELETING.value}
 
 
 @router.get("/{owner}/{name}/runtime")

@@ -1,7 +1,7 @@
 """The runtime backend interface: how one Space's container is started, watched and stopped.
 
 Modelled on JupyterHub's Spawner. A backend must write :meth:`start`, :meth:`poll`,
-:meth:`stop`, :meth:`remove`, :meth:`logs` and :meth:`list_instances`; ``list_instances`` is what
+:meth:`resume`, :meth:`stop`, :meth:`remove`, :meth:`logs` and :meth:`list_instances` (:meth:`forget` has a default); ``list_instances`` is what
 lets the reconciler re-adopt running Spaces after a restart of the worker (the state lives in the
 backend, e.g. Docker labels, not in worker memory).
 """
@@ -70,3 +70,6 @@ class RuntimeBackend(abc.ABC):
     @abc.abstractmethod
     def list_instances(self) -> list[Instance]:
         """Every instance this backend runs for the platform."""
+
+    def forget(self, space_id: str) -> None:
+        """Drop what the backend keeps for a deleted Space besides instances (e.g. images). Default: nothing."""

@@ -16,7 +16,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from core.errors import BackendError
-from core.names import container_safe
+from core.names import app_image_repo, container_safe
 from core.settings import get_settings
 from worker.backends.base import Instance, RunSpec, RuntimeBackend
 
@@ -178,3 +178,12 @@ class DockerBackend(RuntimeBackend):
             except docker.errors.NotFound:
                 continue
         return found
+
+    def forget(self, space_id: str) -> None:
+        for image in self.client.images.list(name=app_image_repo(space_id)):
+            try:
+                self.client.images.remove(image.id, force=True)
+            except docker.errors.NotFound:
+                log.debug("image %s already gone", image.id)
+            except docker.errors.APIError as exc:
+                log.warning("could not remove image %s of %s: %s", image.short_id, space_id, exc.explanation)

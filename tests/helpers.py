@@ -1,0 +1,120 @@
+"""Helpers shared by the integration tests and the benchmarks: users, git work trees, pushes, waits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from core.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SPACES_CLI = str(Path(sys.executable).parent / "spaces")
+
+
+def base_url() -> str:
+    s = get_settings()
+    return s.public_url(s.domain)
+
+
+def space_url(subdomain: str) -> str:
+    s = get_settings()
+    return s.public_url(s.space_host(subdomain)) + "/"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class User:
+    name: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def create_user(name: str | None = None) -> User:
+    """A new platform user made with the real ``spaces user create`` command."""
+    name = name or unique("u")
+    run = subprocess.run([SPACES_CLI, "user", "create", name], capture_output=True, text=True, check=True)
+    return User(name=name, token=run.stdout.strip().splitlines()[-1])
+
+
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@localhost",
+    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@localhost",
+}
+
+
+class WorkTree:
+    """A local git repository the tests edit, commit and push with the real git client."""
+
+    def __init__(self, path: Path, example: str | None = "hello-gradio") -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        if example:
+            shutil.copytree(EXAMPLES / example, path, dirs_exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=self.path, env={**os.environ, **GIT_ENV},
+                              capture_output=True, text=True, check=check, timeout=1200)
+
+    def write(self, name: str, content: str | bytes) -> None:
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def push(self, owner: str, name: str, user: User | None, *options: str) -> subprocess.CompletedProcess:
+        """``git push`` to the platform; output (with the remote: lines) is in ``.stdout + .stderr``."""
+        s = get_settings()
+        auth = f"{user.name}:{user.token}@" if user else ""
+        url = f"http://{auth}{s.domain}:{s.http_port}/spaces/{owner}/{name}"
+        return self.git("push", *options, url, "main", check=False)
+
+
+def api(method: str, path: str, user: User | None = None, **kwargs) -> httpx.Response:
+    headers = user.headers if user else {}
+    return httpx.request(method, base_url() + path, headers=headers, timeout=30, **kwargs)
+
+
+def runtime(space_id: str) -> dict:
+    response = api("GET", f"/api/spaces/{space_id}/runtime")
+    response.raise_for_status()
+    return response.json()
+
+
+def wait_stage(space_id: str, stages: set[str], timeout: float = 300) -> dict:
+    """Poll the runtime API until the stage is one of ``stages``; returns the runtime record."""
+    deadline = time.monotonic() + timeout
+    current: dict = {}
+    while time.monotonic() < deadline:
+        current = runtime(space_id)
+        if current["stage"] in stages:
+            return current
+        time.sleep(0.5)
+    raise AssertionError(f"{space_id} stayed {current.get('stage')} (wanted {stages}): {current}")
+
+
+def output(run: subprocess.CompletedProcess) -> str:
+    return run.stdout + run.stderr

@@ -1,0 +1,62 @@
+"""Fixtures for integration tests against the running platform (``make test`` starts it first).
+
+These tests talk to real parts only: git over HTTP through Traefik, Docker containers, Redis.
+If the platform is not reachable they fail loudly; they never skip.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.helpers import User, WorkTree, api, base_url, create_user
+
+
+@pytest.fixture(scope="session")
+def platform() -> str:
+    """The controller's public URL, after checking the platform answers through Traefik."""
+    url = base_url()
+    try:
+        response = httpx.get(f"{url}/healthz", timeout=10)
+    except httpx.HTTPError as exc:
+        pytest.fail(f"the platform is not reachable at {url} ({exc}); start it with `make up` (make test does)")
+    assert response.status_code == 200, f"{url}/healthz answered {response.status_code}"
+    return url
+
+
+@pytest.fixture(scope="session")
+def _created() -> list[tuple[str, User]]:
+    """Spaces made during the session, deleted at its end so they do not pile up across runs."""
+    created: list[tuple[str, User]] = []
+    yield created
+    for space_id, owner in created:
+        api("DELETE", f"/api/spaces/{space_id}", owner)
+
+
+@pytest.fixture
+def user(platform: str) -> User:
+    """A fresh user with a write token."""
+    return create_user()
+
+
+@pytest.fixture
+def other_user(platform: str) -> User:
+    """A second fresh user, for cross-tenant checks."""
+    return create_user()
+
+
+@pytest.fixture
+def worktree(tmp_path) -> WorkTree:
+    """A git work tree holding a copy of examples/hello-gradio, not yet committed."""
+    return WorkTree(tmp_path / "repo")
+
+
+@pytest.fixture
+def track(_created):
+    """Call ``track(space_id, owner)`` for each Space a test creates; it is deleted after the session."""
+
+    def _track(space_id: str, owner: User) -> str:
+        _created.append((space_id, owner))
+        return space_id
+
+    return _track

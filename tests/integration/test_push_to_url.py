@@ -1,0 +1,102 @@
+"""The whole path: git push a Gradio demo → build → container → Traefik → gradio_client answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import docker
+import httpx
+from gradio_client import Client
+
+from tests.helpers import WorkTree, api, output, runtime, space_url, wait_stage
+
+
+def subdomain_of(space_id: str) -> str:
+    response = api("GET", f"/api/spaces/{space_id}")
+    response.raise_for_status()
+    return response.json()["subdomain"]
+
+
+def test_push_gradio_demo_then_code_change(user, worktree, track):
+    space_id = track(f"{user.name}/hello", user)
+    worktree.commit("hello-gradio")
+
+    first = worktree.push(user.name, "hello", user)
+    text = output(first)
+    assert first.returncode == 0, text
+    assert "===== Build Queued at" in text and "Commit SHA:" in text
+    url = space_url(subdomain_of(space_id))
+    assert url == f"http://{user.name}-hello.spaces.localhost:8080/"
+    assert f"remote: Your Space is running at {url}" in text
+    assert runtime(space_id)["stage"] == "RUNNING"
+    assert Client(url, verbose=False).predict("Ada", api_name="/greet") == "Hello, Ada!"
+
+    app = worktree.path / "app.py"
+    app.write_text(app.read_text().replace('f"Hello, {name}!"', 'f"Bonjour, {name}!"'))
+    worktree.commit("say it in French")
+    second = worktree.push(user.name, "hello", user)
+    assert second.returncode == 0, output(second)
+    assert f"Your Space is running at {url}" in output(second)
+    assert Client(url, verbose=False).predict("Ada", api_name="/greet") == "Bonjour, Ada!"
+
+    # After the switch the old container is drained and removed: soon exactly one is left.
+    client, deadline = docker.from_env(), time.monotonic() + 30
+    while len(client.containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})) > 1:
+        assert time.monotonic() < deadline, "the old container was not removed within 30 s"
+        time.sleep(0.5)
+
+
+def test_clone_returns_the_pushed_commit(user, worktree, track, tmp_path):
+    space_id = track(f"{user.name}/cloneme", user)
+    sha = worktree.commit("first")
+    assert worktree.push(user.name, "cloneme", user, "-o", "nowait").returncode == 0
+    dest = tmp_path / "clone"
+    run = subprocess.run(["git", "clone", f"http://spaces.localhost:8080/spaces/{space_id}", str(dest)],
+                         capture_output=True, text=True, env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr
+    assert (dest / "app.py").read_text() == (worktree.path / "app.py").read_text()
+    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert head == sha
+    wait_stage(space_id, {"RUNNING"})
+
+
+def test_push_with_nowait_returns_before_the_build(user, worktree, track):
+    space_id = track(f"{user.name}/quick", user)
+    worktree.commit("first")
+    started = time.monotonic()
+    run = worktree.push(user.name, "quick", user, "-o", "nowait")
+    elapsed = time.monotonic() - started
+    assert run.returncode == 0, output(run)
+    assert "not waiting (-o nowait)" in output(run)
+    assert "Your Space is running" not in output(run)
+    assert elapsed < 10
+    wait_stage(space_id, {"RUNNING"})
+
+
+def test_runtime_list_and_build_log_api(user, worktree, track):
+    space_id = track(f"{user.name}/apis", user)
+    sha = worktree.commit("first")
+    assert worktree.push(user.name, "apis", user).returncode == 0
+
+    rt = runtime(space_id)
+    assert rt["stage"] == "RUNNING"
+    assert rt["hardware"] == {"current": "cpu-basic", "requested": "cpu-basic"}
+    assert rt["errorMessage"] is None
+
+    listed = api("GET", "/api/spaces", params={"author": user.name}).json()
+    assert [s["id"] for s in listed] == [space_id]
+    assert listed[0]["sdk"] == "gradio" and listed[0]["createdAt"].endswith("Z")
+
+    lines = []
+    with httpx.stream("GET", f"http://spaces.localhost:8080/api/spaces/{space_id}/logs/build", timeout=30) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        for raw in resp.iter_lines():
+            if raw.startswith("data: "):
+                lines.append(json.loads(raw[6:])["data"])
+    assert lines[0].startswith("===== Build Queued at") and sha in lines[0]
+    assert any(line.startswith("===== Running at") for line in lines)
+
+    missing = api("GET", f"/api/spaces/{user.name}/nope/runtime")
+    assert missing.status_code == 404 and "does not exist" in missing.json()["error"]
