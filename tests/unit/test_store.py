@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from core import keys, store
+from core.errors import Conflict, InvalidName, NotFound
+from core.stages import Stage
+
+
+def test_tokens_are_stored_hashed(redis_db):
+    store.create_user(redis_db, "alice")
+    token = store.create_token(redis_db, "alice")
+    dump = {k: redis_db.type(k) for k in redis_db.scan_iter("*")}
+    for key in dump:
+        assert token not in key
+        if dump[key] == "hash":
+            assert token not in redis_db.hgetall(key).values()
+    assert store.lookup_token(redis_db, token)["user"] == "alice"
+    assert store.lookup_token(redis_db, token + "x") is None
+
+
+def test_user_names_are_validated_and_unique(redis_db):
+    store.create_user(redis_db, "bob")
+    with pytest.raises(Conflict):
+        store.create_user(redis_db, "bob")
+    with pytest.raises(InvalidName):
+        store.create_user(redis_db, "Bob_1")
+    with pytest.raises(NotFound):
+        store.create_token(redis_db, "nobody")
+
+
+def test_ambiguous_space_ids_get_distinct_subdomains(redis_db):
+    first = store.create_space(redis_db, "a-b/c")
+    second = store.create_space(redis_db, "a/b-c")
+    assert first["subdomain"] == "a-b-c"
+    assert second["subdomain"] != first["subdomain"]
+    assert second["subdomain"].startswith("a-b-c-")
+    assert redis_db.get(keys.subdomain(second["subdomain"])) == "a/b-c"
+
+
+def test_creating_a_space_twice_conflicts_and_keeps_the_record(redis_db):
+    store.create_space(redis_db, "alice/demo")
+    store.set_stage(redis_db, "alice/demo", Stage.RUNNING)
+    with pytest.raises(Conflict):
+        store.create_space(redis_db, "alice/demo")
+    assert store.get_space(redis_db, "alice/demo")["stage"] == "RUNNING"
+
+
+def test_stage_changes_are_published_and_purge_removes_everything(redis_db):
+    store.create_space(redis_db, "alice/demo")
+    build = store.create_build(redis_db, "alice/demo", "a" * 40)
+    store.append_log(redis_db, build, "line one")
+    store.set_stage(redis_db, "alice/demo", Stage.BUILD_ERROR, message="boom", build_id=build)
+    events = redis_db.xrange(keys.space_events("alice/demo"))
+    assert events[-1][1] == {"stage": "BUILD_ERROR", "message": "boom", "build": build}
+    store.purge_space(redis_db, "alice/demo")
+    assert [k for k in redis_db.scan_iter("*") if k != keys.BUILD_SEQ] == []
