@@ -14,7 +14,7 @@ import time
 
 import redis
 
-from core import store
+from core import keys, store
 from core.errors import SpacesError
 from core.settings import Settings, get_settings
 from core.stages import Stage
@@ -77,10 +77,22 @@ def retire_others(backend: RuntimeBackend, space_id: str, keep: str) -> None:
         backend.remove(inst.id)
 
 
+def space_lock(r: redis.Redis, space_id: str, timeout: float) -> redis.lock.Lock:
+    """The per-Space lock held while a deploy, delete or reconcile changes the Space's instances."""
+    return r.lock(keys.space_lock(space_id), timeout=timeout, blocking_timeout=timeout)
+
+
 def deploy_space(space_id: str, build_id: str) -> None:
     """RQ entry point: start ``build_id`` of ``space_id`` and switch its route once healthy."""
     settings = get_settings()
     r = store.get_redis()
+    build = store.get_build(r, build_id)
+    startup = float((build or {}).get("startup_seconds", settings.startup_timeout))
+    with space_lock(r, space_id, startup + 120):
+        _deploy(r, space_id, build_id, settings)
+
+
+def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) -> None:
     space, build = store.get_space(r, space_id), store.get_build(r, build_id)
     if space is None or build is None:
         log.warning("deploy %s of %s: record gone, nothing to do", build_id, space_id)
@@ -119,7 +131,6 @@ def deploy_space(space_id: str, build_id: str) -> None:
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     retire_others(backend, space_id, keep=instance.id)
 
-
 def delete_space(space_id: str) -> None:
     """RQ entry point: remove the Space's containers, route, images, repository and records."""
     settings = get_settings()
@@ -128,6 +139,12 @@ def delete_space(space_id: str) -> None:
     if space is None:
         return
     backend = get_backend(os.environ.get("SPACES_BACKEND", "docker"))
+    with space_lock(r, space_id, 600):
+        _delete(r, space, backend, settings)
+
+
+def _delete(r: redis.Redis, space: dict, backend: RuntimeBackend, settings: Settings) -> None:
+    space_id = space["id"]
     for inst in backend.list_instances():
         if inst.space_id == space_id:
             backend.remove(inst.id)

@@ -27,7 +27,7 @@ from core.stages import Stage
 from proxy.routes import CONTROLLER_ROUTE, SPACE_ROUTE_PREFIX, RedisRouteTable, space_route_name
 from worker.backends import Instance, RuntimeBackend, get_backend
 from worker.health import wait_healthy
-from worker.jobs import route_to, run_spec
+from worker.jobs import route_to, run_spec, space_lock
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,40 @@ def _revive(r: redis.Redis, backend: RuntimeBackend, space: dict, inst: Instance
     return inst
 
 
-def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, instances: list[Instance], settings: Settings) -> None:
-    if not space.get("running_build") or not Stage(space["stage"]).is_serving:
+# Stages in which a Space with a serving build is meant to be off.
+RESTING = {Stage.PAUSED, Stage.STOPPED, Stage.SLEEPING, Stage.DELETING}
+
+
+def wants_running(space: dict | None) -> bool:
+    """True if the records say an instance of ``running_build`` should serve (even while a newer push failed)."""
+    return bool(space and space.get("running_build")) and Stage(space["stage"]) not in RESTING
+
+
+def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+    if not wants_running(space):
         return
-    inst = next((i for i in instances if i.space_id == space["id"] and i.build_id == space["running_build"]), None)
+    lock = space_lock(r, space["id"], 300)
+    if not lock.acquire(blocking=False):
+        log.debug("reconcile: %s is being deployed or deleted; skipping it this pass", space["id"])
+        return
+    try:
+        # Re-read under the lock: a deploy may have switched the Space meanwhile.
+        space = store.get_space(r, space["id"])
+        if wants_running(space):
+            _repair(r, backend, space, settings)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("reconcile: a Space lock expired during repair")
+
+
+def _repair(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+    mine = [i for i in backend.list_instances() if i.space_id == space["id"]]
+    for stale in (i for i in mine if i.build_id != space["running_build"]):
+        log.info("reconcile: removing instance %s of an old build of %s", stale.id[:12], space["id"])
+        backend.remove(stale.id)
+    inst = next((i for i in mine if i.build_id == space["running_build"]), None)
     try:
         if inst is None or not inst.running or not inst.target:
             inst = _revive(r, backend, space, inst, settings)
@@ -73,7 +103,8 @@ def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, instan
             r.hset(keys.space(space["id"]), mapping={"instance": inst.id, "target": inst.target})
     except SpacesError as exc:
         log.warning("reconcile: %s cannot be brought back: %s", space["id"], exc.detail)
-        store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, message=exc.message)
+        # Forget the serving build so the next pass does not retry a broken app forever.
+        store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, message=exc.message, running_build="")
 
 
 def remove_orphan_routes(r: redis.Redis) -> None:
@@ -93,10 +124,9 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings) 
         return False
     try:
         ensure_controller_route(r, settings)
-        instances = backend.list_instances()
         for space in store.list_spaces(r):
-            reconcile_space(r, backend, space, instances, settings)
-        for inst in instances:
+            reconcile_space(r, backend, space, settings)
+        for inst in backend.list_instances():
             if inst.space_id and store.get_space(r, inst.space_id) is None:
                 log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)
                 backend.remove(inst.id)
