@@ -16,12 +16,14 @@ from pathlib import Path
 import redis
 
 from core import keys, store
-from core.queues import enqueue_build
+from core.queues import build_queue_status, enqueue_build
 from core.settings import get_settings
 from core.stages import FINAL_STAGES, Stage
 from controller.repos import DEFAULT_BRANCH, space_id_from_git_dir
 
 ZERO = "0" * 40
+QUEUE_NOTE_AFTER = 5.0  # seconds without a log line before saying what the build waits for
+QUEUE_NOTE_EVERY = 30.0
 
 
 def say(line: str = "") -> None:
@@ -38,8 +40,13 @@ def follow(r: redis.Redis, space_id: str, build_id: str, events_from: str, timeo
     """Print the build log and stage changes until the build's outcome is known. Returns an exit code."""
     settings = get_settings()
     streams = {keys.build_log(build_id): "0-0", keys.space_events(space_id): events_from}
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    next_queue_note = started + QUEUE_NOTE_AFTER
     while time.monotonic() < deadline:
+        if time.monotonic() > next_queue_note and streams[keys.build_log(build_id)] == "0-0":
+            say(queue_note(r))
+            next_queue_note = time.monotonic() + QUEUE_NOTE_EVERY
         for stream, items in r.xread(streams, block=1000, count=200) or []:
             for entry_id, fields in items:
                 streams[stream] = entry_id
@@ -54,6 +61,14 @@ def follow(r: redis.Redis, space_id: str, build_id: str, events_from: str, timeo
                     return report(r, space_id, stage, fields.get("message", ""), settings)
     say(f"still building after {timeout:.0f} s; follow it at /api/spaces/{space_id}/logs/build")
     return 0
+
+
+def queue_note(r: redis.Redis) -> str:
+    """What a build that has not started is waiting for."""
+    queued, workers = build_queue_status(r)
+    if workers == 0:
+        return "waiting: no builder worker is running, so the build cannot start (the platform's admin must start one)"
+    return f"waiting in the build queue: {queued} build(s) queued, {workers} builder worker(s)"
 
 
 def report(r: redis.Redis, space_id: str, stage: Stage, message: str, settings) -> int:

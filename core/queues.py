@@ -9,7 +9,7 @@ Jobs are enqueued by dotted name, so the controller never imports the builder or
 from __future__ import annotations
 
 import redis
-from rq import Queue
+from rq import Queue, Worker
 
 from functools import lru_cache
 
@@ -48,3 +48,9 @@ def enqueue_delete(r: redis.Redis, space_id: str) -> None:
         "worker.jobs.delete_space", space_id, job_timeout=600, result_ttl=3600, failure_ttl=86400,
         description=f"delete {space_id}",
     )
+
+
+def build_queue_status(r: redis.Redis) -> tuple[int, int]:
+    """(builds waiting in the queue, builder workers listening to it)."""
+    queue = _queue(r, keys.QUEUE_BUILDS)
+    return len(queue), Worker.count(queue=queue)

@@ -10,6 +10,7 @@ user ``demo`` and prints the URLs. ``down`` stops what ``up`` started, Space con
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import signal
@@ -45,6 +46,23 @@ class Service:
     name: str
     argv: list[str]
     marker: str  # a string in /proc/<pid>/cmdline proving the pid is ours
+    code: bool = True  # restart when the project's code changes (not Redis, not dockerd)
+
+
+SOURCE_PACKAGES = ("core", "controller", "builder", "worker", "proxy")
+
+
+def fingerprint(svc: Service) -> str:
+    """What the running process was started from: argv, settings and (for our own processes) the code."""
+    digest = hashlib.sha256("\0".join(svc.argv).encode())
+    digest.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("SPACES_"))).encode())
+    if svc.name == "traefik":
+        digest.update((get_settings().data_dir / "traefik" / "traefik.yml").read_bytes())
+    if svc.code:
+        for package in SOURCE_PACKAGES:
+            for path in sorted((ROOT / package).rglob("*.py")):
+                digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def services() -> list[Service]:
@@ -54,9 +72,9 @@ def services() -> list[Service]:
         Service("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_url.port or 6379),
                           "--dir", str(s.data_dir / "redis"), "--appendonly", "yes", "--appendfsync", "everysec",
                           "--notify-keyspace-events", "KEA", "--protected-mode", "yes", "--save", ""],
-                "redis-server"),
+                "redis-server", code=False),
         Service("traefik", [str(VENV_BIN / "traefik"), f"--configFile={s.data_dir / 'traefik' / 'traefik.yml'}"],
-                "traefik"),
+                "traefik", code=False),
         Service("controller", [PY, "-m", "uvicorn", "controller.app:app", "--host", "127.0.0.1",
                                "--port", str(s.controller_port), "--no-access-log"], "controller.app"),
         Service("builder", [PY, "-m", "core.worker_main", "builds"], "worker_main builds"),
@@ -69,24 +87,38 @@ def pidfile(name: str) -> Path:
     return get_settings().data_dir / "run" / f"{name}.pid"
 
 
-def running_pid(name: str, marker: str) -> int | None:
+def read_pidfile(name: str) -> tuple[int, str] | None:
     try:
-        pid = int(pidfile(name).read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        pid, _, stamp = pidfile(name).read_text().strip().partition(" ")
+        return int(pid), stamp
     except (OSError, ValueError):
         return None
-    return pid if marker in cmdline else None
+
+
+def running_pid(name: str, marker: str) -> int | None:
+    found = read_pidfile(name)
+    if found is None:
+        return None
+    try:
+        cmdline = Path(f"/proc/{found[0]}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    return found[0] if marker in cmdline else None
 
 
 def start(svc: Service) -> bool:
-    """Start ``svc`` in the background unless it runs; returns True if it was started."""
+    """Start ``svc`` in the background unless it runs as wanted; returns True if it was (re)started."""
+    stamp = fingerprint(svc)
     if running_pid(svc.name, svc.marker):
-        return False
+        if read_pidfile(svc.name)[1] == stamp:
+            return False
+        say(f"restarting {svc.name}: its code or settings changed")
+        stop(svc.name, svc.marker)
     s = get_settings()
     log = open(s.data_dir / "logs" / f"{svc.name}.log", "ab")
     proc = subprocess.Popen(svc.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True, cwd=ROOT, env=os.environ.copy())
-    pidfile(svc.name).write_text(str(proc.pid))
+    pidfile(svc.name).write_text(f"{proc.pid} {stamp}")
     time.sleep(0.2)
     if proc.poll() is not None:
         fail(f"{svc.name} exited at once (code {proc.returncode}); see {s.data_dir / 'logs' / (svc.name + '.log')}")
@@ -129,7 +161,7 @@ def ensure_dockerd() -> None:
     if shutil.which("dockerd") is None:
         fail("dockerd is not installed; run deploy/install.sh (make up does)")
     say("starting dockerd")
-    start(Service("dockerd", ["dockerd"], "dockerd"))
+    start(Service("dockerd", ["dockerd"], "dockerd", code=False))
     wait_for("dockerd", docker_ok, timeout=90)
 
 
@@ -235,7 +267,7 @@ def down() -> None:
 
 
 def status() -> None:
-    for svc in services() + [Service("dockerd", ["dockerd"], "dockerd")]:
+    for svc in services() + [Service("dockerd", ["dockerd"], "dockerd", code=False)]:
         pid = running_pid(svc.name, svc.marker)
         print(f"{svc.name:12} {'running (pid %d)' % pid if pid else 'not running'}")
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import time
 
 import docker
 import httpx
 from gradio_client import Client
 
-from tests.helpers import WorkTree, api, output, runtime, space_url, wait_stage
+from core.settings import get_settings
+from tests.helpers import GIT_ENV, ROOT, api, output, runtime, space_url, wait_stage
+
+RUN_DIR = get_settings().data_dir / "run"
 
 
 def subdomain_of(space_id: str) -> str:
@@ -100,3 +106,58 @@ def test_runtime_list_and_build_log_api(user, worktree, track):
 
     missing = api("GET", f"/api/spaces/{user.name}/nope/runtime")
     assert missing.status_code == 404 and "does not exist" in missing.json()["error"]
+
+
+def test_traefik_serves_on_ipv4_and_ipv6_loopback(platform):
+    for base in ("http://127.0.0.1:8080", "http://[::1]:8080"):
+        response = httpx.get(f"{base}/api/spaces/demo/hello-gradio", headers={"Host": "spaces.localhost:8080"}, timeout=10)
+        assert response.status_code == 200, base
+        page = httpx.get(f"{base}/", headers={"Host": "demo-hello-gradio.spaces.localhost:8080"}, timeout=10)
+        assert page.status_code == 200 and "gradio" in page.text.lower(), base
+
+
+def test_push_waits_for_a_builder_and_says_so(user, worktree, track):
+    """With no builder worker the push says why it waits; once one starts, the same push finishes."""
+    space_id = track(f"{user.name}/patient", user)
+    worktree.commit("first")
+    builder_pid = RUN_DIR / "builder.pid"
+    os.kill(pid_of(builder_pid), signal.SIGTERM)
+    try:
+        wait_until(lambda: not worker_alive(builder_pid), "the builder to stop")
+        auth = f"{user.name}:{user.token}@spaces.localhost:8080"
+        push = subprocess.Popen(
+            ["git", "push", f"http://{auth}/spaces/{space_id}", "main"], cwd=worktree.path,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **GIT_ENV},
+        )
+        seen = []
+        for line in push.stdout:
+            seen.append(line)
+            if "no builder worker is running" in line:
+                break
+        assert "no builder worker is running" in "".join(seen), "".join(seen)
+    finally:
+        up = subprocess.run([sys.executable, str(ROOT / "deploy" / "lifecycle.py"), "up"], capture_output=True, text=True)
+        assert up.returncode == 0, up.stdout + up.stderr
+    rest = push.communicate(timeout=300)[0]
+    assert push.returncode == 0, rest
+    assert "Your Space is running at" in rest, "".join(seen) + rest
+
+
+def pid_of(pidfile) -> int:
+    """deploy/lifecycle.py writes '<pid> <fingerprint>'."""
+    return int(pidfile.read_text().split()[0])
+
+
+def worker_alive(pidfile) -> bool:
+    try:
+        os.kill(pid_of(pidfile), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def wait_until(check, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)

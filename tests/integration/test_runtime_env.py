@@ -30,6 +30,7 @@ PROBE_README = """---
 title: Probe Space
 sdk: gradio
 app_file: app.py
+app_port: 8000
 ---
 """
 
@@ -72,7 +73,7 @@ def test_app_sees_hf_environment_as_uid_1000(probe):
     assert env["SPACE_HOST"] == f"{owner.name}-probe.spaces.localhost"
     assert env["SPACE_AUTHOR_NAME"] == owner.name and env["SPACE_REPO_NAME"] == "probe"
     assert env["SPACE_TITLE"] == "Probe Space"
-    assert env["GRADIO_SERVER_NAME"] == "0.0.0.0" and env["GRADIO_SERVER_PORT"] == "7860"
+    assert env["GRADIO_SERVER_NAME"] == "0.0.0.0" and env["GRADIO_SERVER_PORT"] == "8000"  # app_port
     assert env["CPU_CORES"] and env["MEMORY"]
 
 
@@ -85,8 +86,9 @@ def test_container_is_confined(probe):
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["Memory"] > 0 and host["NanoCpus"] > 0 and host["PidsLimit"] > 0
     assert not host.get("Binds") and not host.get("Privileged")
-    bindings = [b for port in container.attrs["NetworkSettings"]["Ports"].values() for b in port or []]
-    assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)
+    ports = container.attrs["NetworkSettings"]["Ports"]
+    assert list(ports) == ["8000/tcp"]  # app_port from README.md
+    assert ports["8000/tcp"] and all(b["HostIp"] == "127.0.0.1" for b in ports["8000/tcp"])
 
 
 def test_same_requirements_in_another_space_reuse_the_installed_layer(probe, user, tmp_path, track):
