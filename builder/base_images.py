@@ -1,113 +1,177 @@
-"""The runtime base images (``runtime-images/``), built once per machine and reused.
+"""The runtime base images (``runtime-images/``), built once per machine and rebuilt only when
+their recipe changes.
 
-``python -m builder.base_images`` makes sure they all exist and builds only what is missing:
+``python -m builder.base_images`` makes sure the images ``make up`` needs exist:
 
 1. the root image: ``SPACES_BASE_IMAGE`` when a registry provides one, otherwise Debian
    bootstrapped with ``debootstrap`` and ``docker import``-ed (no registry needed);
-2. ``spaces-python:3.11`` on top of it;
-3. ``spaces-gradio:<version>`` with Gradio from the host's wheel cache.
+2. ``spaces-python-slim:3.11`` (stands in for ``python:3.11-slim``) and ``spaces-python:3.11``;
+3. ``spaces-gradio:<version>``; Streamlit and static-server images are built the first time a
+   Space needs them.
+
+Each image carries the label ``org.spaces.recipe``: a hash of its Dockerfile folder, build
+arguments and parent image. An image whose recipe changed is rebuilt; an unchanged one is reused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from builder import images, wheels
 from core.errors import BuildFailed
+from core.names import STATIC_SERVER_IMAGE
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime-images"
+PYTHON_SLIM_IMAGE = "spaces-python-slim:3.11"
 PYTHON_IMAGE = "spaces-python:3.11"
-GRADIO_IMAGE_REPO = "spaces-gradio"
+RECIPE_LABEL = "org.spaces.recipe"
+ROOT_PACKAGES = ("python3", "python3-venv", "python3-pip", "python-is-python3", "ca-certificates")
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# SDKs whose runtime image installs one pinned package from the wheel cache: sdk -> package.
+SDK_PACKAGES = {"gradio": "gradio", "streamlit": "streamlit"}
+
+Emit = Callable[[str], None]
 
 
-def default_gradio_version() -> str:
-    return (RUNTIME_DIR / "gradio" / "VERSION").read_text().strip()
+def _print(line: str) -> None:
+    print(line, flush=True)
 
 
-def gradio_image(version: str | None = None) -> str:
-    return f"{GRADIO_IMAGE_REPO}:{version or default_gradio_version()}"
+def default_version(sdk: str) -> str:
+    return (RUNTIME_DIR / sdk / "VERSION").read_text().strip()
+
+
+def sdk_image(sdk: str, version: str | None = None) -> str:
+    return f"spaces-{sdk}:{version or default_version(sdk)}"
 
 
 def root_image(settings: Settings) -> str:
     return settings.base_image or f"spaces-root:{settings.debian_suite}"
 
 
-def _emit(line: str) -> None:
-    print(line, flush=True)
+def _recipe(folder: Path, buildargs: dict[str, str], parent: str, extra: bytes = b"") -> str:
+    digest = hashlib.sha256(extra)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(repr(sorted(buildargs.items())).encode())
+    digest.update(images.docker_client().images.get(parent).id.encode())
+    return digest.hexdigest()[:24]
 
 
-def ensure_root(settings: Settings) -> str:
-    tag = root_image(settings)
-    if images.image_exists(tag):
+def _current(tag: str, recipe: str) -> bool:
+    labels = images.image_labels(tag)
+    return labels is not None and labels.get(RECIPE_LABEL) == recipe
+
+
+def ensure_image(
+    name: str, tag: str, parent: str, emit: Emit, *,
+    buildargs: dict[str, str] | None = None, files: dict[str, Path] | None = None,
+    wheel_requirement: str | None = None,
+) -> str:
+    """Build ``runtime-images/<name>`` as ``tag`` unless an image of the same recipe exists."""
+    settings = get_settings()
+    folder = RUNTIME_DIR / name
+    args = dict(buildargs or {})
+    extra = b"".join(path.read_bytes() for path in (files or {}).values())
+    recipe = _recipe(folder, args, parent, extra)
+    if _current(tag, recipe):
         return tag
+    emit(f"building the runtime image {tag}")
+    with tempfile.TemporaryDirectory(prefix="spaces-runtime-") as tmp:
+        context = Path(tmp) / "context"
+        shutil.copytree(folder, context)
+        for target, source in (files or {}).items():
+            shutil.copyfile(source, context / target)
+        if wheel_requirement:
+            req = Path(tmp) / "requirements.txt"
+            req.write_text(wheel_requirement + "\n")
+            emit(f"resolving {wheel_requirement} into the wheel cache")
+            wheels.resolve(req, settings.wheel_cache, emit, timeout=settings.build_timeout)
+        with wheels.serve(settings.wheel_cache) as url:
+            if wheel_requirement:
+                args["WHEELS_URL"] = url
+            images.build_image(
+                context, tag, emit, buildargs=args, labels={RECIPE_LABEL: recipe},
+                host_network=bool(wheel_requirement), timeout=settings.build_timeout,
+            )
+    return tag
+
+
+def ensure_root(settings: Settings, emit: Emit = _print) -> str:
+    tag = root_image(settings)
     if settings.base_image:
-        raise BuildFailed(
-            f"the configured base image {tag} is not present; pull it (docker pull {tag}) "
-            "or unset SPACES_BASE_IMAGE to bootstrap one from Debian packages"
-        )
-    _emit(f"building the root image {tag} from Debian packages (debootstrap, about a minute)")
+        if not images.image_exists(tag):
+            raise BuildFailed(
+                f"the configured base image {tag} is not present; pull it (docker pull {tag}) "
+                "or unset SPACES_BASE_IMAGE to bootstrap one from Debian packages"
+            )
+        return tag
+    recipe = hashlib.sha256(
+        f"{settings.debian_suite}|{settings.debian_mirror}|{','.join(ROOT_PACKAGES)}".encode()
+    ).hexdigest()[:24]
+    if _current(tag, recipe):
+        return tag
+    emit(f"building the root image {tag} from Debian packages (debootstrap, about a minute)")
     with tempfile.TemporaryDirectory(prefix="spaces-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         subprocess.run(
-            [
-                "debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
-                settings.debian_suite, str(rootfs), settings.debian_mirror,
-            ],
+            ["debootstrap", "--variant=minbase", f"--include={','.join(ROOT_PACKAGES)}",
+             settings.debian_suite, str(rootfs), settings.debian_mirror],
             check=True, stdout=subprocess.DEVNULL,
         )
-        # Drop downloaded .debs and package lists: they only make the image bigger.
+        # Drop downloaded .debs: they only make the image bigger.
         subprocess.run(["chroot", str(rootfs), "apt-get", "clean"], check=True)
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         subprocess.run(
-            ["docker", "import", "--change", 'CMD ["/bin/bash"]', "-", tag], stdin=tar.stdout, check=True,
-            stdout=subprocess.DEVNULL,
+            ["docker", "import", "--change", 'CMD ["/bin/bash"]', "--change", f"LABEL {RECIPE_LABEL}={recipe}",
+             "-", tag],
+            stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL,
         )
         if tar.wait() != 0:
             raise BuildFailed("packing the bootstrapped root file system failed")
     return tag
 
 
-def ensure_python(settings: Settings, root: str) -> str:
-    if not images.image_exists(PYTHON_IMAGE):
-        _emit(f"building {PYTHON_IMAGE}")
-        images.build_image(RUNTIME_DIR / "python", PYTHON_IMAGE, _emit, buildargs={"ROOT_IMAGE": root})
-    return PYTHON_IMAGE
+def ensure_python(settings: Settings, emit: Emit = _print) -> str:
+    root = ensure_root(settings, emit)
+    ensure_image("python-slim", PYTHON_SLIM_IMAGE, root, emit, buildargs={"ROOT_IMAGE": root},
+                 files={"ca-certificates.crt": HOST_CA_BUNDLE})
+    return ensure_image("python", PYTHON_IMAGE, PYTHON_SLIM_IMAGE, emit, buildargs={"PYTHON_SLIM_IMAGE": PYTHON_SLIM_IMAGE})
 
 
-def ensure_gradio(settings: Settings, version: str, emit=_emit) -> str:
-    """Build the Gradio runtime image for ``version`` if it is missing; returns its tag."""
-    tag = gradio_image(version)
-    if images.image_exists(tag):
-        return tag
-    emit(f"building {tag}: resolving gradio=={version} into the wheel cache")
-    with tempfile.TemporaryDirectory(prefix="spaces-req-") as tmp:
-        req = Path(tmp) / "requirements.txt"
-        req.write_text(f"gradio=={version}\n")
-        wheels.resolve(req, settings.wheel_cache, emit, timeout=settings.build_timeout)
-    with wheels.serve(settings.wheel_cache) as url:
-        images.build_image(
-            RUNTIME_DIR / "gradio", tag, emit,
-            buildargs={"PYTHON_IMAGE": PYTHON_IMAGE, "GRADIO_VERSION": version, "WHEELS_URL": url},
-            host_network=True,
-        )
-    return tag
+def ensure_sdk(sdk: str, version: str | None, emit: Emit = _print) -> str:
+    """The runtime image of ``sdk`` (gradio or streamlit) at ``version``, built if needed."""
+    settings = get_settings()
+    version = version or default_version(sdk)
+    ensure_python(settings, emit)
+    return ensure_image(
+        sdk, sdk_image(sdk, version), PYTHON_IMAGE, emit,
+        buildargs={"PYTHON_IMAGE": PYTHON_IMAGE, "VERSION": version},
+        wheel_requirement=f"{SDK_PACKAGES[sdk]}=={version}",
+    )
+
+
+def ensure_static_server(emit: Emit = _print) -> str:
+    settings = get_settings()
+    root = ensure_root(settings, emit)
+    return ensure_image("static", STATIC_SERVER_IMAGE, root, emit, buildargs={"ROOT_IMAGE": root})
 
 
 def ensure_all() -> None:
-    settings = get_settings()
     started = time.monotonic()
-    root = ensure_root(settings)
-    ensure_python(settings, root)
-    ensure_gradio(settings, default_gradio_version())
-    _emit(f"runtime images ready ({time.monotonic() - started:.1f} s)")
+    ensure_sdk("gradio", None)
+    _print(f"runtime images ready ({time.monotonic() - started:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import ConfigError
 
 SDKS = ("gradio", "streamlit", "docker", "static")
+PYTHON_VERSIONS = ("3.11",)  # what the runtime images offer (Debian bookworm's python3)
+COLORS = ("red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray")
+HARDWARE = (
+    "cpu-basic", "cpu-upgrade", "cpu-xl", "zero-a10g", "t4-small", "t4-medium", "l4x1", "l4x4", "l40sx1",
+    "l40sx4", "l40sx8", "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "h100", "h100x8",
+)
+STORAGE = ("small", "medium", "large")
+CUSTOM_HEADERS = ("cross-origin-embedder-policy", "cross-origin-opener-policy", "cross-origin-resource-policy")
+SHORT_DESCRIPTION_MAX = 60
 _DURATION = re.compile(r"^(\d+)\s*([smh]?)$")
+
+
+def _one_of(value: Any, allowed: tuple[str, ...]) -> Any:
+    if value is not None and value not in allowed:
+        raise ValueError(f"allowed values: {', '.join(allowed)}")
+    return value
 
 
 class SpaceConfig(BaseModel):
@@ -31,15 +46,29 @@ class SpaceConfig(BaseModel):
     colorTo: str | None = None  # noqa: N815 - HF's key
     sdk: Literal["gradio", "streamlit", "docker", "static"]
     sdk_version: str | None = None
-    python_version: str | None = None
+    python_version: str = PYTHON_VERSIONS[0]
     app_file: str | None = None
     app_port: int = Field(default=7860, ge=1, le=65535)
     base_path: str = "/"
+    fullWidth: bool = True  # noqa: N815 - HF's key
+    header: Literal["mini", "default"] = "default"
     short_description: str | None = None
-    pinned: bool = False
-    startup_duration_timeout: str = "30m"
-    disable_embedding: bool = False
+    models: list[str] = Field(default_factory=list)
+    datasets: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    thumbnail: str | None = None
+    pinned: bool = False
+    license: str | None = None
+    disable_embedding: bool = False
+    startup_duration_timeout: str = "30m"
+    custom_headers: dict[str, str] = Field(default_factory=dict)
+    preload_from_hub: list[str] = Field(default_factory=list)
+    suggested_hardware: str | None = None
+    suggested_storage: str | None = None
+    hf_oauth: bool = False
+    hf_oauth_scopes: list[str] = Field(default_factory=list)
+    hf_oauth_expiration_minutes: int | None = Field(default=None, ge=1)
+    hf_oauth_authorized_org: str | list[str] | None = None
 
     @field_validator("sdk_version", "python_version", mode="before")
     @classmethod
@@ -49,6 +78,55 @@ class SpaceConfig(BaseModel):
             raise ValueError(f"write the version in quotes, e.g. \"{value}\" (YAML read it as the number {value})")
         if isinstance(value, int):
             return str(value)
+        return value
+
+    @field_validator("python_version")
+    @classmethod
+    def _offered_python(cls, value: str) -> str:
+        return _one_of(value, PYTHON_VERSIONS)
+
+    @field_validator("sdk_version")
+    @classmethod
+    def _version_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d+(\.\d+){0,3}([a-z]+\d*)?", value):
+            raise ValueError("must be a version number such as 4.44.1")
+        return value
+
+    @field_validator("colorFrom", "colorTo")
+    @classmethod
+    def _color(cls, value: str | None) -> str | None:
+        return _one_of(value, COLORS)
+
+    @field_validator("suggested_hardware")
+    @classmethod
+    def _hardware(cls, value: str | None) -> str | None:
+        return _one_of(value, HARDWARE)
+
+    @field_validator("suggested_storage")
+    @classmethod
+    def _storage(cls, value: str | None) -> str | None:
+        return _one_of(value, STORAGE)
+
+    @field_validator("short_description")
+    @classmethod
+    def _short(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > SHORT_DESCRIPTION_MAX:
+            raise ValueError(f"must be at most {SHORT_DESCRIPTION_MAX} characters (it has {len(value)})")
+        return value
+
+    @field_validator("base_path")
+    @classmethod
+    def _base_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    @field_validator("custom_headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CUSTOM_HEADERS))
+        if unknown:
+            raise ValueError(f"unsupported header {unknown[0]!r}; allowed: {', '.join(CUSTOM_HEADERS)}")
         return value
 
     @field_validator("app_file")
@@ -77,11 +155,28 @@ class SpaceConfig(BaseModel):
     def effective_app_file(self) -> str:
         if self.app_file:
             return self.app_file
-        return {"static": "index.html", "streamlit": "app.py"}.get(self.sdk, "app.py")
+        return {"static": "index.html", "docker": "Dockerfile"}.get(self.sdk, "app.py")
 
     @property
     def unknown_keys(self) -> list[str]:
         return sorted(self.model_extra or {})
+
+    def unsupported(self) -> list[str]:
+        """Keys that ask for something this platform cannot do; the build says so up front."""
+        notes = []
+        if self.preload_from_hub:
+            notes.append("'preload_from_hub' is not available: this platform has no connection to the "
+                         "Hugging Face Hub; download the files in your app or ship them in the repository")
+        return notes
+
+    def warnings(self) -> list[str]:
+        """Keys that are accepted but have no effect here."""
+        notes = [f"unknown README.md key '{key}' is ignored" for key in self.unknown_keys]
+        if self.hf_oauth:
+            notes.append("'hf_oauth' is ignored: Sign in with Hugging Face is not available on this platform")
+        if self.suggested_hardware and self.suggested_hardware != "cpu-basic":
+            notes.append(f"'suggested_hardware: {self.suggested_hardware}' is noted; this platform runs Spaces on CPU")
+        return notes
 
 
 def split_front_matter(text: str) -> tuple[str, int]:
@@ -105,7 +200,8 @@ def _describe(error: dict) -> str:
     if kind == "missing":
         return f"'{key}' is required"
     if kind == "literal_error":
-        return f"'{key}' is {value!r}; allowed values: {', '.join(SDKS)}"
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"'{key}' is {value!r}; allowed values: {allowed.replace(' or ', ', ').replace(chr(39), '')}"
     message = error["msg"].removeprefix("Value error, ")
     return f"'{key}' is {value!r}: {message}"
 
@@ -128,11 +224,18 @@ def parse_config(text: str) -> SpaceConfig:
             f"README.md front matter must be a mapping of keys to values (like 'sdk: gradio'), "
             f"not a {type(data).__name__}"
         )
+    bad_keys = [k for k in data if not isinstance(k, str)]
+    if bad_keys:
+        raise ConfigError(f"README.md front matter keys must be text; {bad_keys[0]!r} is not")
     try:
-        return SpaceConfig.model_validate(data)
+        config = SpaceConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(_describe(e) for e in exc.errors())
         raise ConfigError(f"invalid README.md front matter: {problems}") from exc
+    unsupported = config.unsupported()
+    if unsupported:
+        raise ConfigError("; ".join(unsupported))
+    return config
 
 
 def load_config(repo: Path) -> SpaceConfig:

@@ -82,3 +82,11 @@ def build_image(
     if not image_id:
         image_id = docker_client().images.get(tag).id
     return image_id
+
+
+def image_labels(tag: str) -> dict[str, str] | None:
+    """The image's labels, or None if there is no such image."""
+    try:
+        return docker_client().images.get(tag).labels or {}
+    except docker.errors.ImageNotFound:
+        return None

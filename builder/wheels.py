@@ -61,6 +61,9 @@ def resolve(requirements: Path, cache: Path, emit: Callable[[str], None], *, tim
         rc = proc.wait()
     finally:
         timer.cancel()
+        if proc.poll() is None:  # interrupted (timeout, superseded): do not leave pip running
+            proc.kill()
+            proc.wait()
     if rc != 0:
         errors = [t for t in tail if "ERROR" in t] or tail[-5:]
         raise BuildFailed("could not resolve the Python requirements: " + " | ".join(errors))

@@ -9,6 +9,8 @@ then prints the URL or the reason.
 from __future__ import annotations
 
 import os
+import posixpath
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -86,11 +88,57 @@ def report(r: redis.Redis, space_id: str, stage: Stage, message: str, settings) 
     return 1
 
 
+def tree_problems(commit: str) -> list[str]:
+    """Why the tree of ``commit`` may not be stored: over the limits, or a link leaving the repo."""
+    settings = get_settings()
+    listing = subprocess.run(["git", "ls-tree", "-r", "-l", "-z", commit], capture_output=True, check=True).stdout
+    files, size, problems = 0, 0, []
+    for entry in filter(None, listing.split(b"\0")):
+        meta, _, raw_path = entry.partition(b"\t")
+        mode, kind, sha, blob_size = meta.decode().split()
+        path = raw_path.decode(errors="replace")
+        if kind != "blob":
+            continue
+        files += 1
+        size += int(blob_size) if blob_size != "-" else 0
+        if mode == "120000":
+            target = subprocess.run(["git", "cat-file", "blob", sha], capture_output=True, check=True).stdout.decode(errors="replace")
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+            if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+                problems.append(f"symlink '{path}' points outside the repository (to '{target}'); only links inside it are allowed")
+    if files > settings.max_repo_files:
+        problems.append(f"the commit has {files} files; the limit is {settings.max_repo_files} (SPACES_MAX_REPO_FILES)")
+    if size > settings.max_repo_mb * 1024 * 1024:
+        problems.append(f"the commit's files add up to {size / 2**20:.1f} MiB; the limit is {settings.max_repo_mb} MiB (SPACES_MAX_REPO_MB)")
+    return problems
+
+
+def pre_receive(updates: list[list[str]]) -> int:
+    """Refuse (exit 1) a push whose tree breaks the limits; nothing of it is stored then."""
+    refused = False
+    for _, new, ref in updates:
+        if new == ZERO:
+            continue
+        for problem in tree_problems(new):
+            say(f"error: {ref}: {problem}")
+            refused = True
+    if refused:
+        say("the push was refused; nothing was stored")
+    return 1 if refused else 0
+
+
 def main() -> int:
+    hook = sys.argv[1] if len(sys.argv) > 1 else "post-receive"
+    updates = [line.split() for line in sys.stdin if line.strip()]
+    if hook == "pre-receive":
+        return pre_receive(updates)
+    return post_receive(updates)
+
+
+def post_receive(updates: list[list[str]]) -> int:
     settings = get_settings()
     r = store.get_redis()
     space_id = space_id_from_git_dir(Path(os.environ.get("GIT_DIR", ".")))
-    updates = [line.split() for line in sys.stdin if line.strip()]
     main_ref = f"refs/heads/{DEFAULT_BRANCH}"
     commits = [new for old, new, ref in updates if ref == main_ref and new != ZERO]
     others = [ref for _, new, ref in updates if ref != main_ref]

@@ -25,20 +25,24 @@ def repo_path(space_id: str) -> Path:
     return get_settings().repos_dir / f"{space_id}.git"
 
 
-def hook_text() -> str:
+HOOKS = ("pre-receive", "post-receive")
+
+
+def hook_text(hook: str) -> str:
     # The hook is a file git executes; the only variable part is the (quoted) interpreter path.
-    return f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m controller.git_hook \"$@\"\n"
+    return f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m controller.git_hook {hook}\n"
 
 
 def install_hooks(path: Path) -> None:
-    hook = path / "hooks" / "post-receive"
-    text = hook_text()
-    if hook.is_file() and hook.read_text() == text:
-        return
-    tmp = hook.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o755)
-    os.replace(tmp, hook)
+    for name in HOOKS:
+        hook = path / "hooks" / name
+        text = hook_text(name)
+        if hook.is_file() and hook.read_text() == text:
+            continue
+        tmp = hook.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        os.replace(tmp, hook)
 
 
 def ensure_repo(space_id: str) -> Path:
@@ -52,8 +56,10 @@ def ensure_repo(space_id: str) -> Path:
         )
         if run.returncode != 0:
             raise SpacesError(f"could not create the repository of {space_id}", detail=run.stderr)
+        limit = f"{get_settings().max_repo_mb}m"
         for key, value in (("receive.advertisePushOptions", "true"), ("http.receivepack", "true"),
-                           ("receive.denyNonFastForwards", "false"), ("core.logAllRefUpdates", "true")):
+                           ("receive.denyNonFastForwards", "false"), ("core.logAllRefUpdates", "true"),
+                           ("receive.maxInputSize", limit)):
             subprocess.run(["git", f"--git-dir={path}", "config", key, value], check=True)
     install_hooks(path)
     return path
@@ -64,3 +70,12 @@ def space_id_from_git_dir(git_dir: Path) -> str:
     rel = git_dir.resolve().relative_to(get_settings().repos_dir.resolve())
     owner, name = rel.parts[0], rel.parts[1].removesuffix(".git")
     return f"{owner}/{name}"
+
+
+def head_commit(space_id: str) -> str | None:
+    """The commit ``main`` points at, or None for an empty repository."""
+    run = subprocess.run(
+        ["git", f"--git-dir={repo_path(space_id)}", "rev-parse", "--verify", "--quiet", f"refs/heads/{DEFAULT_BRANCH}"],
+        capture_output=True, text=True,
+    )
+    return run.stdout.strip() or None

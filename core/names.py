@@ -68,3 +68,7 @@ APP_IMAGE_REPO = "spaces-app"
 def app_image_repo(space_id: str) -> str:
     """Repository of a Space's images; tags are commit ids (one image per commit)."""
     return f"{APP_IMAGE_REPO}/{container_safe(space_id)}"
+
+
+STATIC_SERVER_IMAGE = "spaces-static-server:1"
+STATIC_SERVER_NAME = "spaces-static-server"

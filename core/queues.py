@@ -28,10 +28,10 @@ def _queue(r: redis.Redis, name: str) -> Queue:
 
 
 def enqueue_build(r: redis.Redis, space_id: str, build_id: str) -> None:
-    timeout = get_settings().build_timeout + 120
+    # No RQ timeout: the builder's own guard applies SPACES_BUILD_TIMEOUT (builder.guard).
     _queue(r, keys.QUEUE_BUILDS).enqueue(
         "builder.jobs.build_space", space_id, build_id,
-        job_timeout=timeout, result_ttl=3600, failure_ttl=86400, description=f"build {space_id} #{build_id}",
+        job_timeout=-1, result_ttl=3600, failure_ttl=86400, description=f"build {space_id} #{build_id}",
     )
 
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     space_cpus: float = Field(default=2.0, gt=0)
     space_pids: int = Field(default=512, ge=16)
     space_network: str = "spaces"
+    builders: int = Field(default=2, ge=1, le=32)
+    max_repo_mb: int = Field(default=1024, ge=1)
+    max_repo_files: int = Field(default=20000, ge=1)
 
     @property
     def repos_dir(self) -> Path:
@@ -43,6 +46,11 @@ class Settings(BaseSettings):
     @property
     def wheel_cache(self) -> Path:
         return self.data_dir / "cache" / "wheels"
+
+    @property
+    def static_dir(self) -> Path:
+        """Files of static Spaces: ``releases/<label>/<commit>`` and ``sites/<label>`` → the live one."""
+        return self.data_dir / "static"
 
     @property
     def work_dir(self) -> Path:

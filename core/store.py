@@ -175,7 +175,8 @@ def set_stage(
 # ---------------------------------------------------------------- builds
 
 
-def create_build(r: redis.Redis, space_id: str, commit: str) -> str:
+def create_build(r: redis.Redis, space_id: str, commit: str, *, factory: bool = False) -> str:
+    """Record a new build of ``commit`` (the Space's latest from now on); ``factory`` = rebuild without caches."""
     build_id = str(r.incr(keys.BUILD_SEQ))
     with r.pipeline(transaction=True) as p:
         p.hset(
@@ -186,6 +187,7 @@ def create_build(r: redis.Redis, space_id: str, commit: str) -> str:
                 "commit": commit,
                 "status": BuildStatus.QUEUED.value,
                 "queued_at": now(),
+                "factory": "1" if factory else "0",
             },
         )
         p.lpush(keys.space_builds(space_id), build_id)

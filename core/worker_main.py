@@ -13,7 +13,7 @@ from core.settings import get_settings
 
 
 def main() -> None:
-    queue = sys.argv[1] if len(sys.argv) > 1 else ""
+    queue = sys.argv[1] if len(sys.argv) > 1 else ""  # an optional second argument numbers the worker
     if queue not in (keys.QUEUE_BUILDS, keys.QUEUE_RUNS):
         sys.exit(f"usage: python -m core.worker_main {keys.QUEUE_BUILDS}|{keys.QUEUE_RUNS}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -77,7 +77,8 @@ def services() -> list[Service]:
                 "traefik", code=False),
         Service("controller", [PY, "-m", "uvicorn", "controller.app:app", "--host", "127.0.0.1",
                                "--port", str(s.controller_port), "--no-access-log"], "controller.app"),
-        Service("builder", [PY, "-m", "core.worker_main", "builds"], "worker_main builds"),
+        *(Service(f"builder-{i}", [PY, "-m", "core.worker_main", "builds", str(i)], f"worker_main builds {i}")
+          for i in range(1, s.builders + 1)),
         Service("runner", [PY, "-m", "core.worker_main", "runs"], "worker_main runs"),
         Service("reconciler", [PY, "-m", "worker.reconcile", "--interval", "10"], "worker.reconcile"),
     ]
@@ -180,9 +181,11 @@ def up() -> None:
     if subprocess.run([PY, "-m", "builder.base_images"], cwd=ROOT).returncode != 0:
         fail("building the runtime base images failed (see above)")
     subprocess.run([PY, "-m", "proxy.traefik"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    for name in ("traefik", "controller", "builder", "runner"):
+    builders = [name for name in svc if name.startswith("builder-")]
+    for name in ("traefik", "controller", *builders, "runner"):
         if start(svc[name]):
             say(f"starting {name}")
+    stop_surplus_builders(len(builders))
     wait_for("Traefik", lambda: httpx.get(f"{s.traefik_api_url}/ping", timeout=1).status_code == 200)
     wait_for("controller", lambda: httpx.get(f"{s.controller_url}/healthz", timeout=1).status_code == 200)
     say("reconciling Spaces and routes")
@@ -241,6 +244,17 @@ def deploy_example() -> str:
     return s.public_url(s.space_host(space["subdomain"])) + "/"
 
 
+def stop_surplus_builders(wanted: int) -> None:
+    """Stop builder workers beyond SPACES_BUILDERS (left from an earlier, larger setting)."""
+    for pid_path in sorted((get_settings().data_dir / "run").glob("builder*.pid")):
+        name = pid_path.stem
+        index = name.removeprefix("builder-")
+        if not index.isdigit() or int(index) > wanted:
+            if stop(name, "worker_main builds"):
+                say(f"stopped {name}")
+            pid_path.unlink(missing_ok=True)
+
+
 def down() -> None:
     s = get_settings()
     for svc in reversed(services()):
@@ -248,6 +262,7 @@ def down() -> None:
             continue
         if stop(svc.name, svc.marker):
             say(f"stopped {svc.name}")
+    stop_surplus_builders(0)
     if docker_ok():
         ids = subprocess.run(["docker", "ps", "-q", "--filter", "label=org.spaces.managed=1"],
                              capture_output=True, text=True).stdout.split()

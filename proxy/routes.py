@@ -39,22 +39,35 @@ def flatten(tree: dict[str, Any], prefix: str = keys.TRAEFIK_ROOT) -> dict[str, 
     return out
 
 
-def route_config(name: str, host: str, target: str) -> dict[str, Any]:
-    """Traefik configuration that sends requests for ``host`` to ``target``."""
-    return {
+def route_config(name: str, host: str, target: str, *, root_path: str | None = None) -> dict[str, Any]:
+    """Traefik configuration that sends requests for ``host`` to ``target``.
+
+    ``root_path`` rewrites requests for ``/`` to that path (a static Space whose page is not index.html).
+    """
+    router: dict[str, Any] = {"rule": f"Host(`{host}`)", "service": name, "entryPoints": list(ENTRYPOINTS)}
+    config: dict[str, Any] = {
         "http": {
-            "routers": {name: {"rule": f"Host(`{host}`)", "service": name, "entryPoints": list(ENTRYPOINTS)}},
+            "routers": {name: router},
             "services": {name: {"loadBalancer": {"servers": [{"url": target}], "passHostHeader": True}}},
         }
     }
+    if root_path:
+        router["middlewares"] = [f"{name}-root"]
+        config["http"]["middlewares"] = {
+            f"{name}-root": {"replacePathRegex": {"regex": "^/$", "replacement": root_path}}
+        }
+    return config
 
 
 class RouteTable(abc.ABC):
     """Where visitors of a host name are sent. Implementations must write all three methods."""
 
     @abc.abstractmethod
-    def add_route(self, name: str, host: str, target: str, *, pipeline: redis.client.Pipeline | None = None) -> None:
-        """Send requests for ``host`` to ``target`` (replacing any earlier target of ``name``)."""
+    def add_route(
+        self, name: str, host: str, target: str, *, root_path: str | None = None,
+        pipeline: redis.client.Pipeline | None = None,
+    ) -> None:
+        """Send requests for ``host`` to ``target`` (replacing any earlier route of ``name``)."""
 
     @abc.abstractmethod
     def delete_route(self, name: str) -> None:
@@ -73,14 +86,19 @@ class RedisRouteTable(RouteTable):
         found: list[str] = []
         for kind in ("routers", "services"):
             found.extend(self.r.scan_iter(match=f"{keys.TRAEFIK_ROOT}/http/{kind}/{name}/*", count=500))
+        found.extend(self.r.scan_iter(match=f"{keys.TRAEFIK_ROOT}/http/middlewares/{name}-root/*", count=500))
         return found
 
-    def add_route(self, name: str, host: str, target: str, *, pipeline: redis.client.Pipeline | None = None) -> None:
-        stale = self._keys_of(name)
+    def add_route(
+        self, name: str, host: str, target: str, *, root_path: str | None = None,
+        pipeline: redis.client.Pipeline | None = None,
+    ) -> None:
+        wanted = flatten(route_config(name, host, target, root_path=root_path))
+        stale = [k for k in self._keys_of(name) if k not in wanted]
         p = pipeline or self.r.pipeline(transaction=True)
         if stale:
             p.delete(*stale)
-        p.mset(flatten(route_config(name, host, target)))
+        p.mset(wanted)
         if pipeline is None:
             p.execute()
 

@@ -1,8 +1,9 @@
-"""The deploy job (RQ queue ``runs``): one built image → the Space's serving container.
+"""Run jobs (RQ queue ``runs``): deploy a built version of a Space, delete a Space.
 
-Blue/green: the new container starts beside the old one; only once it answers HTTP is the route
-switched and confirmed by Traefik; then the old container is stopped and removed. If the new
-one fails, the old one keeps serving and the stage says why (``RUNTIME_ERROR``).
+Container Spaces deploy blue/green: the new container starts beside the old one; only once it
+answers HTTP is the route switched and confirmed by Traefik; then the old container is drained
+and removed. If the new one fails, the old one keeps serving and the stage says why
+(``RUNTIME_ERROR``). Static Spaces switch their site link on the shared static server instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.errors import SpacesError
 from core.settings import Settings, get_settings
 from core.stages import Stage
 from proxy.routes import RedisRouteTable, space_route_name
+from worker import static_host
 from worker.backends import RunSpec, RuntimeBackend, get_backend
 from worker.health import wait_healthy
 
@@ -27,10 +29,15 @@ log = logging.getLogger(__name__)
 DRAIN_SECONDS = 1.0
 
 
+def backend() -> RuntimeBackend:
+    return get_backend(os.environ.get("SPACES_BACKEND", "docker"))
+
+
 def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:
     """The environment an app gets, as on Hugging Face."""
     owner, name = space["id"].split("/", 1)
     port = str(build.get("app_port", 7860))
+    memory = settings.space_memory_mb
     return {
         "SPACE_ID": space["id"],
         "SPACE_HOST": settings.space_host(space["subdomain"]),
@@ -38,7 +45,7 @@ def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:
         "SPACE_REPO_NAME": name,
         "SPACE_TITLE": build.get("title") or space.get("title") or name,
         "CPU_CORES": f"{settings.space_cpus:g}",
-        "MEMORY": f"{settings.space_memory_mb // 1024}Gi" if settings.space_memory_mb >= 1024 else f"{settings.space_memory_mb}Mi",
+        "MEMORY": f"{memory // 1024}Gi" if memory % 1024 == 0 else f"{memory}Mi",
         "GRADIO_SERVER_NAME": "0.0.0.0",
         "GRADIO_SERVER_PORT": port,
         "PORT": port,
@@ -59,22 +66,26 @@ def run_spec(space: dict, build: dict, settings: Settings) -> RunSpec:
     )
 
 
-def route_to(r: redis.Redis, space: dict, target: str, settings: Settings) -> None:
+def route_to(r: redis.Redis, space: dict, target: str, settings: Settings, *, root_path: str | None = None) -> None:
     """Point the Space's route at ``target`` and wait until Traefik serves it."""
     routes = RedisRouteTable(r)
     name = space_route_name(space["subdomain"])
-    routes.add_route(name, settings.space_host(space["subdomain"]), target)
+    routes.add_route(name, settings.space_host(space["subdomain"]), target, root_path=root_path)
     routes.wait_live(name, target)
 
 
-def retire_others(backend: RuntimeBackend, space_id: str, keep: str) -> None:
+def static_root_path(build: dict) -> str | None:
+    return None if build.get("index", "index.html") == "index.html" else f"/{build['index']}"
+
+
+def retire_others(runtime: RuntimeBackend, space_id: str, keep: str | None) -> None:
     """Stop and remove every instance of the Space except ``keep`` (in-flight requests get DRAIN_SECONDS)."""
-    others = [i for i in backend.list_instances() if i.space_id == space_id and i.id != keep]
+    others = [i for i in runtime.list_instances() if i.space_id == space_id and i.id != keep]
     if others:
         time.sleep(DRAIN_SECONDS)
     for inst in others:
-        backend.stop(inst.id, timeout=5)
-        backend.remove(inst.id)
+        runtime.stop(inst.id, timeout=5)
+        runtime.remove(inst.id)
 
 
 def space_lock(r: redis.Redis, space_id: str, timeout: float) -> redis.lock.Lock:
@@ -83,7 +94,7 @@ def space_lock(r: redis.Redis, space_id: str, timeout: float) -> redis.lock.Lock
 
 
 def deploy_space(space_id: str, build_id: str) -> None:
-    """RQ entry point: start ``build_id`` of ``space_id`` and switch its route once healthy."""
+    """RQ entry point: serve ``build_id`` of ``space_id`` once it is healthy."""
     settings = get_settings()
     r = store.get_redis()
     build = store.get_build(r, build_id)
@@ -101,56 +112,63 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         log.info("deploy %s of %s superseded by build %s", build_id, space_id, space.get("latest_build"))
         return
     serving = bool(space.get("running_build")) and Stage(space["stage"]).is_serving
-    starting = Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING
-    store.set_stage(r, space_id, starting, build_id=build_id)
+    store.set_stage(r, space_id, Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING, build_id=build_id)
     store.append_log(r, build_id, "===== Application Startup =====")
-    backend = get_backend(os.environ.get("SPACES_BACKEND", "docker"))
-    spec = run_spec(space, build, settings)
-    instance = None
+    runtime = backend()
     try:
-        instance = backend.start(spec)
-        seconds = wait_healthy(
-            backend, instance.id, instance.target,
-            timeout=float(build.get("startup_seconds", settings.startup_timeout)), memory_mb=spec.memory_mb,
-        )
-        store.append_log(r, build_id, f"app answered HTTP {seconds:.1f} s after start")
-        route_to(r, space, instance.target, settings)
+        if build.get("kind") == "static":
+            fields = _start_static(r, space, build, settings)
+        else:
+            fields = _start_container(r, space, build, settings, runtime)
     except SpacesError as exc:
         log.warning("deploy %s of %s failed: %s", build_id, space_id, exc.detail)
-        if instance is not None:
-            backend.remove(instance.id)
         store.append_log(r, build_id, f"===== RUNTIME_ERROR: {exc.message.splitlines()[0]} =====")
         store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=exc.message, build_id=build_id)
         return
-    with r.pipeline(transaction=True) as p:
-        store.set_stage(
-            r, space_id, Stage.RUNNING, build_id=build_id, pipeline=p,
-            running_build=build_id, instance=instance.id, target=instance.target,
-        )
-        p.execute()
+    store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, **fields)
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
-    retire_others(backend, space_id, keep=instance.id)
+    retire_others(runtime, space_id, keep=fields.get("instance") or None)
+
+
+def _start_container(r: redis.Redis, space: dict, build: dict, settings: Settings, runtime: RuntimeBackend) -> dict:
+    spec = run_spec(space, build, settings)
+    instance = runtime.start(spec)
+    try:
+        seconds = wait_healthy(
+            runtime, instance.id, instance.target,
+            timeout=float(build.get("startup_seconds", settings.startup_timeout)), memory_mb=spec.memory_mb,
+        )
+        store.append_log(r, build["id"], f"app answered HTTP {seconds:.1f} s after start")
+        route_to(r, space, instance.target, settings)
+    except SpacesError:
+        runtime.remove(instance.id)
+        raise
+    return {"instance": instance.id, "target": instance.target}
+
+
+def _start_static(r: redis.Redis, space: dict, build: dict, settings: Settings) -> dict:
+    target = static_host.ensure_server(settings)
+    static_host.publish(settings, space["subdomain"], build["release"], build.get("app_dir", "."))
+    static_host.check_site(target, settings.space_host(space["subdomain"]), build.get("index", "index.html"))
+    route_to(r, space, target, settings, root_path=static_root_path(build))
+    return {"instance": "", "target": target}
+
 
 def delete_space(space_id: str) -> None:
-    """RQ entry point: remove the Space's containers, route, images, repository and records."""
+    """RQ entry point: remove the Space's containers, route, files, images, repository and records."""
     settings = get_settings()
     r = store.get_redis()
     space = store.get_space(r, space_id)
     if space is None:
         return
-    backend = get_backend(os.environ.get("SPACES_BACKEND", "docker"))
     with space_lock(r, space_id, 600):
-        _delete(r, space, backend, settings)
-
-
-def _delete(r: redis.Redis, space: dict, backend: RuntimeBackend, settings: Settings) -> None:
-    space_id = space["id"]
-    for inst in backend.list_instances():
-        if inst.space_id == space_id:
-            backend.remove(inst.id)
-    RedisRouteTable(r).delete_route(space_route_name(space["subdomain"]))
-    backend.forget(space_id)
-    shutil.rmtree(settings.repos_dir / f"{space_id}.git", ignore_errors=True)
-    store.purge_space(r, space_id)
+        runtime = backend()
+        for inst in runtime.list_instances():
+            if inst.space_id == space_id:
+                runtime.remove(inst.id)
+        RedisRouteTable(r).delete_route(space_route_name(space["subdomain"]))
+        static_host.unpublish(settings, space["subdomain"])
+        runtime.forget(space_id)
+        shutil.rmtree(settings.repos_dir / f"{space_id}.git", ignore_errors=True)
+        store.purge_space(r, space_id)
     log.info("deleted Space %s", space_id)
-

@@ -27,7 +27,8 @@ from core.stages import Stage
 from proxy.routes import CONTROLLER_ROUTE, SPACE_ROUTE_PREFIX, RedisRouteTable, space_route_name
 from worker.backends import Instance, RuntimeBackend, get_backend
 from worker.health import wait_healthy
-from worker.jobs import route_to, run_spec, space_lock
+from worker import static_host
+from worker.jobs import route_to, run_spec, space_lock, static_root_path
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,30 @@ def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settin
 
 
 def _repair(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+    build = store.get_build(r, space["running_build"]) or {}
+    if build.get("kind") == "static":
+        _repair_static(r, space, build, settings)
+    else:
+        _repair_container(r, backend, space, settings)
+
+
+def _repair_static(r: redis.Redis, space: dict, build: dict, settings: Settings) -> None:
+    try:
+        target = static_host.ensure_server(settings)
+        wanted = os.path.relpath(os.path.join(build["release"], build.get("app_dir", ".")), settings.static_dir / "sites")
+        if static_host.published_release(settings, space["subdomain"]) != wanted:
+            log.info("reconcile: republishing the files of %s", space["id"])
+            static_host.publish(settings, space["subdomain"], build["release"], build.get("app_dir", "."))
+        routed = RedisRouteTable(r).get_all_routes().get(space_route_name(space["subdomain"]), {})
+        if routed.get("target") != target:
+            log.info("reconcile: repairing the route of %s", space["id"])
+            route_to(r, space, target, settings, root_path=static_root_path(build))
+            r.hset(keys.space(space["id"]), "target", target)
+    except SpacesError as exc:
+        log.warning("reconcile: static Space %s cannot be served: %s", space["id"], exc.detail)
+
+
+def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
     mine = [i for i in backend.list_instances() if i.space_id == space["id"]]
     for stale in (i for i in mine if i.build_id != space["running_build"]):
         log.info("reconcile: removing instance %s of an old build of %s", stale.id[:12], space["id"])

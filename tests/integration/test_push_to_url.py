@@ -120,10 +120,12 @@ def test_push_waits_for_a_builder_and_says_so(user, worktree, track):
     """With no builder worker the push says why it waits; once one starts, the same push finishes."""
     space_id = track(f"{user.name}/patient", user)
     worktree.commit("first")
-    builder_pid = RUN_DIR / "builder.pid"
-    os.kill(pid_of(builder_pid), signal.SIGTERM)
+    builders = sorted(RUN_DIR.glob("builder-*.pid"))
+    assert builders, "no builder pid files: was the platform started with make up?"
+    for pid_file in builders:
+        os.kill(pid_of(pid_file), signal.SIGTERM)
     try:
-        wait_until(lambda: not worker_alive(builder_pid), "the builder to stop")
+        wait_until(lambda: not any(worker_alive(p) for p in builders), "the builders to stop")
         auth = f"{user.name}:{user.token}@spaces.localhost:8080"
         push = subprocess.Popen(
             ["git", "push", f"http://{auth}/spaces/{space_id}", "main"], cwd=worktree.path,

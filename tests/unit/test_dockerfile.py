@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from builder.config import parse_config
-from builder.dockerfile import app_dockerfile, deps_dockerfile
+from builder.deps import Dependencies, deps_dockerfile
+from builder.dockerfile import app_dockerfile
 
 
 def test_app_layer_copies_code_last_and_runs_as_uid_1000():
@@ -17,7 +18,17 @@ def test_app_layer_copies_code_last_and_runs_as_uid_1000():
     assert sum(line.startswith(("RUN", "COPY")) for line in lines) == 1  # a code change rebuilds one layer
 
 
-def test_dependencies_install_offline_from_the_wheel_cache():
-    text = deps_dockerfile("base:1")
-    assert "--no-index" in text and "--find-links" in text
-    assert "COPY requirements.txt" in text
+def test_dependency_layers_go_apt_then_pre_requirements_then_requirements():
+    text = deps_dockerfile("base:1", Dependencies(("ffmpeg", "libsm6"), "numpy", "pandas"))
+    apt = text.index("apt-get install")
+    pre = text.index("COPY pre-requirements.txt")
+    req = text.index("COPY requirements.txt")
+    assert apt < pre < req
+    assert "ffmpeg libsm6" in text
+    assert text.count("--no-index") == 2 and "--find-links" in text
+
+
+def test_streamlit_runs_the_app_file_on_app_port():
+    config = parse_config("---\nsdk: streamlit\napp_file: ui.py\n---\n")
+    text = app_dockerfile(config, "spaces-streamlit:1", {})
+    assert 'CMD ["streamlit", "run", "ui.py", "--server.port", "7860", "--server.address", "0.0.0.0"' in text

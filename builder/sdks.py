@@ -1,0 +1,139 @@
+"""One builder per SDK, chosen by the ``sdk`` key of the front matter.
+
+Each turns an exported commit into something the worker can serve and returns the fields the
+build record keeps for the deploy (``kind`` ``container`` with an ``image``, or ``static`` with a
+``release`` folder). To add an SDK, subclass :class:`SdkBuilder` and register it in :data:`SDK_BUILDERS`.
+"""
+
+from __future__ import annotations
+
+import abc
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+import redis
+
+from builder import base_images, images
+from builder.config import SpaceConfig
+from builder.deps import deps_image, read_dependencies
+from builder.docker_bases import map_bases
+from builder.dockerfile import app_dockerfile, label_line
+from core.errors import BuildFailed, NoAppFile
+from core.names import app_image_repo
+from core.settings import Settings
+
+
+@dataclass
+class BuildContext:
+    space_id: str
+    build_id: str
+    commit: str
+    subdomain: str
+    src: Path
+    workdir: Path
+    config: SpaceConfig
+    settings: Settings
+    emit: Callable[[str], None]
+    r: redis.Redis
+    fresh: bool = False  # factory rebuild: no caches
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"org.spaces.space": self.space_id, "org.spaces.build": self.build_id, "org.spaces.commit": self.commit}
+
+    @property
+    def tag(self) -> str:
+        return f"{app_image_repo(self.space_id)}:{self.commit[:12]}"
+
+
+class SdkBuilder(abc.ABC):
+    @abc.abstractmethod
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        """Build ``ctx.src``; return the build record's fields for the deploy."""
+
+    @staticmethod
+    def container_result(ctx: BuildContext) -> dict[str, str]:
+        return {"kind": "container", "image": ctx.tag, "app_port": str(ctx.config.app_port)}
+
+    @staticmethod
+    def build_app_image(ctx: BuildContext, dockerfile_text: str, *, what: str = "app layer") -> None:
+        dockerfile = ctx.workdir / "Dockerfile"
+        dockerfile.write_text(dockerfile_text)
+        ctx.emit(f"--> building {ctx.tag}")
+        step = time.monotonic()
+        images.build_image(ctx.src, ctx.tag, ctx.emit, dockerfile=str(dockerfile), nocache=ctx.fresh,
+                           timeout=ctx.settings.build_timeout)
+        ctx.emit(f"--> {what} built in {time.monotonic() - step:.1f} s")
+
+
+class PythonSdkBuilder(SdkBuilder):
+    """gradio and streamlit: runtime image → shared dependencies image → the code."""
+
+    def __init__(self, sdk: str) -> None:
+        self.sdk = sdk
+
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        app_file = ctx.config.effective_app_file
+        if not (ctx.src / app_file).is_file():
+            raise NoAppFile(f"app file '{app_file}' not found in the repository (set 'app_file' in README.md)")
+        version = ctx.config.sdk_version or base_images.default_version(self.sdk)
+        base = base_images.sdk_image(self.sdk, version)
+        if not images.image_exists(base):
+            ctx.emit(f"--> {self.sdk} {version} is not in a runtime image yet; building {base} once for every Space")
+        base = base_images.ensure_sdk(self.sdk, version, ctx.emit)
+        deps = read_dependencies(ctx.src)
+        if not deps.empty:
+            base = deps_image(base, deps, ctx.settings, ctx.emit, ctx.r, fresh=ctx.fresh)
+        self.build_app_image(ctx, app_dockerfile(ctx.config, base, ctx.labels))
+        return self.container_result(ctx)
+
+
+class DockerSdkBuilder(SdkBuilder):
+    """The repo's own Dockerfile, with public base images mapped onto local ones."""
+
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        path = ctx.src / "Dockerfile"
+        if not path.is_file():
+            raise NoAppFile("a Docker Space needs a file named 'Dockerfile' at the top of the repository")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise BuildFailed("the Dockerfile is not UTF-8 text") from exc
+        mapped = map_bases(text, ctx.emit) + label_line(ctx.labels) + "\n"
+        self.build_app_image(ctx, mapped, what="image")
+        return self.container_result(ctx)
+
+
+class StaticSdkBuilder(SdkBuilder):
+    """Files only: copied into a release folder served by the shared static web server."""
+
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        app_file = PurePosixPath(ctx.config.effective_app_file)
+        if not (ctx.src / app_file).is_file():
+            raise NoAppFile(f"app file '{app_file}' not found in the repository (set 'app_file' in README.md)")
+        base_images.ensure_static_server(ctx.emit)
+        releases = ctx.settings.static_dir / "releases" / ctx.subdomain
+        release = releases / ctx.commit[:12]
+        if release.exists():
+            shutil.rmtree(release)
+        release.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(ctx.src, release, symlinks=True)
+        files = sum(1 for p in release.rglob("*") if p.is_file())
+        ctx.emit(f"--> {files} file(s) ready to serve from '{app_file.parent}/' (index: {app_file.name})")
+        return {
+            "kind": "static",
+            "release": str(release),
+            "app_dir": str(app_file.parent),
+            "index": app_file.name,
+        }
+
+
+SDK_BUILDERS: dict[str, SdkBuilder] = {
+    "gradio": PythonSdkBuilder("gradio"),
+    "streamlit": PythonSdkBuilder("streamlit"),
+    "docker": DockerSdkBuilder(),
+    "static": StaticSdkBuilder(),
+}
