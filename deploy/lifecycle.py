@@ -55,10 +55,10 @@ SOURCE_PACKAGES = ("core", "controller", "builder", "worker", "proxy")
 def fingerprint(svc: Service) -> str:
     """What the running process was started from: argv, settings and (for our own processes) the code."""
     digest = hashlib.sha256("\0".join(svc.argv).encode())
-    digest.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("SPACES_"))).encode())
     if svc.name == "traefik":
         digest.update((get_settings().data_dir / "traefik" / "traefik.yml").read_bytes())
     if svc.code:
+        digest.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("SPACES_"))).encode())
         for package in SOURCE_PACKAGES:
             for path in sorted((ROOT / package).rglob("*.py")):
                 digest.update(str(path).encode() + path.read_bytes())
