@@ -33,6 +33,21 @@ PASS_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGT
                 "content-encoding": "HTTP_CONTENT_ENCODING", "git-protocol": "GIT_PROTOCOL"}
 
 
+class RelayResponse(StreamingResponse):
+    """Streams ``body`` without listening for a disconnect on ``receive``.
+
+    git's answer starts while its request body is still arriving; Starlette's StreamingResponse
+    would read ``receive`` concurrently to watch for disconnects and so swallow body chunks
+    that the request pump needs (pushes over 1 MiB then stall).
+    """
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI signature
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.body_iterator:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> PlainTextResponse:
     return PlainTextResponse(message.rstrip() + "\n", status_code=status, headers=headers)
 
@@ -56,14 +71,27 @@ def _authorize_push(r, caller: Caller | None, space_id: str) -> None:
 
 
 async def _pump_body(request: Request, stdin: asyncio.StreamWriter) -> None:
+    """Copy the request body to the CGI. If the CGI stops early (e.g. a pack over the size
+    limit), keep reading and dropping the body: a client still sending never reads the answer."""
+    stream = request.stream()
     try:
-        async for chunk in request.stream():
+        async for chunk in stream:
             stdin.write(chunk)
             await stdin.drain()
     except (ConnectionError, BrokenPipeError) as exc:
         log.info("git http-backend stopped reading the request: %s", exc)
+        async for _ in stream:
+            pass
     finally:
         stdin.close()
+
+
+async def _collect_stderr(stream: asyncio.StreamReader, keep: int = 8192) -> bytes:
+    """Read the CGI's stderr as it comes (a full pipe would stall git), keeping the last ``keep`` bytes."""
+    tail = b""
+    while chunk := await stream.read(65536):
+        tail = (tail + chunk)[-keep:]
+    return tail
 
 
 async def _run_backend(request: Request, env: dict[str, str]) -> Response:
@@ -73,6 +101,7 @@ async def _run_backend(request: Request, env: dict[str, str]) -> Response:
     )
     assert proc.stdin and proc.stdout and proc.stderr
     pump = asyncio.create_task(_pump_body(request, proc.stdin))
+    errors = asyncio.create_task(_collect_stderr(proc.stderr))
     head = b""
     while b"\r\n\r\n" not in head and b"\n\n" not in head:
         chunk = await proc.stdout.read(4096)
@@ -97,13 +126,13 @@ async def _run_backend(request: Request, env: dict[str, str]) -> Response:
                 yield chunk
         finally:
             await pump
-            err = (await proc.stderr.read()).decode(errors="replace").strip()
+            err = (await errors).decode(errors="replace").strip()
             rc = await proc.wait()
             if rc != 0 or err:
                 log.info("git http-backend exited %s: %s", rc, err)
 
     media = headers.pop("Content-Type", None)
-    return StreamingResponse(body(), status_code=status, headers=headers, media_type=media)
+    return RelayResponse(body(), status_code=status, headers=headers, media_type=media)
 
 
 @router.api_route("/spaces/{owner}/{repo}/{action:path}", methods=["GET", "POST"], include_in_schema=False)
@@ -136,6 +165,10 @@ async def git_smart_http(owner: str, repo: str, action: str, request: Request, r
         "QUERY_STRING": request.url.query,
         "REMOTE_USER": caller.name if caller else "",
         "REMOTE_ADDR": request.client.host if request.client else "",
+        # The current size limit for every push, whatever it was when the repo was made.
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "receive.maxInputSize",
+        "GIT_CONFIG_VALUE_0": f"{settings.max_repo_mb}m",
     })
     for header, var in PASS_HEADERS.items():
         if header in request.headers:

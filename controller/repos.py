@@ -56,10 +56,8 @@ def ensure_repo(space_id: str) -> Path:
         )
         if run.returncode != 0:
             raise SpacesError(f"could not create the repository of {space_id}", detail=run.stderr)
-        limit = f"{get_settings().max_repo_mb}m"
         for key, value in (("receive.advertisePushOptions", "true"), ("http.receivepack", "true"),
-                           ("receive.denyNonFastForwards", "false"), ("core.logAllRefUpdates", "true"),
-                           ("receive.maxInputSize", limit)):
+                           ("receive.denyNonFastForwards", "false"), ("core.logAllRefUpdates", "true")):
             subprocess.run(["git", f"--git-dir={path}", "config", key, value], check=True)
     install_hooks(path)
     return path

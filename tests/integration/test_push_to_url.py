@@ -163,3 +163,18 @@ def wait_until(check, what: str, timeout: float = 30) -> None:
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
+
+
+def test_large_push_and_clone_round_trip(user, worktree, track, tmp_path):
+    """Packs over 1 MiB are streamed in chunks by git; they must arrive whole."""
+    space_id = track(f"{user.name}/bigrepo", user)
+    blob = os.urandom(5 * 1024 * 1024)
+    worktree.write("weights.bin", blob)
+    worktree.commit("weights")
+    run = worktree.push(user.name, "bigrepo", user, "-o", "nowait")
+    assert run.returncode == 0, output(run)
+    dest = tmp_path / "clone"
+    clone = subprocess.run(["git", "clone", "-q", f"http://spaces.localhost:8080/spaces/{space_id}", str(dest)],
+                           capture_output=True, text=True, timeout=120)
+    assert clone.returncode == 0, clone.stderr
+    assert (dest / "weights.bin").read_bytes() == blob
