@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app() -> FastAPI:
+    if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = FastAPI(title="Spaces", version="0.1.0")
 
     @app.exception_handler(SpacesError)

@@ -40,6 +40,12 @@ def _target(container) -> str:
     return f"http://127.0.0.1:{bindings[0]['HostPort']}"
 
 
+def _is_current(container, settings: Settings) -> bool:
+    """Same image and the same data folder mounted as this platform's settings want."""
+    mounts = {m.get("Destination"): m.get("Source") for m in container.attrs.get("Mounts", [])}
+    return STATIC_SERVER_IMAGE in (container.image.tags or []) and mounts.get("/srv/static") == str(settings.static_dir)
+
+
 def ensure_server(settings: Settings | None = None) -> str:
     """Start the shared static server if it is not running; returns the URL Traefik should use."""
     settings = settings or get_settings()
@@ -50,8 +56,9 @@ def ensure_server(settings: Settings | None = None) -> str:
         container = client.containers.get(STATIC_SERVER_NAME)
     except docker.errors.NotFound:
         container = None
-    if container is not None and container.image.tags and STATIC_SERVER_IMAGE not in container.image.tags:
-        container.remove(force=True)  # an older server image: replace it
+    if container is not None and not _is_current(container, settings):
+        log.info("replacing the static server (its image or data folder changed)")
+        container.remove(force=True)
         container = None
     try:
         if container is None:
