@@ -21,7 +21,7 @@ from builder.config import load_config
 from builder.guard import BuildSuperseded, build_guard
 from builder.sdks import SDK_BUILDERS, BuildContext
 from builder.source import export_commit
-from core import store
+from core import envvars, store
 from core.errors import ConfigError, NoAppFile, SpacesError
 from core.queues import enqueue_deploy
 from core.settings import Settings, get_settings
@@ -35,11 +35,11 @@ LOG_TAIL = 12
 class BuildLog:
     """Writes a build's lines to its Redis stream."""
 
-    def __init__(self, r: redis.Redis, build_id: str) -> None:
-        self.r, self.build_id = r, build_id
+    def __init__(self, r: redis.Redis, build_id: str, secrets: dict[str, str]) -> None:
+        self.r, self.build_id, self.secrets = r, build_id, secrets
 
     def __call__(self, line: str) -> None:
-        store.append_log(self.r, self.build_id, line)
+        store.append_log(self.r, self.build_id, envvars.mask(line, self.secrets))
 
     def tail(self, n: int = LOG_TAIL) -> str:
         return "\n".join(store.read_log(self.r, self.build_id)[-n:])
@@ -71,6 +71,7 @@ def _build(space: dict, build: dict, settings: Settings, emit: BuildLog, r: redi
         ctx = BuildContext(
             space_id=space_id, build_id=build_id, commit=commit, subdomain=space["subdomain"], src=src,
             workdir=Path(tmp), config=config, settings=settings, emit=emit, r=r, fresh=build.get("factory") == "1",
+            variables={k: v["value"] for k, v in envvars.list_variables(r, space_id).items()},
         )
         result = SDK_BUILDERS[config.sdk].build(ctx)
         return {
@@ -93,7 +94,7 @@ def build_space(space_id: str, build_id: str) -> None:
     if space.get("latest_build") != build_id:
         _superseded(r, build_id)
         return
-    emit = BuildLog(r, build_id)
+    emit = BuildLog(r, build_id, envvars.secret_values(r, space_id))
     started = time.monotonic()
     emit(f"===== Build Queued at {_utc()} / Commit SHA: {build['commit']} =====")
     if build.get("factory") == "1":

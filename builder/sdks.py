@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
@@ -39,6 +39,7 @@ class BuildContext:
     emit: Callable[[str], None]
     r: redis.Redis
     fresh: bool = False  # factory rebuild: no caches
+    variables: dict[str, str] = field(default_factory=dict)  # the Space's variables (never its secrets)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -59,13 +60,15 @@ class SdkBuilder(abc.ABC):
         return {"kind": "container", "image": ctx.tag, "app_port": str(ctx.config.app_port)}
 
     @staticmethod
-    def build_app_image(ctx: BuildContext, dockerfile_text: str, *, what: str = "app layer") -> None:
+    def build_app_image(
+        ctx: BuildContext, dockerfile_text: str, *, what: str = "app layer", buildargs: dict[str, str] | None = None,
+    ) -> None:
         dockerfile = ctx.workdir / "Dockerfile"
         dockerfile.write_text(dockerfile_text)
         ctx.emit(f"--> building {ctx.tag}")
         step = time.monotonic()
         images.build_image(ctx.src, ctx.tag, ctx.emit, dockerfile=str(dockerfile), nocache=ctx.fresh,
-                           timeout=ctx.settings.build_timeout)
+                           buildargs=buildargs, timeout=ctx.settings.build_timeout)
         ctx.emit(f"--> {what} built in {time.monotonic() - step:.1f} s")
 
 
@@ -102,8 +105,13 @@ class DockerSdkBuilder(SdkBuilder):
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise BuildFailed("the Dockerfile is not UTF-8 text") from exc
+        if "type=secret" in text:
+            ctx.emit("warning: build-time secrets (RUN --mount=type=secret) are not available yet; "
+                     "the Space's secrets reach the running app as environment variables")
         mapped = map_bases(text, ctx.emit) + label_line(ctx.labels) + "\n"
-        self.build_app_image(ctx, mapped, what="image")
+        if ctx.variables:
+            ctx.emit(f"--> variables passed as build arguments: {', '.join(sorted(ctx.variables))}")
+        self.build_app_image(ctx, mapped, what="image", buildargs=ctx.variables)
         return self.container_result(ctx)
 
 

@@ -16,6 +16,17 @@ from core.errors import SpacesError
 app = typer.Typer(help="Manage a self-hosted Spaces platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their access tokens (run on the platform's host).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+admin_app = typer.Typer(help="Platform administration (run on the platform's host).", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("rotate-secrets-key")
+def rotate_secrets_key() -> None:
+    """Encrypt every Space secret under a new key and retire the old key."""
+    from core import envvars
+
+    count = envvars.rotate_key(store.get_redis())
+    typer.echo(f"re-encrypted {count} secret(s) under a new key in {envvars.key_path()}")
 
 
 @user_app.command("create")

@@ -43,6 +43,16 @@ def space_builds(space_id: str) -> str:
     return f"{PREFIX}:space:{space_id}:builds"
 
 
+def space_variables(space_id: str) -> str:
+    """Hash: variable name -> JSON {value, description, updatedAt}."""
+    return f"{PREFIX}:space:{space_id}:variables"
+
+
+def space_secrets(space_id: str) -> str:
+    """Hash: secret name -> JSON {token (Fernet-encrypted value), description, updatedAt}."""
+    return f"{PREFIX}:space:{space_id}:secrets"
+
+
 def space_events(space_id: str) -> str:
     """Stream of stage changes of a Space (what a waiting ``git push`` follows)."""
     return f"{PREFIX}:space:{space_id}:events"

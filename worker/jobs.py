@@ -15,7 +15,7 @@ import time
 
 import redis
 
-from core import keys, store
+from core import envvars, keys, store
 from core.errors import SpacesError
 from core.settings import Settings, get_settings
 from core.stages import Stage
@@ -53,13 +53,13 @@ def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:
     }
 
 
-def run_spec(space: dict, build: dict, settings: Settings) -> RunSpec:
+def run_spec(space: dict, build: dict, settings: Settings, r: redis.Redis) -> RunSpec:
     return RunSpec(
         space_id=space["id"],
         build_id=build["id"],
         image=build["image"],
         app_port=int(build.get("app_port", 7860)),
-        env=space_env(space, build, settings),
+        env={**envvars.environment(r, space["id"]), **space_env(space, build, settings)},
         memory_mb=settings.space_memory_mb,
         cpus=settings.space_cpus,
         pids=settings.space_pids,
@@ -121,9 +121,10 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         else:
             fields = _start_container(r, space, build, settings, runtime)
     except SpacesError as exc:
-        log.warning("deploy %s of %s failed: %s", build_id, space_id, exc.detail)
-        store.append_log(r, build_id, f"===== RUNTIME_ERROR: {exc.message.splitlines()[0]} =====")
-        store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=exc.message, build_id=build_id)
+        message = envvars.mask(exc.message, envvars.secret_values(r, space_id))
+        log.warning("deploy %s of %s failed: %s", build_id, space_id, message)
+        store.append_log(r, build_id, f"===== RUNTIME_ERROR: {message.splitlines()[0]} =====")
+        store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=message, build_id=build_id)
         return
     store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, **fields)
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
@@ -131,7 +132,7 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
 
 
 def _start_container(r: redis.Redis, space: dict, build: dict, settings: Settings, runtime: RuntimeBackend) -> dict:
-    spec = run_spec(space, build, settings)
+    spec = run_spec(space, build, settings, r)
     instance = runtime.start(spec)
     try:
         seconds = wait_healthy(

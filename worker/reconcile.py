@@ -20,7 +20,7 @@ import time
 
 import redis
 
-from core import keys, store
+from core import envvars, keys, store
 from core.errors import SpacesError
 from core.settings import Settings, get_settings
 from core.stages import Stage
@@ -48,7 +48,7 @@ def _revive(r: redis.Redis, backend: RuntimeBackend, space: dict, inst: Instance
         raise SpacesError(f"build {space['running_build']} of {space['id']} is gone")
     if inst is None:
         log.info("reconcile: %s has no instance of build %s; starting one", space["id"], build["id"])
-        inst = backend.start(run_spec(space, build, settings))
+        inst = backend.start(run_spec(space, build, settings, r))
     else:
         log.info("reconcile: starting the stopped instance of %s", space["id"])
         inst = backend.resume(inst.id)
@@ -127,9 +127,10 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
         if space.get("instance") != inst.id or space.get("target") != inst.target:
             r.hset(keys.space(space["id"]), mapping={"instance": inst.id, "target": inst.target})
     except SpacesError as exc:
-        log.warning("reconcile: %s cannot be brought back: %s", space["id"], exc.detail)
+        message = envvars.mask(exc.message, envvars.secret_values(r, space["id"]))
+        log.warning("reconcile: %s cannot be brought back: %s", space["id"], message)
         # Forget the serving build so the next pass does not retry a broken app forever.
-        store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, message=exc.message, running_build="")
+        store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, message=message, running_build="")
 
 
 def remove_orphan_routes(r: redis.Redis) -> None:

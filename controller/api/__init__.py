@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from controller.api import spaces
+from controller.api import envvars, spaces
 
 api_router = APIRouter()
 api_router.include_router(spaces.router)
+api_router.include_router(envvars.router)

@@ -1,0 +1,102 @@
+"""A Space's variables and secrets, on Hugging Face's paths and in its shapes.
+
+``POST`` takes ``{"key", "value", "description"}``, ``DELETE`` takes ``{"key"}``. ``GET …/variables``
+answers ``{KEY: {"value", "description", "updatedAt"}}``; ``GET …/secrets`` answers the same without
+values — no answer ever carries a secret's value. A change restarts the Space (a Docker Space is
+rebuilt, since its variables are build arguments).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from controller.deps import CurrentUser, OptionalUser, StoreDep, require_write
+from controller.repos import head_commit
+from controller.views import iso
+from core import envvars, store
+from core.names import parse_space_id
+from core.queues import enqueue_build, enqueue_deploy
+from core.stages import BuildStatus
+
+router = APIRouter(prefix="/api/spaces", tags=["variables and secrets"])
+
+
+class EnvEntry(BaseModel):
+    key: str = Field(max_length=128)
+    value: str = ""
+    description: str = Field(default="", max_length=1000)
+
+
+class EnvKey(BaseModel):
+    key: str = Field(max_length=128)
+
+
+def apply_change(r, space_id: str) -> None:
+    """Restart the Space so that its app sees the change (rebuild a Docker Space: build args)."""
+    space = store.get_space(r, space_id) or {}
+    build = store.get_build(r, space.get("latest_build", "")) if space.get("latest_build") else None
+    if build is None or build.get("status") != BuildStatus.SUCCEEDED.value:
+        return
+    if build.get("sdk") == "docker":
+        commit = head_commit(space_id)
+        if commit:
+            enqueue_build(r, space_id, store.create_build(r, space_id, commit))
+        return
+    enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
+
+
+def _owned(r, owner: str, name: str, caller) -> str:
+    space_id = parse_space_id(owner, name)
+    store.require_space(r, space_id)
+    require_write(caller, owner)
+    return space_id
+
+
+def _shape(entries: dict[str, dict]) -> dict[str, dict]:
+    return {k: {"key": k, **v, "updatedAt": iso(v.get("updatedAt"))} for k, v in entries.items()}
+
+
+@router.get("/{owner}/{name}/variables")
+def get_variables(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
+    space_id = parse_space_id(owner, name)
+    store.require_space(r, space_id)
+    return _shape(envvars.list_variables(r, space_id))
+
+
+@router.post("/{owner}/{name}/variables")
+def add_variable(owner: str, name: str, entry: EnvEntry, r: StoreDep, caller: CurrentUser) -> dict:
+    space_id = _owned(r, owner, name, caller)
+    envvars.set_variable(r, space_id, entry.key, entry.value, entry.description, at=store.now())
+    apply_change(r, space_id)
+    return _shape(envvars.list_variables(r, space_id))
+
+
+@router.delete("/{owner}/{name}/variables")
+def delete_variable(owner: str, name: str, entry: EnvKey, r: StoreDep, caller: CurrentUser) -> dict:
+    space_id = _owned(r, owner, name, caller)
+    envvars.delete(r, space_id, entry.key, "variable")
+    apply_change(r, space_id)
+    return _shape(envvars.list_variables(r, space_id))
+
+
+@router.get("/{owner}/{name}/secrets")
+def get_secrets(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
+    space_id = _owned(r, owner, name, caller)
+    return _shape(envvars.list_secrets(r, space_id))
+
+
+@router.post("/{owner}/{name}/secrets")
+def add_secret(owner: str, name: str, entry: EnvEntry, r: StoreDep, caller: CurrentUser) -> dict:
+    space_id = _owned(r, owner, name, caller)
+    envvars.set_secret(r, space_id, entry.key, entry.value, entry.description, at=store.now())
+    apply_change(r, space_id)
+    return _shape(envvars.list_secrets(r, space_id))
+
+
+@router.delete("/{owner}/{name}/secrets")
+def delete_secret(owner: str, name: str, entry: EnvKey, r: StoreDep, caller: CurrentUser) -> dict:
+    space_id = _owned(r, owner, name, caller)
+    envvars.delete(r, space_id, entry.key, "secret")
+    apply_change(r, space_id)
+    return _shape(envvars.list_secrets(r, space_id))

@@ -1,0 +1,160 @@
+"""Variables and secrets: on HF's paths, in the app's environment, encrypted at rest, and never
+shown — not in API answers, not in logs, not in image layers."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import subprocess
+import tarfile
+import time
+
+import docker
+import pytest
+import redis
+from gradio_client import Client
+
+from core.envvars import key_path
+from core.settings import get_settings
+from tests.helpers import WorkTree, api, create_user, output, space_url, wait_stage
+
+ENV_APP = '''
+import json, os
+import gradio as gr
+
+def probe(_):
+    return json.dumps({k: os.environ.get(k) for k in ("GREETING", "API_TOKEN")})
+
+print("starting with token", os.environ.get("API_TOKEN"), flush=True)
+if os.environ.get("CRASH") == "yes":
+    raise SystemExit("crashing on purpose")
+gr.Interface(fn=probe, inputs="text", outputs="text", api_name="probe").launch()
+'''
+
+
+@pytest.fixture(scope="module")
+def env_space(tmp_path_factory):
+    """A running Gradio Space whose app reports GREETING and API_TOKEN: (space_id, owner, url)."""
+    owner = create_user()
+    tree = WorkTree(tmp_path_factory.mktemp("env") / "repo", example=None)
+    tree.write("README.md", "---\nsdk: gradio\n---\n")
+    tree.write("app.py", ENV_APP)
+    tree.commit("env probe")
+    run = tree.push(owner.name, "envprobe", owner)
+    assert run.returncode == 0, output(run)
+    space_id = f"{owner.name}/envprobe"
+    yield space_id, owner, space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    api("DELETE", f"/api/spaces/{space_id}", owner)
+
+
+def running_container(space_id: str):
+    (container,) = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"})
+    return container
+
+
+def wait_restarted(space_id: str, before: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        containers = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"})
+        if len(containers) == 1 and containers[0].id != before and api("GET", f"/api/spaces/{space_id}/runtime").json()["stage"] == "RUNNING":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{space_id} was not restarted")
+
+
+def probe(url: str) -> dict:
+    return json.loads(Client(url, verbose=False).predict("x", api_name="/probe"))
+
+
+def test_variable_and_secret_reach_the_app_and_restart_it(env_space):
+    space_id, owner, url = env_space
+    secret = f"s3cr3t-{time.time_ns()}"
+    before = running_container(space_id).id
+    assert api("POST", f"/api/spaces/{space_id}/variables", owner, json={"key": "GREETING", "value": "bonjour", "description": "hi"}).status_code == 200
+    wait_restarted(space_id, before)
+    before = running_container(space_id).id
+    response = api("POST", f"/api/spaces/{space_id}/secrets", owner, json={"key": "API_TOKEN", "value": secret})
+    assert response.status_code == 200 and secret not in response.text
+    wait_restarted(space_id, before)
+    assert probe(url) == {"GREETING": "bonjour", "API_TOKEN": secret}
+
+    variables = api("GET", f"/api/spaces/{space_id}/variables").json()
+    assert variables["GREETING"]["value"] == "bonjour" and variables["GREETING"]["updatedAt"].endswith("Z")
+    secrets = api("GET", f"/api/spaces/{space_id}/secrets", owner)
+    assert list(secrets.json()) == ["API_TOKEN"] and "value" not in secrets.json()["API_TOKEN"]
+    for path in ("", "/runtime", "/variables", "/builds"):
+        assert secret not in api("GET", f"/api/spaces/{space_id}{path}", owner).text
+
+    # Encrypted at rest: the value appears nowhere in Redis, and the key file is private.
+    r = redis.Redis.from_url(get_settings().redis_url)
+    for key in r.scan_iter(match=f"spaces:space:{space_id}*"):
+        assert secret.encode() not in r.dump(key)
+    assert stat.S_IMODE(key_path().stat().st_mode) == 0o600
+
+    # Never in the image: neither its history nor its files.
+    image = running_container(space_id).image
+    assert all(secret not in (layer.get("CreatedBy") or "") for layer in image.history())
+    assert secret.encode() not in b"".join(image.save())
+
+
+def test_secret_printed_by_a_crashing_app_is_masked(env_space):
+    space_id, owner, url = env_space
+    secret = "another-secret-value-42"
+    assert api("POST", f"/api/spaces/{space_id}/secrets", owner, json={"key": "API_TOKEN", "value": secret}).status_code == 200
+    assert api("POST", f"/api/spaces/{space_id}/variables", owner, json={"key": "CRASH", "value": "yes"}).status_code == 200
+    rt = wait_stage(space_id, {"RUNTIME_ERROR"}, timeout=120)
+    assert "starting with token ********" in rt["errorMessage"]
+    assert secret not in rt["errorMessage"]
+    log = api("GET", f"/api/spaces/{space_id}/logs/build").text
+    assert secret not in log
+    # The previous version keeps serving meanwhile; removing the crash switch brings the new one up.
+    assert api("DELETE", f"/api/spaces/{space_id}/variables", owner, json={"key": "CRASH"}).status_code == 200
+    wait_stage(space_id, {"RUNNING"}, timeout=120)
+
+
+def test_only_the_owner_may_see_or_change_secrets(env_space, other_user):
+    space_id, owner, _ = env_space
+    assert api("GET", f"/api/spaces/{space_id}/secrets").status_code == 401
+    assert api("GET", f"/api/spaces/{space_id}/secrets", other_user).status_code == 403
+    for kind in ("secrets", "variables"):
+        denied = api("POST", f"/api/spaces/{space_id}/{kind}", other_user, json={"key": "X", "value": "y"})
+        assert denied.status_code == 403
+        assert api("POST", f"/api/spaces/{space_id}/{kind}", None, json={"key": "X", "value": "y"}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "status", "message"),
+    [
+        ("variables", {"key": "1BAD", "value": "x"}, 400, "invalid variable name '1BAD'"),
+        ("secrets", {"key": "has-dash", "value": "x"}, 400, "invalid secret name 'has-dash'"),
+        ("variables", {"key": "SPACE_ID", "value": "x"}, 400, "is reserved"),
+        ("secrets", {"key": "GREETING", "value": "x"}, 409, "already a variable"),
+    ],
+)
+def test_bad_keys_are_refused_clearly(env_space, kind, body, status, message):
+    space_id, owner, _ = env_space
+    api("POST", f"/api/spaces/{space_id}/variables", owner, json={"key": "GREETING", "value": "bonjour"})
+    response = api("POST", f"/api/spaces/{space_id}/{kind}", owner, json=body)
+    assert response.status_code == status and message in response.json()["error"]
+
+
+def test_variables_are_build_arguments_of_docker_spaces(user, track, tmp_path):
+    space_id = track(f"{user.name}/buildargs", user)
+    tree = WorkTree(tmp_path / "buildargs", example="hello-docker")
+    tree.write("Dockerfile", "FROM python:3.11-slim\nARG FLAVOUR=plain\nRUN echo \"baking $FLAVOUR\" > /flavour\n"
+                             "COPY server.py /srv/server.py\nUSER 1000\nCMD [\"python\", \"/srv/server.py\"]\n")
+    tree.commit("build args")
+    assert tree.push(user.name, "buildargs", user).returncode == 0
+    assert api("POST", f"/api/spaces/{space_id}/variables", user, json={"key": "FLAVOUR", "value": "lemon"}).status_code == 200
+    builds = api("GET", f"/api/spaces/{space_id}/builds").json()
+    assert len(builds) == 2, "a variable change rebuilds a Docker Space"
+    deadline = time.monotonic() + 120
+    while True:
+        containers = docker.from_env().containers.list(filters={"label": f"org.spaces.build={builds[0]['id']}"})
+        if containers and api("GET", f"/api/spaces/{space_id}/runtime").json()["stage"] == "RUNNING":
+            break
+        assert time.monotonic() < deadline, "the rebuilt Space did not start"
+        time.sleep(0.5)
+    container = containers[0]
+    assert container.exec_run(["cat", "/flavour"]).output.decode().strip() == "baking lemon"
