@@ -55,7 +55,7 @@ def _building_stage(r: redis.Redis, space_id: str) -> Stage:
     return Stage.RUNNING_BUILDING if serving else Stage.BUILDING
 
 
-def _build(space: dict, build: dict, settings: Settings, emit: BuildLog, r: redis.Redis) -> dict:
+def _build(space: dict, build: dict, settings: Settings, emit: BuildLog, r: redis.Redis, secrets: dict[str, str]) -> dict:
     space_id, build_id, commit = space["id"], build["id"], build["commit"]
     with tempfile.TemporaryDirectory(prefix="spaces-build-") as tmp:
         src = Path(tmp) / "src"
@@ -72,6 +72,7 @@ def _build(space: dict, build: dict, settings: Settings, emit: BuildLog, r: redi
             space_id=space_id, build_id=build_id, commit=commit, subdomain=space["subdomain"], src=src,
             workdir=Path(tmp), config=config, settings=settings, emit=emit, r=r, fresh=build.get("factory") == "1",
             variables={k: v["value"] for k, v in envvars.list_variables(r, space_id).items()},
+            secrets=secrets,
         )
         result = SDK_BUILDERS[config.sdk].build(ctx)
         return {
@@ -94,7 +95,8 @@ def build_space(space_id: str, build_id: str) -> None:
     if space.get("latest_build") != build_id:
         _superseded(r, build_id)
         return
-    emit = BuildLog(r, build_id, envvars.secret_values(r, space_id))
+    secrets = envvars.secret_values(r, space_id)
+    emit = BuildLog(r, build_id, secrets)
     started = time.monotonic()
     emit(f"===== Build Queued at {_utc()} / Commit SHA: {build['commit']} =====")
     if build.get("factory") == "1":
@@ -103,7 +105,7 @@ def build_space(space_id: str, build_id: str) -> None:
     store.set_stage(r, space_id, _building_stage(r, space_id), build_id=build_id)
     try:
         with build_guard(r, space_id, build_id, settings.build_timeout):
-            result = _build(space, build, settings, emit, r)
+            result = _build(space, build, settings, emit, r, secrets)
     except BuildSuperseded:
         _superseded(r, build_id)
         return

@@ -16,7 +16,7 @@ from typing import Callable
 
 import redis
 
-from builder import base_images, images
+from builder import base_images, buildkit, images
 from builder.config import SpaceConfig
 from builder.deps import deps_image, read_dependencies
 from builder.docker_bases import map_bases
@@ -39,7 +39,8 @@ class BuildContext:
     emit: Callable[[str], None]
     r: redis.Redis
     fresh: bool = False  # factory rebuild: no caches
-    variables: dict[str, str] = field(default_factory=dict)  # the Space's variables (never its secrets)
+    variables: dict[str, str] = field(default_factory=dict)  # the Space's variables: build arguments
+    secrets: dict[str, str] = field(default_factory=dict)  # build secrets for Docker Spaces, never build args
 
     @property
     def labels(self) -> dict[str, str]:
@@ -60,16 +61,14 @@ class SdkBuilder(abc.ABC):
         return {"kind": "container", "image": ctx.tag, "app_port": str(ctx.config.app_port)}
 
     @staticmethod
-    def build_app_image(
-        ctx: BuildContext, dockerfile_text: str, *, what: str = "app layer", buildargs: dict[str, str] | None = None,
-    ) -> None:
+    def build_app_image(ctx: BuildContext, dockerfile_text: str) -> None:
         dockerfile = ctx.workdir / "Dockerfile"
         dockerfile.write_text(dockerfile_text)
         ctx.emit(f"--> building {ctx.tag}")
         step = time.monotonic()
         images.build_image(ctx.src, ctx.tag, ctx.emit, dockerfile=str(dockerfile), nocache=ctx.fresh,
-                           buildargs=buildargs, timeout=ctx.settings.build_timeout)
-        ctx.emit(f"--> {what} built in {time.monotonic() - step:.1f} s")
+                           timeout=ctx.settings.build_timeout)
+        ctx.emit(f"--> app layer built in {time.monotonic() - step:.1f} s")
 
 
 class PythonSdkBuilder(SdkBuilder):
@@ -105,13 +104,17 @@ class DockerSdkBuilder(SdkBuilder):
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise BuildFailed("the Dockerfile is not UTF-8 text") from exc
-        if "type=secret" in text:
-            ctx.emit("warning: build-time secrets (RUN --mount=type=secret) are not available yet; "
-                     "the Space's secrets reach the running app as environment variables")
         mapped = map_bases(text, ctx.emit) + label_line(ctx.labels) + "\n"
         if ctx.variables:
             ctx.emit(f"--> variables passed as build arguments: {', '.join(sorted(ctx.variables))}")
-        self.build_app_image(ctx, mapped, what="image", buildargs=ctx.variables)
+        if ctx.secrets:
+            ctx.emit(f"--> secrets offered as build secrets (RUN --mount=type=secret,id=NAME): {', '.join(sorted(ctx.secrets))}")
+        dockerfile = ctx.workdir / "Dockerfile"
+        dockerfile.write_text(mapped)
+        ctx.emit(f"--> building {ctx.tag} with BuildKit")
+        step = time.monotonic()
+        buildkit.build(ctx.src, dockerfile, ctx.tag, ctx.emit, buildargs=ctx.variables, secrets=ctx.secrets, nocache=ctx.fresh)
+        ctx.emit(f"--> image built in {time.monotonic() - step:.1f} s")
         return self.container_result(ctx)
 
 

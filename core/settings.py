@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     space_cpus: float = Field(default=2.0, gt=0)
     space_pids: int = Field(default=512, ge=16)
     space_network: str = "spaces"
+    # Debian's docker.io client: BuildKit built in (Docker Spaces' build-time secrets need it).
+    docker_cli: str = "/usr/bin/docker"
     builders: int = Field(default=2, ge=1, le=32)
     max_repo_mb: int = Field(default=1024, ge=1)
     max_repo_files: int = Field(default=20000, ge=1)

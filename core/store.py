@@ -101,37 +101,31 @@ def require_space(r: redis.Redis, space_id: str) -> dict:
 
 
 def create_space(r: redis.Redis, space_id: str, *, sdk: str = "") -> dict:
-    """Create the Space record and claim its subdomain. Raises Conflict if it exists."""
+    """Create the Space record and claim its subdomain, atomically. Raises Conflict if it exists."""
     owner, name = space_id.split("/", 1)
-    created = now()
-    for label in subdomain_candidates(space_id):
-        if r.set(keys.subdomain(label), space_id, nx=True):
-            break
-        if r.get(keys.subdomain(label)) == space_id:
-            break
-    else:  # pragma: no cover - needs a sha256 prefix collision
-        raise Conflict(f"no free subdomain for {space_id}")
-    record = {
-        "id": space_id,
-        "owner": owner,
-        "name": name,
-        "subdomain": label,
-        "sdk": sdk,
-        "stage": Stage.NO_APP_FILE.value,
-        "error_message": "",
-        "created_at": created,
-        "updated_at": created,
-        "hardware": "cpu-basic",
-    }
+    candidates = subdomain_candidates(space_id)
+    watched = [keys.space(space_id), *(keys.subdomain(c) for c in candidates)]
     with r.pipeline(transaction=True) as p:
-        p.hsetnx(keys.space(space_id), "id", space_id)
-        p.execute()
-    if r.hget(keys.space(space_id), "created_at"):
-        raise Conflict(f"Space {space_id} already exists")
-    with r.pipeline(transaction=True) as p:
-        p.hset(keys.space(space_id), mapping=record)
-        p.zadd(keys.SPACES_INDEX, {space_id: created})
-        p.execute()
+        try:
+            p.watch(*watched)
+            if p.exists(keys.space(space_id)):
+                raise Conflict(f"Space {space_id} already exists")
+            label = next((c for c in candidates if p.get(keys.subdomain(c)) in (None, space_id)), None)
+            if label is None:  # pragma: no cover - needs a sha256 prefix collision
+                raise Conflict(f"no free subdomain for {space_id}")
+            created = now()
+            record = {
+                "id": space_id, "owner": owner, "name": name, "subdomain": label, "sdk": sdk,
+                "stage": Stage.NO_APP_FILE.value, "error_message": "", "created_at": created,
+                "updated_at": created, "hardware": "cpu-basic",
+            }
+            p.multi()
+            p.set(keys.subdomain(label), space_id)
+            p.hset(keys.space(space_id), mapping=record)
+            p.zadd(keys.SPACES_INDEX, {space_id: created})
+            p.execute()
+        except redis.exceptions.WatchError:
+            raise Conflict(f"Space {space_id} was created concurrently") from None
     return record
 
 

@@ -113,6 +113,7 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         return
     serving = bool(space.get("running_build")) and Stage(space["stage"]).is_serving
     store.set_stage(r, space_id, Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING, build_id=build_id)
+    store.update_build(r, build_id, deploy="starting")
     store.append_log(r, build_id, "===== Application Startup =====")
     runtime = backend()
     try:
@@ -124,10 +125,12 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         message = envvars.mask(exc.message, envvars.secret_values(r, space_id))
         log.warning("deploy %s of %s failed: %s", build_id, space_id, message)
         store.append_log(r, build_id, f"===== RUNTIME_ERROR: {message.splitlines()[0]} =====")
+        store.update_build(r, build_id, deploy="failed")
         store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=message, build_id=build_id)
         return
     store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, **fields)
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
+    store.update_build(r, build_id, deploy="running")
     retire_others(runtime, space_id, keep=fields.get("instance") or None)
 
 

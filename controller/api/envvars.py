@@ -33,17 +33,21 @@ class EnvKey(BaseModel):
 
 
 def apply_change(r, space_id: str) -> None:
-    """Restart the Space so that its app sees the change (rebuild a Docker Space: build args)."""
+    """Restart the Space so that its app sees the change.
+
+    A Docker Space is rebuilt, whatever its last build did: variables are its build arguments and
+    secrets its build secrets (a build may have failed for want of one). Other Spaces start their
+    latest successful build again with the new environment.
+    """
     space = store.get_space(r, space_id) or {}
-    build = store.get_build(r, space.get("latest_build", "")) if space.get("latest_build") else None
-    if build is None or build.get("status") != BuildStatus.SUCCEEDED.value:
-        return
-    if build.get("sdk") == "docker":
+    if space.get("sdk") == "docker":
         commit = head_commit(space_id)
         if commit:
             enqueue_build(r, space_id, store.create_build(r, space_id, commit))
         return
-    enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
+    build = store.get_build(r, space["latest_build"]) if space.get("latest_build") else None
+    if build is not None and build.get("status") == BuildStatus.SUCCEEDED.value:
+        enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
 
 
 def _owned(r, owner: str, name: str, caller) -> str:

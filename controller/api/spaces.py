@@ -87,12 +87,11 @@ def space_builds(owner: str, name: str, r: StoreDep) -> list[dict]:
 
 
 def _build_finished(r, build_id: str) -> bool:
+    """Nothing more will be logged: the build failed or was superseded, or its deploy has ended."""
     build = store.get_build(r, build_id) or {}
     if build.get("status") in TERMINAL_BUILD:
         return True
-    log_tail = r.xrevrange(keys.build_log(build_id), count=1)
-    # After a successful build the deploy appends to the same log; it ends with one of these banners.
-    return bool(log_tail) and log_tail[0][1].get("line", "").startswith(("===== Running at", "===== RUNTIME_ERROR"))
+    return build.get("status") == BuildStatus.SUCCEEDED.value and build.get("deploy") in ("running", "failed")
 
 
 async def _follow_log(build_id: str, request: Request) -> AsyncIterator[bytes]:

@@ -31,7 +31,7 @@ def test_failing_dockerfile_step_is_a_build_error_with_its_output(user, track, t
     space_id, _, run = push_files(user, track, tmp_path, "failstep", {"README.md": "---\nsdk: docker\n---\n", "Dockerfile": dockerfile})
     rt = runtime(space_id)
     assert rt["stage"] == "BUILD_ERROR"
-    assert "returned a non-zero code: 3" in rt["errorMessage"]
+    assert "exit code: 3" in rt["errorMessage"]  # BuildKit: "executor failed running [...]: exit code: 3"
     assert "compiling the widget" in rt["errorMessage"]
 
 

@@ -158,3 +158,28 @@ def test_variables_are_build_arguments_of_docker_spaces(user, track, tmp_path):
         time.sleep(0.5)
     container = containers[0]
     assert container.exec_run(["cat", "/flavour"]).output.decode().strip() == "baking lemon"
+
+
+def test_build_time_secret_is_mounted_for_one_step_and_kept_out_of_the_image(user, track, tmp_path):
+    space_id = track(f"{user.name}/buildsecret", user)
+    secret = f"build-secret-{time.time_ns()}"
+    tree = WorkTree(tmp_path / "buildsecret", example="hello-docker")
+    tree.write("Dockerfile", (
+        "FROM python:3.11-slim\n"
+        "RUN --mount=type=secret,id=API_TOKEN,mode=0444,required=true "
+        "python3 -c \"import hashlib; print(hashlib.sha256(open('/run/secrets/API_TOKEN','rb').read()).hexdigest())\" > /token.sha\n"
+        "RUN cat /run/secrets/API_TOKEN 2>/dev/null || echo 'no secret outside its step'\n"
+        "COPY server.py /srv/server.py\nUSER 1000\nCMD [\"python\", \"/srv/server.py\"]\n"))
+    tree.commit("build secret")
+    run = tree.push(user.name, "buildsecret", user)  # no secret yet: required=true fails the build
+    assert "BUILD_ERROR" in output(run)
+    assert api("POST", f"/api/spaces/{space_id}/secrets", user, json={"key": "API_TOKEN", "value": secret}).status_code == 200
+    wait_stage(space_id, {"RUNNING"}, timeout=180)
+    container = running_container(space_id)
+    import hashlib
+
+    assert container.exec_run(["cat", "/token.sha"]).output.decode().strip() == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret.encode() not in b"".join(container.image.save())
+    assert all(secret not in (layer.get("CreatedBy") or "") for layer in container.image.history())
+    log = api("GET", f"/api/spaces/{space_id}/logs/build").text
+    assert "no secret outside its step" in log and secret not in log
