@@ -78,7 +78,7 @@ async def _pump_body(request: Request, stdin: asyncio.StreamWriter) -> None:
         async for chunk in stream:
             stdin.write(chunk)
             await stdin.drain()
-    except (ConnectionError, BrokenPipeError) as exc:
+    except (ConnectionError, BrokenPipeError, RuntimeError) as exc:  # uvloop: RuntimeError on a closed pipe
         log.info("git http-backend stopped reading the request: %s", exc)
         async for _ in stream:
             pass

@@ -75,9 +75,7 @@ def services() -> list[Service]:
                 "redis-server", code=False),
         Service("traefik", [str(VENV_BIN / "traefik"), f"--configFile={s.data_dir / 'traefik' / 'traefik.yml'}"],
                 "traefik", code=False),
-        # h11, not httptools: through Traefik, httptools intermittently corrupted chunked request
-        # bodies over 1 MiB (git pushes); see tests/integration/test_push_to_url.py.
-        Service("controller", [PY, "-m", "uvicorn", "controller.app:app", "--http", "h11", "--host", "127.0.0.1",
+        Service("controller", [PY, "-m", "uvicorn", "controller.app:app", "--host", "127.0.0.1",
                                "--port", str(s.controller_port), "--no-access-log"], "controller.app"),
         *(Service(f"builder-{i}", [PY, "-m", "core.worker_main", "builds", str(i)], f"worker_main builds {i}")
           for i in range(1, s.builders + 1)),

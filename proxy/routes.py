@@ -24,6 +24,7 @@ from core.settings import get_settings
 log = logging.getLogger(__name__)
 
 ENTRYPOINTS = ("web4", "web6")
+CONTROLLER_ROUTE = "controller"
 
 
 def flatten(tree: dict[str, Any], prefix: str = keys.TRAEFIK_ROOT) -> dict[str, str]:
@@ -102,6 +103,10 @@ class RedisRouteTable(RouteTable):
         if pipeline is None:
             p.execute()
 
+    def put_config(self, config: dict[str, Any]) -> None:
+        """Write Traefik configuration as it is (routes that need more than host → target)."""
+        self.r.mset(flatten(config))
+
     def delete_route(self, name: str) -> None:
         stale = self._keys_of(name)
         if stale:
@@ -138,6 +143,28 @@ class RedisRouteTable(RouteTable):
         raise BackendError(f"Traefik did not pick up the route {name} within {timeout:.0f} s")
 
 
+def controller_config(host: str, target: str) -> dict[str, Any]:
+    """The controller's routes: everything on ``host``, plus one for chunked git pushes.
+
+    git sends packs over 1 MiB with chunked transfer encoding. Relayed as a stream from Traefik to
+    the controller, such bodies were intermittently corrupted under load (root cause not found yet;
+    reproduced with both of uvicorn's parsers and event loops, never with a direct connection or
+    with Traefik buffering the body). So those requests — POSTs to git-receive-pack without a
+    Content-Length — go through Traefik's buffering middleware; their push progress then arrives
+    when the push ends. Every other request, small pushes included, streams as before.
+    """
+    config = route_config(CONTROLLER_ROUTE, host, target)
+    config["http"]["routers"][f"{CONTROLLER_ROUTE}-bigpush"] = {
+        "rule": f"Host(`{host}`) && Method(`POST`) && PathRegexp(`/git-receive-pack$`) && !HeaderRegexp(`Content-Length`, `.+`)",
+        "service": CONTROLLER_ROUTE,
+        "entryPoints": list(ENTRYPOINTS),
+        "middlewares": [f"{CONTROLLER_ROUTE}-buffer"],
+        "priority": 1000,
+    }
+    config["http"]["middlewares"] = {f"{CONTROLLER_ROUTE}-buffer": {"buffering": {"memRequestBodyBytes": 8 * 2**20}}}
+    return config
+
+
 SPACE_ROUTE_PREFIX = "space-"
 
 
@@ -145,4 +172,3 @@ def space_route_name(subdomain: str) -> str:
     return f"{SPACE_ROUTE_PREFIX}{subdomain}"
 
 
-CONTROLLER_ROUTE = "controller"

@@ -24,7 +24,7 @@ from core import envvars, keys, store
 from core.errors import SpacesError
 from core.settings import Settings, get_settings
 from core.stages import Stage
-from proxy.routes import CONTROLLER_ROUTE, SPACE_ROUTE_PREFIX, RedisRouteTable, space_route_name
+from proxy.routes import SPACE_ROUTE_PREFIX, RedisRouteTable, controller_config, space_route_name
 from worker.backends import Instance, RuntimeBackend, get_backend
 from worker.health import wait_healthy
 from worker import static_host
@@ -36,10 +36,8 @@ LOCK = "spaces:lock:reconcile"
 
 
 def ensure_controller_route(r: redis.Redis, settings: Settings) -> None:
-    routes = RedisRouteTable(r)
-    target = settings.controller_url
-    if routes.get_all_routes().get(CONTROLLER_ROUTE, {}).get("target") != target:
-        routes.add_route(CONTROLLER_ROUTE, settings.domain, target)
+    """(Re)write the controller's routes; idempotent, so simply written on every pass."""
+    RedisRouteTable(r).put_config(controller_config(settings.domain, settings.controller_url))
 
 
 def _revive(r: redis.Redis, backend: RuntimeBackend, space: dict, inst: Instance | None, settings: Settings) -> Instance:
