@@ -17,6 +17,7 @@ from core.settings import get_settings
 _FROM = re.compile(r"^(?P<lead>\s*FROM\s+)(?P<flags>(?:--\S+\s+)*)(?P<image>\S+)(?P<rest>.*)$", re.IGNORECASE)
 _AS = re.compile(r"^\s+AS\s+(\S+)", re.IGNORECASE)
 PYTHON_TAGS = re.compile(r"^(3\.11(\.\d+)?)(-slim)?(-bookworm)?$|^(3|latest|slim|bookworm|slim-bookworm|3-slim)$")
+CACHE_SCOPE_ARG = "SPACES_CACHE_SCOPE"
 DEBIAN_TAGS = {"bookworm", "bookworm-slim", "12", "12-slim", "stable", "stable-slim", "latest"}
 
 
@@ -82,6 +83,9 @@ def map_bases(dockerfile: str, emit) -> str:
         if alias:
             stages.add(alias.group(1).lower())
         out.append(f"{match['lead']}{match['flags']}{image}{match['rest']}")
+        # A declared build argument is part of every later RUN step's cache key: scoped per Space,
+        # no Space can hit a layer another Space built (e.g. with one of its build secrets).
+        out.append(f"ARG {CACHE_SCOPE_ARG}")
     if not stages and not any(_FROM.match(line) for line in out):
         raise BuildFailed("the Dockerfile has no FROM line")
     return "\n".join(out) + "\n"

@@ -19,7 +19,7 @@ import redis
 from builder import base_images, buildkit, images
 from builder.config import SpaceConfig
 from builder.deps import deps_image, read_dependencies
-from builder.docker_bases import map_bases
+from builder.docker_bases import CACHE_SCOPE_ARG, map_bases
 from builder.dockerfile import app_dockerfile, label_line
 from core.errors import BuildFailed, NoAppFile
 from core.names import app_image_repo
@@ -113,7 +113,8 @@ class DockerSdkBuilder(SdkBuilder):
         dockerfile.write_text(mapped)
         ctx.emit(f"--> building {ctx.tag} with BuildKit")
         step = time.monotonic()
-        buildkit.build(ctx.src, dockerfile, ctx.tag, ctx.emit, buildargs=ctx.variables, secrets=ctx.secrets, nocache=ctx.fresh)
+        buildargs = {**ctx.variables, CACHE_SCOPE_ARG: ctx.space_id}
+        buildkit.build(ctx.src, dockerfile, ctx.tag, ctx.emit, buildargs=buildargs, secrets=ctx.secrets, nocache=ctx.fresh)
         ctx.emit(f"--> image built in {time.monotonic() - step:.1f} s")
         return self.container_result(ctx)
 

@@ -27,7 +27,7 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Names the platform sets itself; a Space may not override them.
 RESERVED = frozenset({
     "SPACE_ID", "SPACE_HOST", "SPACE_AUTHOR_NAME", "SPACE_REPO_NAME", "SPACE_TITLE", "CPU_CORES", "MEMORY",
-    "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "PORT", "HOME", "PATH",
+    "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "PORT", "HOME", "PATH", "SPACES_CACHE_SCOPE",
 })
 MAX_VALUE = 65536
 MASK = "********"

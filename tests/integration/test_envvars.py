@@ -183,3 +183,31 @@ def test_build_time_secret_is_mounted_for_one_step_and_kept_out_of_the_image(use
     assert all(secret not in (layer.get("CreatedBy") or "") for layer in container.image.history())
     log = api("GET", f"/api/spaces/{space_id}/logs/build").text
     assert "no secret outside its step" in log and secret not in log
+
+
+def test_identical_dockerfiles_of_two_spaces_share_no_run_layer(tmp_path):
+    """A RUN step built with one Space's secret is never served from cache to another Space."""
+    dockerfile = ("FROM python:3.11-slim\nRUN --mount=type=secret,id=API_TOKEN,required=true "
+                  f"sh -c 'cat /run/secrets/API_TOKEN > /leak' # {time.time_ns()}\nCMD [\"sleep\", \"600\"]\n")
+    victim, attacker = create_user(), create_user()
+    try:
+        v_tree = WorkTree(tmp_path / "victim", example=None)
+        v_tree.write("README.md", "---\nsdk: docker\n---\n")
+        v_tree.write("Dockerfile", dockerfile)
+        v_tree.commit("victim")
+        v_tree.push(victim.name, "vault", victim, "-o", "nowait")
+        api("POST", f"/api/spaces/{victim.name}/vault/secrets", victim, json={"key": "API_TOKEN", "value": "victim-secret"})
+        deadline = time.monotonic() + 120
+        while not any(b["status"] == "succeeded" for b in api("GET", f"/api/spaces/{victim.name}/vault/builds").json()):
+            assert time.monotonic() < deadline, "the victim's build did not succeed"
+            time.sleep(0.5)
+        a_tree = WorkTree(tmp_path / "attacker", example=None)
+        a_tree.write("README.md", "---\nsdk: docker\n---\n")
+        a_tree.write("Dockerfile", dockerfile)
+        a_tree.commit("attacker")
+        run = a_tree.push(attacker.name, "copycat", attacker)
+        # Without its own secret the step must run (and fail), not be served from the victim's cache.
+        assert "BUILD_ERROR" in output(run) and "secret API_TOKEN not found" in output(run)
+    finally:
+        api("DELETE", f"/api/spaces/{victim.name}/vault", victim)
+        api("DELETE", f"/api/spaces/{attacker.name}/copycat", attacker)
