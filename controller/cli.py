@@ -41,7 +41,7 @@ def user_create(
         try:
             store.create_user(r, name, role="admin" if admin else "user")
             typer.echo(f"created user {name}" + (" (admin)" if admin else ""), err=True)
-        except SpacesError as exc:
+        except SpacesError:
             if not (exist_ok and store.get_user(r, name)):
                 raise
             typer.echo(f"user {name} exists; issuing a new token", err=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tests.helpers import WorkTree, api, output, runtime, wait_stage
+from tests.helpers import WorkTree, api, output, runtime
 
 
 def push_files(user, track, tmp_path, name: str, files: dict[str, str], example: str | None = None):

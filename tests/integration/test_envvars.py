@@ -3,11 +3,8 @@ shown — not in API answers, not in logs, not in image layers."""
 
 from __future__ import annotations
 
-import io
 import json
 import stat
-import subprocess
-import tarfile
 import time
 
 import docker
