@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # Debian's docker.io client: BuildKit built in (Docker Spaces' build-time secrets need it).
     docker_cli: str = "/usr/bin/docker"
     builders: int = Field(default=2, ge=1, le=32)
+    # Run workers: deploys wait for apps to answer, so one slow app must not hold up the others.
+    runners: int = Field(default=2, ge=1, le=32)
     max_repo_mb: int = Field(default=1024, ge=1)
     max_repo_files: int = Field(default=20000, ge=1)
 

@@ -79,7 +79,8 @@ def services() -> list[Service]:
                                "--port", str(s.controller_port), "--no-access-log"], "controller.app"),
         *(Service(f"builder-{i}", [PY, "-m", "core.worker_main", "builds", str(i)], f"worker_main builds {i}")
           for i in range(1, s.builders + 1)),
-        Service("runner", [PY, "-m", "core.worker_main", "runs"], "worker_main runs"),
+        *(Service(f"runner-{i}", [PY, "-m", "core.worker_main", "runs", str(i)], f"worker_main runs {i}")
+          for i in range(1, s.runners + 1)),
         Service("reconciler", [PY, "-m", "worker.reconcile", "--interval", "10"], "worker.reconcile"),
     ]
 
@@ -181,11 +182,12 @@ def up() -> None:
     if subprocess.run([PY, "-m", "builder.base_images"], cwd=ROOT).returncode != 0:
         fail("building the runtime base images failed (see above)")
     subprocess.run([PY, "-m", "proxy.traefik"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    builders = [name for name in svc if name.startswith("builder-")]
-    for name in ("traefik", "controller", *builders, "runner"):
+    workers = [name for name in svc if name.startswith(("builder-", "runner-"))]
+    for name in ("traefik", "controller", *workers):
         if start(svc[name]):
             say(f"starting {name}")
-    stop_surplus_builders(len(builders))
+    stop_surplus_workers("builder", s.builders)
+    stop_surplus_workers("runner", s.runners)
     wait_for("Traefik", lambda: httpx.get(f"{s.traefik_api_url}/ping", timeout=1).status_code == 200)
     wait_for("controller", lambda: httpx.get(f"{s.controller_url}/healthz", timeout=1).status_code == 200)
     say("reconciling Spaces and routes")
@@ -244,13 +246,14 @@ def deploy_example() -> str:
     return s.public_url(s.space_host(space["subdomain"])) + "/"
 
 
-def stop_surplus_builders(wanted: int) -> None:
-    """Stop builder workers beyond SPACES_BUILDERS (left from an earlier, larger setting)."""
-    for pid_path in sorted((get_settings().data_dir / "run").glob("builder*.pid")):
+def stop_surplus_workers(kind: str, wanted: int) -> None:
+    """Stop ``kind`` workers (builder, runner) beyond the wanted count, e.g. left by a larger setting."""
+    queue = {"builder": "builds", "runner": "runs"}[kind]
+    for pid_path in sorted((get_settings().data_dir / "run").glob(f"{kind}*.pid")):
         name = pid_path.stem
-        index = name.removeprefix("builder-")
+        index = name.removeprefix(f"{kind}-")
         if not index.isdigit() or int(index) > wanted:
-            if stop(name, "worker_main builds"):
+            if stop(name, f"worker_main {queue}"):
                 say(f"stopped {name}")
             pid_path.unlink(missing_ok=True)
 
@@ -262,7 +265,8 @@ def down() -> None:
             continue
         if stop(svc.name, svc.marker):
             say(f"stopped {svc.name}")
-    stop_surplus_builders(0)
+    stop_surplus_workers("builder", 0)
+    stop_surplus_workers("runner", 0)
     if docker_ok():
         ids = subprocess.run(["docker", "ps", "-q", "--filter", "label=org.spaces.managed=1"],
                              capture_output=True, text=True).stdout.split()

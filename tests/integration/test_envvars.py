@@ -185,10 +185,11 @@ def test_build_time_secret_is_mounted_for_one_step_and_kept_out_of_the_image(use
 def test_identical_dockerfiles_of_two_spaces_share_no_run_layer(tmp_path):
     """A RUN step built with one Space's secret is never served from cache to another Space."""
     dockerfile = ("FROM python:3.11-slim\nRUN --mount=type=secret,id=API_TOKEN,required=true "
-                  f"sh -c 'cat /run/secrets/API_TOKEN > /leak' # {time.time_ns()}\nCMD [\"sleep\", \"600\"]\n")
+                  f"sh -c 'cat /run/secrets/API_TOKEN > /leak' # {time.time_ns()}\n"
+                  "COPY server.py /srv/server.py\nUSER 1000\nCMD [\"python\", \"/srv/server.py\"]\n")
     victim, attacker = create_user(), create_user()
     try:
-        v_tree = WorkTree(tmp_path / "victim", example=None)
+        v_tree = WorkTree(tmp_path / "victim", example="hello-docker")
         v_tree.write("README.md", "---\nsdk: docker\n---\n")
         v_tree.write("Dockerfile", dockerfile)
         v_tree.commit("victim")
@@ -198,7 +199,7 @@ def test_identical_dockerfiles_of_two_spaces_share_no_run_layer(tmp_path):
         while not any(b["status"] == "succeeded" for b in api("GET", f"/api/spaces/{victim.name}/vault/builds").json()):
             assert time.monotonic() < deadline, "the victim's build did not succeed"
             time.sleep(0.5)
-        a_tree = WorkTree(tmp_path / "attacker", example=None)
+        a_tree = WorkTree(tmp_path / "attacker", example="hello-docker")
         a_tree.write("README.md", "---\nsdk: docker\n---\n")
         a_tree.write("Dockerfile", dockerfile)
         a_tree.commit("attacker")
