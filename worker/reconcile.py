@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
+import sys
 import time
 
 import redis
@@ -33,6 +35,8 @@ from worker.jobs import route_to, run_spec, space_lock, static_root_path
 log = logging.getLogger(__name__)
 
 LOCK = "spaces:lock:reconcile"
+LOCK_TTL = 180  # a pass killed without cleanup blocks others for at most this long
+LOCK_WAIT = 200  # a one-shot pass (make up) waits this long for a running one
 
 
 def ensure_controller_route(r: redis.Redis, settings: Settings) -> None:
@@ -141,10 +145,10 @@ def remove_orphan_routes(r: redis.Redis) -> None:
             routes.delete_route(name)
 
 
-def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings) -> bool:
-    """One pass; returns False if another reconciler held the lock."""
-    lock = r.lock(LOCK, timeout=600, blocking_timeout=0)
-    if not lock.acquire(blocking=False):
+def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, *, wait: float = 0) -> bool:
+    """One pass; returns False if another reconciler held the lock for ``wait`` seconds."""
+    lock = r.lock(LOCK, timeout=LOCK_TTL)
+    if not lock.acquire(blocking=wait > 0, blocking_timeout=wait or None):
         return False
     try:
         ensure_controller_route(r, settings)
@@ -170,11 +174,17 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings, r = get_settings(), store.get_redis()
     backend = get_backend(os.environ.get("SPACES_BACKEND", "docker"))
+    # On SIGTERM, leave through the finally blocks so the pass lock is released.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:
         try:
-            reconcile_once(r, backend, settings)
-        except (SpacesError, redis.exceptions.RedisError) as exc:
-            log.warning("reconcile pass failed: %s", exc)
+            done = reconcile_once(r, backend, settings, wait=LOCK_WAIT if args.interval <= 0 else 0)
+            if not done and args.interval <= 0:
+                log.warning("another reconciler held the lock for %s s; this pass was skipped", LOCK_WAIT)
+        except Exception:  # noqa: BLE001 - the loop must outlive any one failed pass
+            log.exception("reconcile pass failed")
+            if args.interval <= 0:
+                sys.exit(1)
         if args.interval <= 0:
             return
         time.sleep(args.interval)

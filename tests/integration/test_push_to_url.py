@@ -49,7 +49,7 @@ def test_push_gradio_demo_then_code_change(user, worktree, track):
 
     # After the switch the old container is drained and removed: soon exactly one is left.
     client, deadline = docker.from_env(), time.monotonic() + 30
-    while len(client.containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})) > 1:
+    while len(client.containers.list(all=True, sparse=True, filters={"label": f"org.spaces.space={space_id}"})) > 1:
         assert time.monotonic() < deadline, "the old container was not removed within 30 s"
         time.sleep(0.5)
 

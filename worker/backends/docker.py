@@ -172,11 +172,12 @@ class DockerBackend(RuntimeBackend):
 
     def list_instances(self) -> list[Instance]:
         found = []
-        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}):
+        # sparse: no inspect inside list(), which raises NotFound for a container removed meanwhile.
+        for container in self.client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL_MANAGED}=1"}):
             try:
                 found.append(self._instance(container))
             except docker.errors.NotFound:
-                continue
+                log.debug("container %s went away while listing", container.id[:12])
         return found
 
     def forget(self, space_id: str) -> None:
