@@ -42,7 +42,7 @@ class BuildLog:
         store.append_log(self.r, self.build_id, envvars.mask(line, self.secrets))
 
     def tail(self, n: int = LOG_TAIL) -> str:
-        return "\n".join(store.read_log(self.r, self.build_id)[-n:])
+        return "\n".join(store.read_log(self.r, self.build_id, last=n))
 
 
 def _utc() -> str:

@@ -203,8 +203,11 @@ def append_log(r: redis.Redis, build_id: str, line: str) -> None:
     r.xadd(keys.build_log(build_id), {"line": line}, maxlen=LOG_MAXLEN, approximate=True)
 
 
-def read_log(r: redis.Redis, build_id: str) -> list[str]:
-    return [fields["line"] for _, fields in r.xrange(keys.build_log(build_id))]
+def read_log(r: redis.Redis, build_id: str, *, last: int | None = None) -> list[str]:
+    """The build's log lines, oldest first; only the ``last`` ones if given."""
+    if last is None:
+        return [fields["line"] for _, fields in r.xrange(keys.build_log(build_id))]
+    return [fields["line"] for _, fields in reversed(r.xrevrange(keys.build_log(build_id), count=last))]
 
 
 def purge_space(r: redis.Redis, space_id: str) -> None:

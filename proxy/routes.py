@@ -78,6 +78,10 @@ class RouteTable(abc.ABC):
     def get_all_routes(self) -> dict[str, dict[str, str]]:
         """``{name: {"host": ..., "target": ...}}`` for every route in the table."""
 
+    def target_of(self, name: str) -> str | None:
+        """Where ``name`` sends requests, or None. Default: looked up in :meth:`get_all_routes`."""
+        return self.get_all_routes().get(name, {}).get("target")
+
 
 class RedisRouteTable(RouteTable):
     def __init__(self, r: redis.Redis) -> None:
@@ -111,6 +115,9 @@ class RedisRouteTable(RouteTable):
         stale = self._keys_of(name)
         if stale:
             self.r.delete(*stale)
+
+    def target_of(self, name: str) -> str | None:
+        return self.r.get(f"{keys.TRAEFIK_ROOT}/http/services/{name}/loadBalancer/servers/0/url")
 
     def get_all_routes(self) -> dict[str, dict[str, str]]:
         routes: dict[str, dict[str, str]] = {}

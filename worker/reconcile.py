@@ -104,8 +104,7 @@ def _repair_static(r: redis.Redis, space: dict, build: dict, settings: Settings)
         if static_host.published_release(settings, space["subdomain"]) != wanted:
             log.info("reconcile: republishing the files of %s", space["id"])
             static_host.publish(settings, space["subdomain"], build["release"], build.get("app_dir", "."))
-        routed = RedisRouteTable(r).get_all_routes().get(space_route_name(space["subdomain"]), {})
-        if routed.get("target") != target:
+        if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != target:
             log.info("reconcile: repairing the route of %s", space["id"])
             route_to(r, space, target, settings, root_path=static_root_path(build))
             r.hset(keys.space(space["id"]), "target", target)
@@ -122,8 +121,7 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
     try:
         if inst is None or not inst.running or not inst.target:
             inst = _revive(r, backend, space, inst, settings)
-        routed = RedisRouteTable(r).get_all_routes().get(space_route_name(space["subdomain"]), {})
-        if routed.get("target") != inst.target:
+        if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != inst.target:
             log.info("reconcile: repairing the route of %s", space["id"])
             route_to(r, space, inst.target, settings)
         if space.get("instance") != inst.id or space.get("target") != inst.target:

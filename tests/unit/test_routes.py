@@ -24,3 +24,10 @@ def test_route_table_add_replace_delete(redis_db):
     table.delete_route("space-x")  # already gone is fine
     assert table.get_all_routes() == {}
     assert list(redis_db.scan_iter("traefik/*")) == []
+
+
+def test_target_of_reads_one_route(redis_db):
+    table = RedisRouteTable(redis_db)
+    table.add_route("space-y", "y.test", "http://127.0.0.1:3")
+    assert table.target_of("space-y") == "http://127.0.0.1:3"
+    assert table.target_of("space-missing") is None

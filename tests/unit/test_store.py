@@ -55,3 +55,10 @@ def test_stage_changes_are_published_and_purge_removes_everything(redis_db):
     assert events[-1][1] == {"stage": "BUILD_ERROR", "message": "boom", "build": build}
     store.purge_space(redis_db, "alice/demo")
     assert [k for k in redis_db.scan_iter("*") if k != keys.BUILD_SEQ] == []
+
+
+def test_read_log_can_return_just_the_last_lines(redis_db):
+    for i in range(30):
+        store.append_log(redis_db, "7", f"line {i}")
+    assert store.read_log(redis_db, "7", last=3) == ["line 27", "line 28", "line 29"]
+    assert len(store.read_log(redis_db, "7")) == 30
