@@ -8,10 +8,13 @@ Jobs are enqueued by dotted name, so the controller never imports the builder or
 
 from __future__ import annotations
 
+import os
+import socket
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
 import redis
 from rq import Queue, Worker
-
-from functools import lru_cache
 
 from core import keys
 from core.settings import get_settings
@@ -51,6 +54,42 @@ def enqueue_delete(r: redis.Redis, space_id: str) -> None:
 
 
 def build_queue_status(r: redis.Redis) -> tuple[int, int]:
-    """(builds waiting in the queue, builder workers listening to it)."""
+    """(builds waiting in the queue, live builder workers listening to it)."""
     queue = _queue(r, keys.QUEUE_BUILDS)
-    return len(queue), Worker.count(queue=queue)
+    return len(queue), len(live_workers(queue))
+
+
+def _alive(worker: Worker) -> bool:
+    """RQ keeps a killed worker registered until its key expires (minutes later), and counts
+    registry members without looking at them. A worker on this host is alive if its process is;
+    one elsewhere if it sent a heartbeat within its TTL."""
+    if worker.hostname == socket.gethostname() and worker.pid:
+        try:
+            os.kill(worker.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    beat = worker.last_heartbeat
+    if beat is None:
+        return False
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) - beat < timedelta(seconds=worker.worker_ttl + 60)
+
+
+def live_workers(queue: Queue) -> list[Worker]:
+    return [w for w in Worker.all(queue=queue) if _alive(w)]
+
+
+def forget_dead_workers(r: redis.Redis) -> int:
+    """Unregister workers of this platform that died without saying so (SIGKILL, a reboot).
+    Returns how many were removed."""
+    removed = 0
+    for name in (keys.QUEUE_BUILDS, keys.QUEUE_RUNS):
+        for worker in Worker.all(queue=_queue(r, name)):
+            if not _alive(worker):
+                worker.register_death()
+                removed += 1
+    return removed

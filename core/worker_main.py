@@ -9,6 +9,7 @@ import redis
 from rq import Worker
 
 from core import keys
+from core.queues import forget_dead_workers
 from core.settings import get_settings
 
 
@@ -18,6 +19,9 @@ def main() -> None:
         sys.exit(f"usage: python -m core.worker_main {keys.QUEUE_BUILDS}|{keys.QUEUE_RUNS}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     connection = redis.Redis.from_url(get_settings().redis_url)
+    forgotten = forget_dead_workers(connection)
+    if forgotten:
+        logging.getLogger("spaces.worker_main").info("unregistered %d worker(s) that died without saying so", forgotten)
     Worker([queue], connection=connection).work(with_scheduler=False)
 
 

@@ -58,7 +58,9 @@ def fingerprint(svc: Service) -> str:
     if svc.name == "traefik":
         digest.update((get_settings().data_dir / "traefik" / "traefik.yml").read_bytes())
     if svc.code:
-        digest.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("SPACES_"))).encode())
+        # The settings in effect, not the raw environment: SPACES_DATA_DIR=/var/lib/spaces set or left
+        # to its default is the same platform and must not restart anything.
+        digest.update(get_settings().model_dump_json().encode())
         for package in SOURCE_PACKAGES:
             for path in sorted((ROOT / package).rglob("*.py")):
                 digest.update(str(path).encode() + path.read_bytes())

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import docker
@@ -131,17 +133,27 @@ def test_push_waits_for_a_builder_and_says_so(user, worktree, track):
             ["git", "push", f"http://{auth}/spaces/{space_id}", "main"], cwd=worktree.path,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **GIT_ENV},
         )
+        lines: queue.Queue[str | None] = queue.Queue()
+        reader = threading.Thread(target=lambda: [*map(lines.put, push.stdout), lines.put(None)], daemon=True)
+        reader.start()
         seen = []
-        for line in push.stdout:
-            seen.append(line)
-            if "no builder worker is running" in line:
+        deadline = time.monotonic() + 60  # the hook says why it waits after 5 s
+        while time.monotonic() < deadline and not any("no builder worker is running" in s for s in seen):
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if line is None:
                 break
-        assert "no builder worker is running" in "".join(seen), "".join(seen)
+            seen.append(line)
+        assert any("no builder worker is running" in s for s in seen), "".join(seen)
     finally:
         up = subprocess.run([sys.executable, str(ROOT / "deploy" / "lifecycle.py"), "up"], capture_output=True, text=True)
         assert up.returncode == 0, up.stdout + up.stderr
-    rest = push.communicate(timeout=300)[0]
-    assert push.returncode == 0, rest
+    code = push.wait(timeout=300)
+    reader.join(timeout=10)
+    rest = "".join(iter(lines.get_nowait, None))
+    assert code == 0, "".join(seen) + rest
     assert "Your Space is running at" in rest, "".join(seen) + rest
 
 
