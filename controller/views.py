@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from core.settings import Settings
+from core.settings import Settings, get_settings
+from core.store import sleep_seconds
 from core.stages import Stage
 
 
@@ -16,6 +17,12 @@ def iso(ts: str | float | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _gc_timeout(space: dict) -> int | None:
+    """Seconds of idleness before the Space sleeps; None if it never does."""
+    seconds = sleep_seconds(space, get_settings())
+    return None if seconds < 0 else seconds
+
+
 def runtime_view(space: dict) -> dict:
     stage = Stage(space.get("stage", Stage.NO_APP_FILE.value))
     hardware = space.get("hardware") or "cpu-basic"
@@ -23,7 +30,7 @@ def runtime_view(space: dict) -> dict:
         "stage": stage.value,
         "hardware": {"current": hardware if stage.is_serving else None, "requested": hardware},
         "storage": None,
-        "gcTimeout": None,
+        "gcTimeout": _gc_timeout(space),
         "replicas": {"current": 1 if stage.is_serving else 0, "requested": 1},
         "devMode": False,
         "errorMessage": space.get("error_message") or None if stage.is_error else None,

@@ -21,6 +21,10 @@ class InvalidName(SpacesError):
     status = 400
 
 
+class InvalidInput(SpacesError):
+    status = 400
+
+
 class NotFound(SpacesError):
     status = 404
 

@@ -73,3 +73,6 @@ def space_lock(space_id: str) -> str:
 
 def deps_lock(deps_key: str) -> str:
     return f"{PREFIX}:lock:deps:{deps_key}"
+
+
+WAKES = f"{PREFIX}:wakes"  # stream of wakes: space, tier woken from, seconds (for /metrics and benchmarks)

@@ -3,7 +3,8 @@
 Jobs are enqueued by dotted name, so the controller never imports the builder or the worker:
 
 - ``builds``: ``builder.jobs.build_space(space_id, build_id)``
-- ``runs``:   ``worker.jobs.deploy_space(space_id, build_id)``, ``worker.jobs.delete_space(space_id)``
+- ``runs``:   ``worker.jobs.deploy_space(space_id, build_id)``, ``worker.jobs.delete_space(space_id)``,
+  ``worker.sleep.pause_space(space_id)``
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seco
         "worker.jobs.deploy_space", space_id, build_id,
         job_timeout=startup_seconds + 180, result_ttl=3600, failure_ttl=86400,
         description=f"deploy {space_id} #{build_id}",
+    )
+
+
+def enqueue_pause(r: redis.Redis, space_id: str) -> None:
+    _queue(r, keys.QUEUE_RUNS).enqueue(
+        "worker.sleep.pause_space", space_id, job_timeout=300, result_ttl=3600, failure_ttl=86400,
+        description=f"pause {space_id}",
     )
 
 

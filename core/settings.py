@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     runners: int = Field(default=2, ge=1, le=32)
     max_repo_mb: int = Field(default=1024, ge=1)
     max_repo_files: int = Field(default=20000, ge=1)
+    # Sleep (HF's gcTimeout): a Space idle this long is paused (memory kept, wakes in milliseconds);
+    # after min(its sleep time, paused_keep) more it is stopped (memory freed). -1: never sleep.
+    sleep_time: int = Field(default=172800, ge=-1)
+    paused_keep: int = Field(default=600, ge=0)
+    idle_check_interval: float = Field(default=1.0, gt=0)
+    # The waker: where the routes of sleeping and paused Spaces point (loopback only).
+    waker_port: int = 8002
 
     @property
     def repos_dir(self) -> Path:
@@ -64,6 +71,10 @@ class Settings(BaseSettings):
     def controller_url(self) -> str:
         """Where the controller answers on the host (not reachable from Spaces)."""
         return f"http://127.0.0.1:{self.controller_port}"
+
+    @property
+    def waker_url(self) -> str:
+        return f"http://127.0.0.1:{self.waker_port}"
 
     @property
     def traefik_api_url(self) -> str:

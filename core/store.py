@@ -129,6 +129,12 @@ def create_space(r: redis.Redis, space_id: str, *, sdk: str = "") -> dict:
     return record
 
 
+def sleep_seconds(space: dict, settings) -> int:
+    """The Space's own sleep time, else the platform default (``SPACES_SLEEP_TIME``); -1 means never."""
+    value = space.get("sleep_seconds")
+    return int(value) if value not in (None, "") else settings.sleep_time
+
+
 def list_spaces(r: redis.Redis, *, author: str | None = None) -> list[dict]:
     """All Spaces, newest first, optionally of one owner."""
     ids = r.zrevrange(keys.SPACES_INDEX, 0, -1)

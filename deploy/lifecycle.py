@@ -83,7 +83,9 @@ def services() -> list[Service]:
           for i in range(1, s.builders + 1)),
         *(Service(f"runner-{i}", [PY, "-m", "core.worker_main", "runs", str(i)], f"worker_main runs {i}")
           for i in range(1, s.runners + 1)),
+        Service("waker", [PY, "-m", "worker.waker"], "worker.waker"),
         Service("reconciler", [PY, "-m", "worker.reconcile", "--interval", "10"], "worker.reconcile"),
+        Service("sleeper", [PY, "-m", "worker.sleeper"], "worker.sleeper"),
     ]
 
 
@@ -185,7 +187,7 @@ def up() -> None:
         fail("building the runtime base images failed (see above)")
     subprocess.run([PY, "-m", "proxy.traefik"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     workers = [name for name in svc if name.startswith(("builder-", "runner-"))]
-    for name in ("traefik", "controller", *workers):
+    for name in ("traefik", "controller", "waker", *workers):
         if start(svc[name]):
             say(f"starting {name}")
     stop_surplus_workers("builder", s.builders)
@@ -195,8 +197,9 @@ def up() -> None:
     say("reconciling Spaces and routes")
     if subprocess.run([PY, "-m", "worker.reconcile", "--interval", "0"], cwd=ROOT).returncode != 0:
         fail("the reconciler failed (see above)")
-    if start(svc["reconciler"]):
-        say("starting the reconciler")
+    for name in ("reconciler", "sleeper"):
+        if start(svc[name]):
+            say(f"starting the {name}")
     public = s.public_url(s.domain)
     wait_for(f"the controller through Traefik at {public}",
              lambda: httpx.get(f"{public}/healthz", timeout=2).status_code == 200)
@@ -243,7 +246,7 @@ def deploy_example() -> str:
     push = subprocess.run(["git", "push", "-q", remote, "main"], cwd=work, env=env)
     shutil.rmtree(work, ignore_errors=True)
     space = r.hgetall(keys.space("demo/hello-gradio"))
-    if push.returncode != 0 or space.get("stage") != "RUNNING":
+    if push.returncode != 0 or space.get("stage") not in ("RUNNING", "SLEEPING"):
         fail(f"the example Space did not start (stage {space.get('stage')}): {space.get('error_message', '')}")
     return s.public_url(s.space_host(space["subdomain"])) + "/"
 

@@ -38,6 +38,9 @@ def static_config(settings: Settings) -> dict:
                 "db": db,
             },
         },
+        # Idle keep-alive connections to Spaces close after 2 s, so that an open connection to a
+        # Space means a request, stream or websocket in progress (what keeps it awake).
+        "serversTransport": {"forwardingTimeouts": {"idleConnTimeout": "2s"}},
         "log": {"level": "INFO"},
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
     }

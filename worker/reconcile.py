@@ -31,6 +31,7 @@ from worker.backends import Instance, RuntimeBackend, get_backend
 from worker.health import wait_healthy
 from worker import static_host
 from worker.jobs import route_to, run_spec, space_lock, static_root_path
+from worker.sleep import route_to_waker
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,13 @@ def wants_running(space: dict | None) -> bool:
     return bool(space and space.get("running_build")) and Stage(space["stage"]) not in RESTING
 
 
+def sent_to_waker(space: dict | None) -> bool:
+    """True for a Space whose visitors the waker answers: sleeping, or paused by its owner."""
+    return bool(space and space.get("running_build")) and space.get("stage") in (Stage.SLEEPING.value, Stage.PAUSED.value)
+
+
 def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
-    if not wants_running(space):
+    if not wants_running(space) and not sent_to_waker(space):
         return
     lock = space_lock(r, space["id"], 300)
     if not lock.acquire(blocking=False):
@@ -82,6 +88,8 @@ def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settin
         space = store.get_space(r, space["id"])
         if wants_running(space):
             _repair(r, backend, space, settings)
+        elif sent_to_waker(space) and space.get("sdk") != "static":
+            _repair_resting(r, backend, space, settings)
     finally:
         try:
             lock.release()
@@ -119,6 +127,9 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
         backend.remove(stale.id)
     inst = next((i for i in mine if i.build_id == space["running_build"]), None)
     try:
+        if inst is not None and inst.paused:  # frozen by a sleep that did not finish
+            log.info("reconcile: thawing the paused instance of running %s", space["id"])
+            inst = backend.unpause(inst.id)
         if inst is None or not inst.running or not inst.target:
             inst = _revive(r, backend, space, inst, settings)
         if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != inst.target:
@@ -131,6 +142,22 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
         log.warning("reconcile: %s cannot be brought back: %s", space["id"], message)
         # Forget the serving build so the next pass does not retry a broken app forever.
         store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, message=message, running_build="")
+
+
+def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+    """A sleeping or owner-paused Space keeps its route, pointed at the waker; an owner-paused
+    one runs no container."""
+    if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != settings.waker_url:
+        log.info("reconcile: pointing the route of %s (%s) at the waker", space["id"], space["stage"])
+        try:
+            route_to_waker(r, space, settings)
+        except SpacesError as exc:
+            log.warning("reconcile: %s", exc.message)
+    if space["stage"] == Stage.PAUSED.value:
+        for inst in backend.list_instances():
+            if inst.space_id == space["id"] and inst.running:
+                log.info("reconcile: stopping %s, paused by its owner", space["id"])
+                backend.stop(inst.id, timeout=5)
 
 
 def remove_orphan_routes(r: redis.Redis) -> None:

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from controller.api import envvars, spaces
+from controller.api import envvars, runtime, spaces
 
 api_router = APIRouter()
 api_router.include_router(spaces.router)
+api_router.include_router(runtime.router)
 api_router.include_router(envvars.router)

@@ -15,9 +15,7 @@ from controller.views import build_view, runtime_view, space_view
 from core import keys, store
 from core.errors import NotFound
 from core.names import parse_space_id
-from controller.repos import head_commit
-from core.errors import Conflict
-from core.queues import enqueue_build, enqueue_delete, enqueue_deploy
+from core.queues import enqueue_delete
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 
@@ -50,27 +48,6 @@ def delete_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dic
     store.set_stage(r, space_id, Stage.DELETING)
     enqueue_delete(r, space_id)
     return {"id": space_id, "stage": Stage.DELETING.value}
-
-
-@router.post("/{owner}/{name}/restart")
-def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, factory: bool = False) -> dict:
-    """Restart the Space; ``factory=true`` rebuilds it from its latest commit without any cache."""
-    space_id = parse_space_id(owner, name)
-    space = store.require_space(r, space_id)
-    require_write(caller, owner)
-    if factory:
-        commit = head_commit(space_id)
-        if commit is None:
-            raise Conflict(f"{space_id} has no commit to build yet; push one first")
-        build_id = store.create_build(r, space_id, commit, factory=True)
-        enqueue_build(r, space_id, build_id)
-        return {"id": space_id, "build": build_id, "factory": True}
-    build_id = space.get("latest_build") or ""
-    build = store.get_build(r, build_id) if build_id else None
-    if build is None or build.get("status") != BuildStatus.SUCCEEDED.value:
-        raise Conflict(f"{space_id} has no successful build to restart; push a fix or use factory=true")
-    enqueue_deploy(r, space_id, build_id, startup_seconds=int(build.get("startup_seconds", 300)))
-    return {"id": space_id, "build": build_id, "factory": False}
 
 
 @router.get("/{owner}/{name}/runtime")

@@ -1,7 +1,7 @@
 """The runtime backend interface: how one Space's container is started, watched and stopped.
 
 Modelled on JupyterHub's Spawner. A backend must write :meth:`start`, :meth:`poll`,
-:meth:`resume`, :meth:`stop`, :meth:`remove`, :meth:`logs` and :meth:`list_instances` (:meth:`forget` has a default); ``list_instances`` is what
+:meth:`resume`, :meth:`pause`, :meth:`unpause`, :meth:`stop`, :meth:`remove`, :meth:`logs` and :meth:`list_instances` (:meth:`forget` has a default); ``list_instances`` is what
 lets the reconciler re-adopt running Spaces after a restart of the worker (the state lives in the
 backend, e.g. Docker labels, not in worker memory).
 """
@@ -37,6 +37,7 @@ class Instance:
     target: str = ""  # URL Traefik should send requests to; empty while not running
     exit_code: int | None = None
     oom_killed: bool = False
+    paused: bool = False  # frozen in memory (sleeping); ``running`` stays True
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -54,6 +55,14 @@ class RuntimeBackend(abc.ABC):
     @abc.abstractmethod
     def resume(self, instance_id: str) -> Instance:
         """Start a stopped instance again (its target may change)."""
+
+    @abc.abstractmethod
+    def pause(self, instance_id: str) -> None:
+        """Freeze the instance's processes, keeping its memory (the first tier of sleep)."""
+
+    @abc.abstractmethod
+    def unpause(self, instance_id: str) -> Instance:
+        """Thaw a paused instance; one that is not paused is success."""
 
     @abc.abstractmethod
     def stop(self, instance_id: str, *, timeout: float = 10) -> None:

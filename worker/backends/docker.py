@@ -111,7 +111,7 @@ class DockerBackend(RuntimeBackend):
         container.reload()
         labels = container.labels or {}
         state = container.attrs.get("State", {})
-        running = state.get("Running", False) and not state.get("Paused", False)
+        running = state.get("Running", False)
         target = ""
         port = labels.get(LABEL_PORT, "7860")
         bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
@@ -125,6 +125,7 @@ class DockerBackend(RuntimeBackend):
             target=target,
             exit_code=None if state.get("Running") else state.get("ExitCode"),
             oom_killed=bool(state.get("OOMKilled")),
+            paused=bool(state.get("Paused")),
             labels=labels,
         )
 
@@ -154,9 +155,32 @@ class DockerBackend(RuntimeBackend):
         self.start_object(container)
         return self._instance(container)
 
+    def pause(self, instance_id: str) -> None:
+        container = self.get_object(instance_id)
+        if container is None:
+            raise BackendError(f"container {instance_id[:12]} is gone")
+        try:
+            container.pause()
+        except docker.errors.APIError as exc:
+            if "is already paused" not in str(exc):
+                raise BackendError(f"could not pause the container: {exc.explanation or exc}") from exc
+
+    def unpause(self, instance_id: str) -> Instance:
+        container = self.get_object(instance_id)
+        if container is None:
+            raise BackendError(f"container {instance_id[:12]} is gone")
+        try:
+            container.unpause()
+        except docker.errors.APIError as exc:
+            if "is not paused" not in str(exc):
+                raise BackendError(f"could not unpause the container: {exc.explanation or exc}") from exc
+        return self._instance(container)
+
     def stop(self, instance_id: str, *, timeout: float = 10) -> None:
         container = self.get_object(instance_id)
         if container is not None:
+            if container.status == "paused":  # a frozen process cannot take its SIGTERM
+                self.unpause(instance_id)
             self.stop_object(container, timeout)
 
     def remove(self, instance_id: str) -> None:

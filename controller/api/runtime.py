@@ -1,0 +1,68 @@
+"""Owner actions on a Space's runtime, on Hugging Face's paths: restart (optionally a factory
+rebuild), pause, and the sleep time. Each answers with the Space's runtime, as HF does."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body
+
+from controller.deps import CurrentUser, StoreDep, require_write
+from controller.repos import head_commit
+from controller.views import runtime_view
+from core import keys, store
+from core.errors import Conflict, InvalidInput
+from core.names import parse_space_id
+from core.queues import enqueue_build, enqueue_deploy, enqueue_pause
+from core.stages import BuildStatus, Stage
+
+router = APIRouter(prefix="/api/spaces", tags=["runtime"])
+
+MAX_SLEEP_SECONDS = 30 * 24 * 3600
+
+
+@router.post("/{owner}/{name}/restart")
+def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, factory: bool = False) -> dict:
+    """Restart the Space (also resumes one its owner paused); ``factory=true`` rebuilds it from
+    its latest commit without any cache."""
+    space_id = parse_space_id(owner, name)
+    space = store.require_space(r, space_id)
+    require_write(caller, owner)
+    if factory:
+        commit = head_commit(space_id)
+        if commit is None:
+            raise Conflict(f"{space_id} has no commit to build yet; push one first")
+        build_id = store.create_build(r, space_id, commit, factory=True)
+        enqueue_build(r, space_id, build_id)
+        return {**runtime_view(store.require_space(r, space_id)), "id": space_id, "build": build_id, "factory": True}
+    build_id = space.get("latest_build") or ""
+    build = store.get_build(r, build_id) if build_id else None
+    if build is None or build.get("status") != BuildStatus.SUCCEEDED.value:
+        raise Conflict(f"{space_id} has no successful build to restart; push a fix or use factory=true")
+    enqueue_deploy(r, space_id, build_id, startup_seconds=int(build.get("startup_seconds", 300)))
+    return {**runtime_view(space), "id": space_id, "build": build_id, "factory": False}
+
+
+@router.post("/{owner}/{name}/pause")
+def pause_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
+    """Stop the Space until its owner restarts it; visitors are told it is paused."""
+    space_id = parse_space_id(owner, name)
+    space = store.require_space(r, space_id)
+    require_write(caller, owner)
+    if space.get("stage") == Stage.DELETING.value:
+        raise Conflict(f"{space_id} is being deleted")
+    store.set_stage(r, space_id, Stage.PAUSED)
+    enqueue_pause(r, space_id)
+    return runtime_view(store.require_space(r, space_id))
+
+
+@router.post("/{owner}/{name}/sleeptime")
+def set_sleep_time(owner: str, name: str, r: StoreDep, caller: CurrentUser, seconds: object = Body(..., embed=True)) -> dict:
+    """How long the Space may stay idle before it sleeps (HF's ``gcTimeout``); -1: never."""
+    space_id = parse_space_id(owner, name)
+    store.require_space(r, space_id)
+    require_write(caller, owner)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not (seconds == -1 or 1 <= seconds <= MAX_SLEEP_SECONDS):
+        raise InvalidInput(
+            f"seconds must be -1 (never sleep) or a whole number from 1 to {MAX_SLEEP_SECONDS}; got {seconds!r}"
+        )
+    r.hset(keys.space(space_id), "sleep_seconds", str(seconds))
+    return runtime_view(store.require_space(r, space_id))

@@ -1,0 +1,140 @@
+"""Sleep and wake: the two tiers of an idle Space, and bringing it back.
+
+A Space idle for its sleep time (HF's ``gcTimeout``) goes to sleep in two tiers:
+
+1. **paused** — its route is pointed at the waker, then its container is frozen (``docker pause``).
+   Memory is kept, so waking takes milliseconds.
+2. **stopped** — after ``min(sleep time, SPACES_PAUSED_KEEP)`` more, the container is stopped and its
+   memory freed. Waking starts it again and waits until the app answers.
+
+The route never disappears while a Space sleeps: it points at the waker (:mod:`worker.waker`),
+which wakes the Space on the first visit. Callers hold the Space's lock (:func:`worker.jobs.space_lock`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+
+from core import keys, store
+from core.errors import RuntimeFailed, SpacesError
+from core.settings import Settings, get_settings
+from core.stages import Stage
+from proxy.routes import RedisRouteTable, space_route_name
+from worker.backends import Instance, RuntimeBackend
+from worker.health import wait_healthy
+from worker.jobs import backend, run_spec, space_lock
+
+log = logging.getLogger(__name__)
+
+TIER_PAUSED = "paused"
+TIER_STOPPED = "stopped"
+
+
+def idle_since(space: dict) -> float:
+    """When the Space was last seen busy (or last changed stage, whichever is later)."""
+    return max(float(space.get("last_active") or 0), float(space.get("updated_at") or 0))
+
+
+def sleeps(space: dict) -> bool:
+    """Only container Spaces sleep; a static Space costs a symlink on a shared server."""
+    return bool(space.get("running_build")) and space.get("sdk") != "static" and bool(space.get("instance"))
+
+
+def route_to_waker(r: redis.Redis, space: dict, settings: Settings) -> None:
+    """Point the Space's host at the waker and wait until Traefik does so."""
+    routes = RedisRouteTable(r)
+    name = space_route_name(space["subdomain"])
+    if routes.target_of(name) != settings.waker_url:
+        routes.add_route(name, settings.space_host(space["subdomain"]), settings.waker_url)
+        routes.wait_live(name, settings.waker_url)
+
+
+def instance_of(backend: RuntimeBackend, space: dict) -> Instance | None:
+    inst = backend.poll(space["instance"]) if space.get("instance") else None
+    return inst if inst is not None and inst.build_id == space.get("running_build") else None
+
+
+def put_to_sleep(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+    """Tier 1: route to the waker first (no visitor reaches a frozen app), then freeze the container."""
+    route_to_waker(r, space, settings)
+    inst = instance_of(backend, space)
+    tier = TIER_STOPPED
+    if inst is not None and inst.running:
+        backend.pause(inst.id)
+        tier = TIER_PAUSED
+    store.set_stage(r, space["id"], Stage.SLEEPING, sleep_tier=tier, slept_at=str(time.time()))
+    log.info("%s went to sleep after %.0f s idle (%s)", space["id"], time.time() - idle_since(space), tier)
+
+
+def deepen_sleep(r: redis.Redis, backend: RuntimeBackend, space: dict) -> None:
+    """Tier 2: stop the paused container, freeing its memory."""
+    inst = instance_of(backend, space)
+    if inst is not None:
+        backend.stop(inst.id, timeout=5)
+    r.hset(keys.space(space["id"]), "sleep_tier", TIER_STOPPED)
+    log.info("%s sleeps deeper: container stopped", space["id"])
+
+
+def bring_up(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> tuple[Instance, str]:
+    """Make the serving build's container run and answer: thaw it, start it, or recreate it.
+    Returns the instance and how (``paused``, ``stopped``, ``missing`` or ``running``)."""
+    build = store.get_build(r, space["running_build"])
+    if build is None:
+        raise SpacesError(f"build {space['running_build']} of {space['id']} is gone")
+    inst = instance_of(backend, space)
+    if inst is not None and inst.paused:
+        inst = backend.unpause(inst.id)
+        if inst.running and inst.target:
+            return inst, TIER_PAUSED
+    if inst is not None and inst.running and inst.target:
+        return inst, "running"
+    how = TIER_STOPPED if inst is not None else "missing"
+    if inst is None:
+        inst = backend.start(run_spec(space, build, settings, r))
+    else:
+        inst = backend.resume(inst.id)
+    wait_healthy(backend, inst.id, inst.target,
+                 timeout=float(build.get("startup_seconds", settings.startup_timeout)),
+                 memory_mb=settings.space_memory_mb)
+    return inst, how
+
+
+def pause_space(space_id: str) -> None:
+    """RQ entry point: the owner paused the Space; stop its containers, send visitors to the waker."""
+    settings, r = get_settings(), store.get_redis()
+    with space_lock(r, space_id, 120):
+        space = store.get_space(r, space_id)
+        if space is None or space.get("stage") != Stage.PAUSED.value:
+            return
+        if space.get("running_build"):
+            route_to_waker(r, space, settings)
+        runtime = backend()
+        for inst in runtime.list_instances():
+            if inst.space_id == space_id:
+                runtime.stop(inst.id, timeout=5)
+    log.info("%s paused by its owner", space_id)
+
+
+def wake(r: redis.Redis, backend: RuntimeBackend, space_id: str, settings: Settings) -> str:
+    """Wake a sleeping Space (the caller holds its lock). Returns the tier it woke from; raises
+    RuntimeFailed (and records RUNTIME_ERROR) if the app no longer starts."""
+    space = store.get_space(r, space_id)
+    if space is None or space.get("stage") != Stage.SLEEPING.value:
+        return "awake"
+    started = time.monotonic()
+    try:
+        inst, how = bring_up(r, backend, space, settings)
+    except SpacesError as exc:
+        store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=f"could not wake up: {exc.message}")
+        raise RuntimeFailed(exc.message) from exc
+    # Traefik picks the route up within a tenth of a second; meanwhile the waker relays.
+    RedisRouteTable(r).add_route(space_route_name(space["subdomain"]), settings.space_host(space["subdomain"]), inst.target)
+    store.set_stage(r, space_id, Stage.RUNNING, instance=inst.id, target=inst.target, sleep_tier="",
+                    last_active=str(time.time()))
+    seconds = time.monotonic() - started
+    r.xadd(keys.WAKES, {"space": space_id, "tier": how, "seconds": f"{seconds:.4f}"}, maxlen=1000, approximate=True)
+    log.info("woke %s from %s in %.3f s", space_id, how, seconds)
+    return how

@@ -1,0 +1,132 @@
+"""The sleeper: watches each running Space's traffic and puts idle ones to sleep.
+
+``python -m worker.sleeper`` checks every ``SPACES_IDLE_CHECK_INTERVAL`` seconds. A Space is busy
+while either
+
+- Traefik's own request counter for its route (``traefik_service_requests_total``) moved, or
+- a connection to its container is open (a websocket, an SSE stream, a long request). Traefik's
+  metrics count open connections per entry point only, so these are read from the host's socket
+  table: Traefik reaches each container on its own loopback port, and closes idle keep-alive
+  connections after 2 s (``proxy.traefik``), so an open one is real work.
+
+Idle for the Space's sleep time → paused; paused for ``min(sleep time, SPACES_PAUSED_KEEP)`` more →
+stopped (see :mod:`worker.sleep`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import sys
+import time
+from collections import defaultdict
+from urllib.parse import urlparse
+
+import httpx
+import redis
+
+from core import keys, store
+from core.store import sleep_seconds
+from core.settings import Settings, get_settings
+from core.stages import Stage
+from proxy.routes import space_route_name
+from worker.backends import RuntimeBackend, get_backend
+from worker.jobs import space_lock
+from worker.sleep import TIER_PAUSED, deepen_sleep, idle_since, put_to_sleep, sleeps
+
+log = logging.getLogger(__name__)
+
+REQUESTS_LINE = re.compile(r'^traefik_service_requests_total\{[^}]*service="([^"]+)"[^}]*\}\s+(\S+)', re.M)
+ESTABLISHED = "01"
+
+
+def requests_by_service(settings: Settings) -> dict[str, float]:
+    """Requests Traefik has answered per service (``space-x@redis``) since it started."""
+    text = httpx.get(f"{settings.traefik_api_url}/metrics", timeout=5).text
+    totals: dict[str, float] = defaultdict(float)
+    for service, value in REQUESTS_LINE.findall(text):
+        totals[service] += float(value)
+    return totals
+
+
+def open_connections() -> dict[int, int]:
+    """Established TCP connections on the host, by local port (IPv4 and IPv6)."""
+    counts: dict[int, int] = defaultdict(int)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                next(fh)
+                for line in fh:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == ESTABLISHED:
+                        counts[int(fields[1].rsplit(":", 1)[1], 16)] += 1
+        except FileNotFoundError:
+            continue
+    return counts
+
+
+class Sleeper:
+    def __init__(self, r: redis.Redis, backend: RuntimeBackend, settings: Settings) -> None:
+        self.r, self.backend, self.settings = r, backend, settings
+        self.seen: dict[str, float] = {}  # request counts at the previous check
+
+    def check(self) -> None:
+        counts = requests_by_service(self.settings)
+        conns = open_connections()
+        now = time.time()
+        for space in store.list_spaces(self.r):
+            stage = space.get("stage")
+            if stage == Stage.RUNNING.value and sleeps(space):
+                self._check_running(space, counts, conns, now)
+            elif stage == Stage.SLEEPING.value and space.get("sleep_tier") == TIER_PAUSED:
+                keep = min(max(sleep_seconds(space, self.settings), 0), self.settings.paused_keep)
+                if now - float(space.get("slept_at") or now) >= keep:
+                    self._locked(space, lambda s: deepen_sleep(self.r, self.backend, s), Stage.SLEEPING)
+        self.seen = counts
+
+    def _check_running(self, space: dict, counts: dict[str, float], conns: dict[int, int], now: float) -> None:
+        service = f"{space_route_name(space['subdomain'])}@redis"
+        port = urlparse(space.get("target", "")).port
+        moved = service in self.seen and counts.get(service) != self.seen[service]
+        if moved or (port and conns.get(port)):
+            self.r.hset(keys.space(space["id"]), "last_active", str(now))
+            return
+        limit = sleep_seconds(space, self.settings)
+        if limit >= 0 and now - idle_since(space) >= limit:
+            self._locked(space, lambda s: put_to_sleep(self.r, self.backend, s, self.settings), Stage.RUNNING)
+
+    def _locked(self, space: dict, action, expected: Stage) -> None:
+        """Run ``action`` under the Space's lock if nobody else (deploy, wake, delete) holds it."""
+        lock = space_lock(self.r, space["id"], 60)
+        if not lock.acquire(blocking=False):
+            return
+        try:
+            fresh = store.get_space(self.r, space["id"])
+            if fresh and fresh.get("stage") == expected.value and fresh.get("instance") == space.get("instance"):
+                if expected == Stage.RUNNING and idle_since(fresh) > idle_since(space):
+                    return  # a visit arrived meanwhile
+                action(fresh)
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                log.warning("the lock on %s expired while it changed tiers", space["id"])
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings, r = get_settings(), store.get_redis()
+    sleeper = Sleeper(r, get_backend("docker"), settings)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    while True:
+        try:
+            sleeper.check()
+        except Exception:  # noqa: BLE001 - one failed check must not stop the loop
+            log.exception("idle check failed")
+        time.sleep(settings.idle_check_interval)
+
+
+if __name__ == "__main__":
+    main()
