@@ -4,7 +4,7 @@ Jobs are enqueued by dotted name, so the controller never imports the builder or
 
 - ``builds``: ``builder.jobs.build_space(space_id, build_id)``
 - ``runs``:   ``worker.jobs.deploy_space(space_id, build_id)``, ``worker.jobs.delete_space(space_id)``,
-  ``worker.sleep.pause_space(space_id)``
+  ``worker.sleep.pause_space(space_id)``, ``worker.crashes.restart_crashed(space_id)``
 """
 
 from __future__ import annotations
@@ -51,6 +51,13 @@ def enqueue_pause(r: redis.Redis, space_id: str) -> None:
     _queue(r, keys.QUEUE_RUNS).enqueue(
         "worker.sleep.pause_space", space_id, job_timeout=300, result_ttl=3600, failure_ttl=86400,
         description=f"pause {space_id}",
+    )
+
+
+def enqueue_crash_restart(r: redis.Redis, space_id: str) -> None:
+    _queue(r, keys.QUEUE_RUNS).enqueue(
+        "worker.crashes.restart_crashed", space_id, job_timeout=get_settings().startup_timeout + 180,
+        result_ttl=3600, failure_ttl=86400, description=f"restart crashed {space_id}",
     )
 
 

@@ -85,7 +85,7 @@ def services() -> list[Service]:
           for i in range(1, s.runners + 1)),
         Service("waker", [PY, "-m", "worker.waker"], "worker.waker"),
         Service("reconciler", [PY, "-m", "worker.reconcile", "--interval", "10"], "worker.reconcile"),
-        Service("sleeper", [PY, "-m", "worker.sleeper"], "worker.sleeper"),
+        Service("monitor", [PY, "-m", "worker.monitor"], "worker.monitor"),
     ]
 
 
@@ -197,7 +197,7 @@ def up() -> None:
     say("reconciling Spaces and routes")
     if subprocess.run([PY, "-m", "worker.reconcile", "--interval", "0"], cwd=ROOT).returncode != 0:
         fail("the reconciler failed (see above)")
-    for name in ("reconciler", "sleeper"):
+    for name in ("reconciler", "monitor"):
         if start(svc[name]):
             say(f"starting the {name}")
     public = s.public_url(s.domain)

@@ -128,7 +128,8 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         store.update_build(r, build_id, deploy="failed")
         store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=message, build_id=build_id)
         return
-    store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="", **fields)
+    store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="",
+                    crash_count="0", restart_at="", **fields)
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     store.update_build(r, build_id, deploy="running")
     retire_others(runtime, space_id, keep=fields.get("instance") or None)

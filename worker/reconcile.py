@@ -68,7 +68,9 @@ RESTING = {Stage.PAUSED, Stage.STOPPED, Stage.SLEEPING, Stage.DELETING}
 
 def wants_running(space: dict | None) -> bool:
     """True if the records say an instance of ``running_build`` should serve (even while a newer push failed)."""
-    return bool(space and space.get("running_build")) and Stage(space["stage"]) not in RESTING
+    if not space or not space.get("running_build") or space.get("restart_at"):
+        return False  # restart_at: a crash being restarted with backoff (worker.crashes)
+    return Stage(space["stage"]) not in RESTING
 
 
 def sent_to_waker(space: dict | None) -> bool:

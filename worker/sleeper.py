@@ -1,6 +1,6 @@
 """The sleeper: watches each running Space's traffic and puts idle ones to sleep.
 
-``python -m worker.sleeper`` checks every ``SPACES_IDLE_CHECK_INTERVAL`` seconds. A Space is busy
+The monitor (:mod:`worker.monitor`) runs a check every ``SPACES_IDLE_CHECK_INTERVAL`` seconds. A Space is busy
 while either
 
 - Traefik's own request counter for its route (``traefik_service_requests_total``) moved, or
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
-import sys
 import time
 from collections import defaultdict
 from urllib.parse import urlparse
@@ -28,10 +26,10 @@ import redis
 
 from core import keys, store
 from core.store import sleep_seconds
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.stages import Stage
 from proxy.routes import space_route_name
-from worker.backends import RuntimeBackend, get_backend
+from worker.backends import RuntimeBackend
 from worker.jobs import space_lock
 from worker.sleep import TIER_PAUSED, deepen_sleep, idle_since, put_to_sleep, sleeps
 
@@ -112,21 +110,3 @@ class Sleeper:
                 lock.release()
             except redis.exceptions.LockError:
                 log.warning("the lock on %s expired while it changed tiers", space["id"])
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings, r = get_settings(), store.get_redis()
-    sleeper = Sleeper(r, get_backend("docker"), settings)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-    while True:
-        try:
-            sleeper.check()
-        except Exception:  # noqa: BLE001 - one failed check must not stop the loop
-            log.exception("idle check failed")
-        time.sleep(settings.idle_check_interval)
-
-
-if __name__ == "__main__":
-    main()

@@ -80,5 +80,10 @@ class RuntimeBackend(abc.ABC):
     def list_instances(self) -> list[Instance]:
         """Every instance this backend runs for the platform."""
 
+    def states(self) -> dict[str, str]:
+        """``{instance id: state}`` for every instance (``running``, ``paused``, ``exited``...), as
+        cheaply as the backend can. Default: from :meth:`list_instances`."""
+        return {i.id: ("paused" if i.paused else "running" if i.running else "exited") for i in self.list_instances()}
+
     def forget(self, space_id: str) -> None:
         """Drop what the backend keeps for a deleted Space besides instances (e.g. images). Default: nothing."""

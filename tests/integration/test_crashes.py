@@ -1,0 +1,100 @@
+"""Apps that fail at run time end in RUNTIME_ERROR with the right reason: a crash while serving
+(restarted with backoff, given up on when it keeps crashing), memory exhausted, a port never opened."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.helpers import api, output, runtime, space_url, wait_stage
+
+# Serves HTTP at once; /crash makes it exit with code 3. CRASH_AFTER seconds after start, it exits with code 5.
+APP = '''
+import http.server, os, sys, threading
+
+CRASH_AFTER = {crash_after}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/crash":
+            print("crashing on purpose", flush=True)
+            os._exit(3)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"alive")
+
+
+if CRASH_AFTER:
+    threading.Timer(CRASH_AFTER, lambda: (print("giving up", flush=True), os._exit(5))).start()
+print("listening", flush=True)
+http.server.ThreadingHTTPServer(("0.0.0.0", 7860), Handler).serve_forever()
+'''
+
+
+def push_app(user, worktree, track, name: str, app: str, front_matter: str = "") -> tuple[str, str]:
+    worktree.write("app.py", app)
+    if front_matter:
+        readme = (worktree.path / "README.md").read_text().replace("sdk: gradio\n", f"sdk: gradio\n{front_matter}")
+        worktree.write("README.md", readme)
+    worktree.commit(name)
+    space_id = track(f"{user.name}/{name}", user)
+    return space_id, output(worktree.push(user.name, name, user))
+
+
+def test_crash_while_serving_is_reported_then_restarted(user, worktree, track):
+    space_id, text = push_app(user, worktree, track, "crashy", APP.format(crash_after=0))
+    assert "Your Space is running at" in text, text
+    url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    try:
+        httpx.get(url + "crash", timeout=10)
+    except httpx.HTTPError:
+        pass  # the app died mid-request
+    rt = wait_stage(space_id, {"RUNTIME_ERROR"}, timeout=30)
+    assert "the app exited with code 3" in rt["errorMessage"], rt
+    assert "crashing on purpose" in rt["errorMessage"], rt
+    assert "attempt 1 of" in rt["errorMessage"], rt
+    wait_stage(space_id, {"RUNNING"}, timeout=60)
+    page = httpx.get(url, timeout=10)
+    assert page.status_code == 200 and page.text == "alive"
+
+
+def test_app_that_keeps_crashing_is_given_up_on_and_visitors_see_why(user, worktree, track):
+    space_id, text = push_app(user, worktree, track, "crashloop", APP.format(crash_after=3))
+    assert "Your Space is running at" in text, text
+    first = wait_stage(space_id, {"RUNTIME_ERROR"}, timeout=30)
+    assert "the app exited with code 5" in first["errorMessage"] and "attempt 1 of" in first["errorMessage"]
+    final = None
+    for _ in range(120):
+        rt = runtime(space_id)
+        if rt["stage"] == "RUNTIME_ERROR" and "gave up after" in (rt["errorMessage"] or ""):
+            final = rt
+            break
+        time.sleep(1)
+    assert final is not None, f"never gave up: {runtime(space_id)}"
+    assert "the app exited with code 5" in final["errorMessage"] and "giving up" in final["errorMessage"]
+    url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    visit = httpx.get(url, timeout=10)
+    assert visit.status_code == 503, visit.text
+    assert "RUNTIME_ERROR" in visit.json()["error"] and "exited with code 5" in visit.json()["detail"]
+
+
+def test_app_that_exhausts_its_memory_says_so(user, worktree, track):
+    hog = 'print("loading a model too big for this Space", flush=True)\nweights = b"x" * (3 * 1024 ** 3)\n'
+    space_id, text = push_app(user, worktree, track, "hog", hog)
+    assert "error: RUNTIME_ERROR" in text, text
+    rt = runtime(space_id)
+    assert rt["stage"] == "RUNTIME_ERROR"
+    assert "memory limit (2048 MiB) exceeded" in rt["errorMessage"], rt
+    assert "loading a model too big" in rt["errorMessage"]
+
+
+def test_app_that_never_opens_its_port_times_out_with_its_logs(user, worktree, track):
+    idle = 'import time\nprint("warming up forever", flush=True)\ntime.sleep(3600)\n'
+    space_id, text = push_app(user, worktree, track, "noport", idle, "startup_duration_timeout: 5s\n")
+    assert "error: RUNTIME_ERROR" in text, text
+    rt = runtime(space_id)
+    assert rt["stage"] == "RUNTIME_ERROR"
+    assert "did not answer HTTP within 5 s (startup_duration_timeout)" in rt["errorMessage"], rt
+    assert "warming up forever" in rt["errorMessage"]

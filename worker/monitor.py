@@ -1,0 +1,37 @@
+"""The monitor: every ``SPACES_IDLE_CHECK_INTERVAL`` seconds, notice crashed apps
+(:mod:`worker.crashes`) and idle Spaces (:mod:`worker.sleeper`). ``python -m worker.monitor``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+
+from core import store
+from core.settings import get_settings
+from worker.crashes import CrashWatcher
+from worker.jobs import backend
+from worker.sleeper import Sleeper
+
+log = logging.getLogger(__name__)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings, r = get_settings(), store.get_redis()
+    runtime = backend()
+    checks = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings)]
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    while True:
+        for check in checks:
+            try:
+                check.check()
+            except Exception:  # noqa: BLE001 - one failed check must not stop the loop
+                log.exception("%s failed", type(check).__name__)
+        time.sleep(settings.idle_check_interval)
+
+
+if __name__ == "__main__":
+    main()
