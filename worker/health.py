@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
+from urllib.parse import urlparse
 
 import httpx
 
@@ -10,6 +12,7 @@ from core.errors import RuntimeFailed
 from worker.backends.base import RuntimeBackend
 
 LOG_TAIL = 20
+ESTABLISHED = "01"
 
 
 def failure_reason(backend: RuntimeBackend, instance_id: str, memory_mb: int) -> str:
@@ -46,3 +49,31 @@ def wait_healthy(backend: RuntimeBackend, instance_id: str, target: str, *, time
                     + (f"\n--- last log lines ---\n{logs}" if logs else "")
                 )
             time.sleep(0.1)
+
+
+def open_connections() -> dict[int, int]:
+    """Established TCP connections on the host, by local port (IPv4 and IPv6)."""
+    counts: dict[int, int] = defaultdict(int)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                next(fh)
+                for line in fh:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == ESTABLISHED:
+                        counts[int(fields[1].rsplit(":", 1)[1], 16)] += 1
+        except FileNotFoundError:
+            continue
+    return counts
+
+
+def wait_drained(target: str, *, timeout: float) -> bool:
+    """Wait until no connection to ``target``'s host port is open (in-flight requests, streams and
+    websockets have ended; Traefik closes idle ones after 2 s). False if some are still open."""
+    port = urlparse(target).port
+    deadline = time.monotonic() + timeout
+    while port and open_connections().get(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True

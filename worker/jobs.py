@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
 
 import redis
 
@@ -22,11 +21,11 @@ from core.stages import Stage
 from proxy.routes import RedisRouteTable, space_route_name
 from worker import static_host
 from worker.backends import RunSpec, RuntimeBackend, get_backend
-from worker.health import wait_healthy
+from worker.health import wait_drained, wait_healthy
 
 log = logging.getLogger(__name__)
 
-DRAIN_SECONDS = 1.0
+DRAIN_SECONDS = 30.0  # longest an old version may finish its in-flight requests
 
 
 def backend() -> RuntimeBackend:
@@ -79,11 +78,12 @@ def static_root_path(build: dict) -> str | None:
 
 
 def retire_others(runtime: RuntimeBackend, space_id: str, keep: str | None) -> None:
-    """Stop and remove every instance of the Space except ``keep`` (in-flight requests get DRAIN_SECONDS)."""
+    """Stop and remove every instance of the Space except ``keep``, each once the requests it was
+    serving have ended (at most DRAIN_SECONDS)."""
     others = [i for i in runtime.list_instances() if i.space_id == space_id and i.id != keep]
-    if others:
-        time.sleep(DRAIN_SECONDS)
     for inst in others:
+        if inst.target and not wait_drained(inst.target, timeout=DRAIN_SECONDS):
+            log.info("%s: instance %s still had open connections after %.0f s; stopping it", space_id, inst.id[:12], DRAIN_SECONDS)
         runtime.stop(inst.id, timeout=5)
         runtime.remove(inst.id)
 

@@ -30,13 +30,13 @@ from core.settings import Settings
 from core.stages import Stage
 from proxy.routes import space_route_name
 from worker.backends import RuntimeBackend
+from worker.health import open_connections
 from worker.jobs import space_lock
 from worker.sleep import TIER_PAUSED, deepen_sleep, idle_since, put_to_sleep, sleeps
 
 log = logging.getLogger(__name__)
 
 REQUESTS_LINE = re.compile(r'^traefik_service_requests_total\{[^}]*service="([^"]+)"[^}]*\}\s+(\S+)', re.M)
-ESTABLISHED = "01"
 
 
 def requests_by_service(settings: Settings) -> dict[str, float]:
@@ -46,22 +46,6 @@ def requests_by_service(settings: Settings) -> dict[str, float]:
     for service, value in REQUESTS_LINE.findall(text):
         totals[service] += float(value)
     return totals
-
-
-def open_connections() -> dict[int, int]:
-    """Established TCP connections on the host, by local port (IPv4 and IPv6)."""
-    counts: dict[int, int] = defaultdict(int)
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as fh:
-                next(fh)
-                for line in fh:
-                    fields = line.split()
-                    if len(fields) > 3 and fields[3] == ESTABLISHED:
-                        counts[int(fields[1].rsplit(":", 1)[1], 16)] += 1
-        except FileNotFoundError:
-            continue
-    return counts
 
 
 class Sleeper:
