@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import redis
 from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from core import keys
 from core.settings import get_settings
@@ -33,18 +35,20 @@ def _queue(r: redis.Redis, name: str) -> Queue:
 
 def enqueue_build(r: redis.Redis, space_id: str, build_id: str) -> None:
     # No RQ timeout: the builder's own guard applies SPACES_BUILD_TIMEOUT (builder.guard).
-    _queue(r, keys.QUEUE_BUILDS).enqueue(
+    job = _queue(r, keys.QUEUE_BUILDS).enqueue(
         "builder.jobs.build_space", space_id, build_id,
         job_timeout=-1, result_ttl=3600, failure_ttl=86400, description=f"build {space_id} #{build_id}",
     )
+    r.hset(keys.build(build_id), "build_job", job.id)
 
 
 def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seconds: int) -> None:
-    _queue(r, keys.QUEUE_RUNS).enqueue(
+    job = _queue(r, keys.QUEUE_RUNS).enqueue(
         "worker.jobs.deploy_space", space_id, build_id,
         job_timeout=startup_seconds + 180, result_ttl=3600, failure_ttl=86400,
         description=f"deploy {space_id} #{build_id}",
     )
+    r.hset(keys.build(build_id), "deploy_job", job.id)
 
 
 def enqueue_pause(r: redis.Redis, space_id: str) -> None:
@@ -92,6 +96,25 @@ def _alive(worker: Worker) -> bool:
     if beat.tzinfo is None:
         beat = beat.replace(tzinfo=timezone.utc)
     return datetime.now(timezone.utc) - beat < timedelta(seconds=worker.worker_ttl + 60)
+
+
+def job_alive(job_id: str) -> bool:
+    """True while the job waits in its queue or runs on a live worker; False once it has ended,
+    is gone, or its worker died under it (``kill -9``, a reboot)."""
+    if not job_id:
+        return False
+    connection = _raw_client(get_settings().redis_url)
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=True)
+    if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+        return True
+    if status != JobStatus.STARTED or not job.worker_name:
+        return False
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection)
+    return worker is not None and _alive(worker)
 
 
 def live_workers(queue: Queue) -> list[Worker]:

@@ -13,6 +13,7 @@ import os
 import shutil
 
 import redis
+from rq import get_current_job
 
 from core import envvars, keys, store
 from core.errors import SpacesError
@@ -93,14 +94,28 @@ def space_lock(r: redis.Redis, space_id: str, timeout: float) -> redis.lock.Lock
     return r.lock(keys.space_lock(space_id), timeout=timeout, blocking_timeout=timeout)
 
 
+def job_lock_token(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
 def deploy_space(space_id: str, build_id: str) -> None:
     """RQ entry point: serve ``build_id`` of ``space_id`` once it is healthy."""
     settings = get_settings()
     r = store.get_redis()
     build = store.get_build(r, build_id)
     startup = float((build or {}).get("startup_seconds", settings.startup_timeout))
-    with space_lock(r, space_id, startup + 120):
+    lock = space_lock(r, space_id, startup + 120)
+    job = get_current_job()
+    # The lock names its job, so that if this worker dies the reconciler can tell the lock is orphaned.
+    if not lock.acquire(token=job_lock_token(job.id) if job else None):
+        raise SpacesError(f"{space_id} stayed locked by another change for {startup + 120:.0f} s")
+    try:
         _deploy(r, space_id, build_id, settings)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("deploy of %s: the Space lock expired before the deploy ended", space_id)
 
 
 def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) -> None:

@@ -25,12 +25,13 @@ import redis
 from core import envvars, keys, store
 from core.errors import SpacesError
 from core.settings import Settings, get_settings
-from core.stages import Stage
+from core.queues import enqueue_build, enqueue_deploy, job_alive
+from core.stages import BuildStatus, Stage
 from proxy.routes import SPACE_ROUTE_PREFIX, RedisRouteTable, controller_config, space_route_name
 from worker.backends import Instance, RuntimeBackend, get_backend
 from worker.health import wait_healthy
 from worker import static_host
-from worker.jobs import route_to, run_spec, space_lock, static_root_path
+from worker.jobs import job_lock_token, route_to, run_spec, space_lock, static_root_path
 from worker.sleep import route_to_waker
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,39 @@ def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: dict, settin
                 backend.stop(inst.id, timeout=5)
 
 
+STARTING = {Stage.APP_STARTING.value, Stage.RUNNING_APP_STARTING.value}
+BUILDING = {Stage.BUILDING.value, Stage.RUNNING_BUILDING.value}
+
+
+def resume_abandoned(r: redis.Redis, space: dict) -> None:
+    """A build or deploy whose worker died (``kill -9``, a reboot) is queued again; the Space lock
+    the dead deploy held is released."""
+    if space.get("stage") not in STARTING | BUILDING or not space.get("latest_build"):
+        return
+    build = store.get_build(r, space["latest_build"]) or {}
+    status = build.get("status")
+    if status in (BuildStatus.QUEUED.value, BuildStatus.RUNNING.value):
+        field = "build_job"
+    elif status == BuildStatus.SUCCEEDED.value and build.get("deploy") not in ("running", "failed"):
+        field = "deploy_job"
+    else:
+        return
+    if job_alive(build.get(field, "")):
+        return
+    fresh = store.get_space(r, space["id"]) or {}
+    if fresh.get("stage") != space["stage"] or fresh.get("latest_build") != build["id"]:
+        return  # it moved on meanwhile
+    if field == "build_job":
+        log.warning("reconcile: the build of %s #%s lost its worker; queueing it again", space["id"], build["id"])
+        enqueue_build(r, space["id"], build["id"])
+        return
+    if r.get(keys.space_lock(space["id"])) == job_lock_token(build.get("deploy_job", "")):
+        r.delete(keys.space_lock(space["id"]))
+    log.warning("reconcile: the deploy of %s #%s lost its worker; queueing it again", space["id"], build["id"])
+    startup = int(build.get("startup_seconds") or get_settings().startup_timeout)
+    enqueue_deploy(r, space["id"], build["id"], startup_seconds=startup)
+
+
 def remove_orphan_routes(r: redis.Redis) -> None:
     """Drop Space routes whose subdomain no longer belongs to any Space."""
     routes = RedisRouteTable(r)
@@ -180,6 +214,7 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, 
     try:
         ensure_controller_route(r, settings)
         for space in store.list_spaces(r):
+            resume_abandoned(r, space)
             reconcile_space(r, backend, space, settings)
         for inst in backend.list_instances():
             if inst.space_id and store.get_space(r, inst.space_id) is None:

@@ -1,0 +1,117 @@
+"""``kill -9`` of the platform's own processes: Spaces keep serving through Traefik while they
+are gone, and the next ``make up`` repairs whatever they left half done."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+import httpx
+
+from core.settings import get_settings
+from tests.helpers import ROOT, api, output, runtime, space_url, wait_stage
+from tests.integration.test_redeploy import APP, Load
+
+RUN_DIR = get_settings().data_dir / "run"
+PLATFORM = ("controller", "waker", "reconciler", "monitor")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (an RQ worker runs each job in a forked child, in its own session)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill9(names) -> list[str]:
+    """SIGKILL each service with every process it started, as a crash of its machine would."""
+    killed = []
+    for name in names:
+        for pid_file in sorted(RUN_DIR.glob(f"{name}.pid")) + sorted(RUN_DIR.glob(f"{name}-*.pid")):
+            pid = int(pid_file.read_text().split()[0])
+            for victim in [pid, *descendants(pid)]:
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                    killed.append(pid_file.stem)
+                except ProcessLookupError:
+                    pass
+    return killed
+
+
+def make_up() -> None:
+    up = subprocess.run([sys.executable, str(ROOT / "deploy" / "lifecycle.py"), "up"], capture_output=True, text=True,
+                        timeout=600)
+    assert up.returncode == 0, up.stdout + up.stderr
+
+
+def started_at(space_id: str) -> list[str]:
+    found = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})
+    return [c.attrs["State"]["StartedAt"] for c in found]
+
+
+def test_kill_9_of_controller_and_workers_while_spaces_serve(user, worktree, track):
+    space_id = track(f"{user.name}/survivor", user)
+    worktree.write("app.py", APP.format(version="v0"))
+    worktree.commit("v0")
+    assert worktree.push(user.name, "survivor", user).returncode == 0
+    url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    before = started_at(space_id)
+    try:
+        with Load(url) as load:
+            time.sleep(1)
+            killed = kill9([*PLATFORM, "runner", "builder"])
+            assert {"controller", "runner-1", "builder-1"} <= set(killed), killed
+            time.sleep(4)
+            with pytest.raises(httpx.HTTPError):
+                httpx.get(f"{get_settings().controller_url}/healthz", timeout=2)
+    finally:
+        make_up()
+    assert load.failures == [], load.failures[:5]
+    assert load.ok >= 50
+    assert runtime(space_id)["stage"] == "RUNNING"
+    assert started_at(space_id) == before  # adopted as it was, not restarted
+
+
+def test_kill_9_of_the_run_worker_mid_deploy_is_repaired(user, worktree, track):
+    space_id = track(f"{user.name}/midway", user)
+    worktree.write("app.py", APP.format(version="v0"))
+    worktree.commit("v0")
+    assert worktree.push(user.name, "midway", user).returncode == 0
+    url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    slow_start = "import time\ntime.sleep(6)\n" + APP.format(version="v1")
+    worktree.write("app.py", slow_start)
+    worktree.commit("v1, slow to start")
+    try:
+        with Load(url) as load:
+            run = worktree.push(user.name, "midway", user, "-o", "nowait")
+            assert run.returncode == 0, output(run)
+            wait_stage(space_id, {"RUNNING_APP_STARTING"}, timeout=120)
+            killed = kill9(["runner"])
+            assert "runner-1" in killed, killed
+            time.sleep(3)
+            assert runtime(space_id)["stage"] == "RUNNING_APP_STARTING"  # nothing finishes it now
+    finally:
+        make_up()
+    assert load.failures == [], load.failures[:5]  # v0 served throughout
+    wait_stage(space_id, {"RUNNING"}, timeout=120)
+    assert httpx.get(url, timeout=10).text == "v1"
+    deadline = time.monotonic() + 40
+    while len(started_at(space_id)) > 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(started_at(space_id)) == 1
