@@ -58,6 +58,11 @@ def space_events(space_id: str) -> str:
     return f"{PREFIX}:space:{space_id}:events"
 
 
+def space_run_log(space_id: str) -> str:
+    """Stream of the app's output (last lines, across restarts and redeploys): line, instance, ts."""
+    return f"{PREFIX}:space:{space_id}:runlog"
+
+
 def build(build_id: str) -> str:
     return f"{PREFIX}:build:{build_id}"
 

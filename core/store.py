@@ -224,7 +224,7 @@ def purge_space(r: redis.Redis, space_id: str) -> None:
         for build_id in build_ids:
             p.delete(keys.build(build_id), keys.build_log(build_id))
         p.delete(keys.space(space_id), keys.space_builds(space_id), keys.space_events(space_id),
-                 keys.space_variables(space_id), keys.space_secrets(space_id))
+                 keys.space_variables(space_id), keys.space_secrets(space_id), keys.space_run_log(space_id))
         if space.get("subdomain"):
             p.delete(keys.subdomain(space["subdomain"]))
         p.zrem(keys.SPACES_INDEX, space_id)

@@ -73,7 +73,7 @@ class CrashWatcher:
                 self.r.hset(keys.space(space["id"]), "restart_at", PENDING)
                 enqueue_crash_restart(self.r, space["id"])
             elif stage.is_serving and space.get("instance") and space.get("sdk") != "static" and not restart_at:
-                if states.get(space["instance"]) not in ALIVE:
+                if states.get(space["instance"], ("gone", ""))[0] not in ALIVE:
                     self._crashed(space)
                 elif int(space.get("crash_count") or 0) and now - float(space.get("updated_at") or now) > STABLE_AFTER:
                     self.r.hset(keys.space(space["id"]), "crash_count", "0")

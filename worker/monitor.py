@@ -1,5 +1,6 @@
 """The monitor: every ``SPACES_IDLE_CHECK_INTERVAL`` seconds, notice crashed apps
-(:mod:`worker.crashes`) and idle Spaces (:mod:`worker.sleeper`). ``python -m worker.monitor``."""
+(:mod:`worker.crashes`) and idle Spaces (:mod:`worker.sleeper`), and follow the output of new
+containers (:mod:`worker.runlogs`). ``python -m worker.monitor``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from core import store
 from core.settings import get_settings
 from worker.crashes import CrashWatcher
 from worker.jobs import backend
+from worker.runlogs import RunLogCollector
 from worker.sleeper import Sleeper
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,7 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings, r = get_settings(), store.get_redis()
     runtime = backend()
-    checks = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings)]
+    checks = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings), RunLogCollector(r, runtime)]
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:
         for check in checks:

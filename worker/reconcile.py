@@ -125,10 +125,12 @@ def _repair_static(r: redis.Redis, space: dict, build: dict, settings: Settings)
 
 def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
     mine = [i for i in backend.list_instances() if i.space_id == space["id"]]
-    for stale in (i for i in mine if i.build_id != space["running_build"]):
-        log.info("reconcile: removing instance %s of an old build of %s", stale.id[:12], space["id"])
+    serving = [i for i in mine if i.build_id == space["running_build"]]
+    # The recorded instance if it is there, else any of the serving build (e.g. after a lost record).
+    inst = next((i for i in serving if i.id == space.get("instance")), serving[0] if serving else None)
+    for stale in (i for i in mine if inst is None or i.id != inst.id):
+        log.info("reconcile: removing instance %s of %s (left by an old or interrupted deploy)", stale.id[:12], space["id"])
         backend.remove(stale.id)
-    inst = next((i for i in mine if i.build_id == space["running_build"]), None)
     try:
         if inst is not None and inst.paused:  # frozen by a sleep that did not finish
             log.info("reconcile: thawing the paused instance of running %s", space["id"])

@@ -71,26 +71,30 @@ def _build_finished(r, build_id: str) -> bool:
     return build.get("status") == BuildStatus.SUCCEEDED.value and build.get("deploy") in ("running", "failed")
 
 
-async def _follow_log(build_id: str, request: Request) -> AsyncIterator[bytes]:
+async def _follow_stream(stream: str, request: Request, finished=None) -> AsyncIterator[bytes]:
+    """Server-sent events of a log stream: what it holds, then new lines as they come, until the
+    client leaves or ``finished()`` (run in a thread) says nothing more will come."""
     settings = get_settings()
-    sync = store.get_redis()
     client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
     last = "0-0"
     try:
         while not await request.is_disconnected():
-            entries = await client.xread({keys.build_log(build_id): last}, block=1000, count=500)
+            entries = await client.xread({stream: last}, block=1000, count=500)
             for _, items in entries or []:
                 for entry_id, fields in items:
                     last = entry_id
-                    stamp = int(entry_id.split("-", 1)[0]) / 1000
+                    stamp = float(fields.get("ts") or int(entry_id.split("-", 1)[0]) / 1000)
                     payload = {"data": fields.get("line", "") + "\n", "timestamp": stamp}
                     yield f"data: {json.dumps(payload)}\n\n".encode()
-            if not entries and await asyncio.to_thread(_build_finished, sync, build_id):
+            if not entries and finished is not None and await asyncio.to_thread(finished):
                 return
             if not entries:
                 yield b": keep-alive\n\n"
     finally:
         await client.aclose()
+
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.get("/{owner}/{name}/logs/build")
@@ -101,7 +105,19 @@ def build_logs(owner: str, name: str, request: Request, r: StoreDep, build: str 
     build_id = build or space.get("latest_build")
     if not build_id or store.get_build(r, build_id) is None or store.get_build(r, build_id)["space"] != space_id:
         raise NotFound(f"Space {space_id} has no build{' ' + build if build else ''}")
+    sync = store.get_redis()
     return StreamingResponse(
-        _follow_log(build_id, request), media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        _follow_stream(keys.build_log(build_id), request, lambda: _build_finished(sync, build_id)),
+        media_type="text/event-stream", headers=SSE_HEADERS,
     )
+
+
+@router.get("/{owner}/{name}/logs/run")
+def run_logs(owner: str, name: str, request: Request, r: StoreDep, caller: CurrentUser) -> StreamingResponse:
+    """The app's output as server-sent events: the last lines kept (across restarts and redeploys),
+    then live. Only for those who may write to the Space: apps print what visitors send them."""
+    space_id = parse_space_id(owner, name)
+    store.require_space(r, space_id)
+    require_write(caller, owner)
+    return StreamingResponse(_follow_stream(keys.space_run_log(space_id), request), media_type="text/event-stream",
+                             headers=SSE_HEADERS)

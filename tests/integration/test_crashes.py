@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
 
-from tests.helpers import api, output, runtime, space_url, wait_stage
+from tests.helpers import api, base_url, output, runtime, space_url, wait_stage
 
 # Serves HTTP at once; /crash makes it exit with code 3. CRASH_AFTER seconds after start, it exits with code 5.
 APP = '''
@@ -98,3 +99,49 @@ def test_app_that_never_opens_its_port_times_out_with_its_logs(user, worktree, t
     assert rt["stage"] == "RUNTIME_ERROR"
     assert "did not answer HTTP within 5 s (startup_duration_timeout)" in rt["errorMessage"], rt
     assert "warming up forever" in rt["errorMessage"]
+
+
+def read_run_log(space_id: str, user, seconds: float = 3) -> list[str]:
+    """The lines the run-log stream sends within ``seconds`` (it stays open for new output)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + seconds
+    with httpx.stream("GET", f"{base_url()}/api/spaces/{space_id}/logs/run", headers=user.headers, timeout=10) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        for raw in response.iter_lines():  # a keep-alive comment comes every second
+            if raw.startswith("data: "):
+                lines.append(json.loads(raw[6:])["data"].rstrip("\n"))
+            if time.monotonic() > deadline:
+                break
+    return lines
+
+
+def test_run_log_keeps_output_across_restarts_masks_secrets_and_is_owner_only(user, other_user, worktree, track):
+    secret = "sk-run-log-secret-9f8e7d"
+    app = 'import os\nprint("the key is", os.environ.get("API_KEY"), flush=True)\n' + APP.format(crash_after=0)
+    space_id, text = push_app(user, worktree, track, "runlog", app)
+    assert "Your Space is running at" in text, text
+    assert api("POST", f"/api/spaces/{space_id}/secrets", user, json={"key": "API_KEY", "value": secret}).status_code == 200
+    wait_for(lambda: any("the key is ********" in line for line in read_run_log(space_id, user, 1)), "the masked key")
+    url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    try:
+        httpx.get(url + "crash", timeout=10)
+    except httpx.HTTPError:
+        pass
+    wait_stage(space_id, {"RUNTIME_ERROR"}, timeout=30)
+    wait_stage(space_id, {"RUNNING"}, timeout=60)
+    wait_for(lambda: sum("the key is" in line for line in read_run_log(space_id, user, 1)) >= 3,
+             lambda: f"the restarted app's output: {read_run_log(space_id, user, 1)}")
+    lines = read_run_log(space_id, user)
+    assert "crashing on purpose" in lines, lines
+    assert sum(line.startswith("===== Application Startup at ") for line in lines) >= 3, lines  # deploy, redeploy, restart
+    assert not any(secret in line for line in lines)
+    assert lines.index("crashing on purpose") < max(i for i, line in enumerate(lines) if "the key is" in line)
+    assert api("GET", f"/api/spaces/{space_id}/logs/run").status_code == 401
+    assert api("GET", f"/api/spaces/{space_id}/logs/run", other_user).status_code == 403
+
+
+def wait_for(check, what, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what() if callable(what) else what}"
+        time.sleep(0.5)

@@ -1,5 +1,5 @@
-"""Redeploys without downtime: under steady traffic through Traefik, three pushes in a row
-switch versions without a single failed request, and the old container is drained, then removed."""
+"""Redeploys without downtime: under steady traffic through Traefik, three pushes in a row and a
+restart switch versions without a single failed request, and the old container is drained, then removed."""
 
 from __future__ import annotations
 
@@ -99,6 +99,13 @@ def test_three_redeploys_under_load_fail_no_request(user, worktree, track):
             assert run.returncode == 0 and "Your Space is running at" in output(run), output(run)
             time.sleep(1)
         waiter.join(timeout=30)
+        # A restart runs the same build in a new container beside the serving one.
+        before = {c.id for c in containers_of(space_id)}
+        assert api("POST", f"/api/spaces/{space_id}/restart", user).status_code == 200
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and {c.id for c in containers_of(space_id)} & before:
+            time.sleep(0.5)
+        assert not {c.id for c in containers_of(space_id)} & before, "the restart did not replace the container"
     assert load.failures == [], f"{len(load.failures)} of {load.ok + len(load.failures)} requests failed: {load.failures[:5]}"
     assert load.ok >= 60, f"only {load.ok} requests were made"
     assert {"v0", "v1", "v2", "v3"} <= load.bodies, load.bodies
@@ -106,9 +113,11 @@ def test_three_redeploys_under_load_fail_no_request(user, worktree, track):
     # The old version finished the request it had when the route switched.
     assert len(slow) == 1 and isinstance(slow[0], httpx.Response), slow
     assert slow[0].status_code == 200 and slow[0].text == "v1", slow[0]
-    containers = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})
     deadline = time.monotonic() + 40
-    while len(containers) > 1 and time.monotonic() < deadline:  # the last old one may still be draining
+    while len(containers_of(space_id)) > 1 and time.monotonic() < deadline:  # the last old one may still be draining
         time.sleep(1)
-        containers = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})
-    assert len(containers) == 1, [c.name for c in containers]
+    assert len(containers_of(space_id)) == 1, [c.name for c in containers_of(space_id)]
+
+
+def containers_of(space_id: str) -> list:
+    return docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})

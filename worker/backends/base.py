@@ -1,7 +1,7 @@
 """The runtime backend interface: how one Space's container is started, watched and stopped.
 
 Modelled on JupyterHub's Spawner. A backend must write :meth:`start`, :meth:`poll`,
-:meth:`resume`, :meth:`pause`, :meth:`unpause`, :meth:`stop`, :meth:`remove`, :meth:`logs` and :meth:`list_instances` (:meth:`forget` has a default); ``list_instances`` is what
+:meth:`resume`, :meth:`pause`, :meth:`unpause`, :meth:`stop`, :meth:`remove`, :meth:`logs`, :meth:`follow_logs` and :meth:`list_instances` (:meth:`forget` has a default); ``list_instances`` is what
 lets the reconciler re-adopt running Spaces after a restart of the worker (the state lives in the
 backend, e.g. Docker labels, not in worker memory).
 """
@@ -9,6 +9,7 @@ backend, e.g. Docker labels, not in worker memory).
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -38,6 +39,7 @@ class Instance:
     exit_code: int | None = None
     oom_killed: bool = False
     paused: bool = False  # frozen in memory (sleeping); ``running`` stays True
+    started_at: float = 0.0  # unix time the instance last started
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -77,13 +79,18 @@ class RuntimeBackend(abc.ABC):
         """The last ``tail`` lines the instance printed."""
 
     @abc.abstractmethod
+    def follow_logs(self, instance_id: str, *, since: float | None = None) -> Iterator[tuple[float, str]]:
+        """``(unix time, line)`` for each line the instance prints after ``since``, until it stops."""
+
+    @abc.abstractmethod
     def list_instances(self) -> list[Instance]:
         """Every instance this backend runs for the platform."""
 
-    def states(self) -> dict[str, str]:
-        """``{instance id: state}`` for every instance (``running``, ``paused``, ``exited``...), as
-        cheaply as the backend can. Default: from :meth:`list_instances`."""
-        return {i.id: ("paused" if i.paused else "running" if i.running else "exited") for i in self.list_instances()}
+    def states(self) -> dict[str, tuple[str, str]]:
+        """``{instance id: (state, space id)}`` for every instance; state is ``running``, ``paused``,
+        ``exited``... As cheap as the backend can make it. Default: from :meth:`list_instances`."""
+        return {i.id: ("paused" if i.paused else "running" if i.running else "exited", i.space_id)
+                for i in self.list_instances()}
 
     def forget(self, space_id: str) -> None:
         """Drop what the backend keeps for a deleted Space besides instances (e.g. images). Default: nothing."""

@@ -10,6 +10,9 @@ steps are template methods (``get_object``, ``create_object``, ``start_object``,
 from __future__ import annotations
 
 import logging
+import secrets
+from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import docker
 import docker.errors
@@ -26,6 +29,16 @@ LABEL_SPACE = "org.spaces.space"
 LABEL_BUILD = "org.spaces.build"
 LABEL_PORT = "org.spaces.app-port"
 LABEL_MANAGED = "org.spaces.managed"
+
+
+def _unix_time(stamp: str) -> float:
+    """Docker's RFC 3339 timestamp with nanoseconds (``2026-11-26T08:55:07.123456789Z``) as unix time."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    try:
+        seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return 0.0
+    return seconds + float(f"0.{fraction[:6] or 0}")
 
 
 class DockerBackend(RuntimeBackend):
@@ -62,10 +75,8 @@ class DockerBackend(RuntimeBackend):
 
     def create_object(self, spec: RunSpec) -> Container:
         self.ensure_network()
-        name = f"space-{container_safe(spec.space_id)}-{spec.build_id}"
-        stale = self.get_object(name)
-        if stale is not None:  # left over from an interrupted deploy of the same build
-            self.remove_object(stale)
+        # Unique per start: a restart of the same build runs beside the serving one until it answers.
+        name = f"space-{container_safe(spec.space_id)}-{spec.build_id}-{secrets.token_hex(3)}"
         return self.client.containers.create(
             spec.image,
             name=name,
@@ -126,6 +137,7 @@ class DockerBackend(RuntimeBackend):
             exit_code=None if state.get("Running") else state.get("ExitCode"),
             oom_killed=bool(state.get("OOMKilled")),
             paused=bool(state.get("Paused")),
+            started_at=_unix_time(state.get("StartedAt") or ""),
             labels=labels,
         )
 
@@ -194,6 +206,19 @@ class DockerBackend(RuntimeBackend):
             return ""
         return container.logs(tail=tail).decode("utf-8", errors="replace")
 
+    def follow_logs(self, instance_id: str, *, since: float | None = None) -> Iterator[tuple[float, str]]:
+        container = self.get_object(instance_id)
+        if container is None:
+            return
+        pending = b""
+        stream = container.logs(stream=True, follow=True, timestamps=True, since=since if since else None)
+        for chunk in stream:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                stamp, _, text = raw.decode("utf-8", errors="replace").partition(" ")
+                yield _unix_time(stamp), text.rstrip("\r")
+
     def list_instances(self) -> list[Instance]:
         found = []
         # sparse: no inspect inside list(), which raises NotFound for a container removed meanwhile.
@@ -204,10 +229,10 @@ class DockerBackend(RuntimeBackend):
                 log.debug("container %s went away while listing", container.id[:12])
         return found
 
-    def states(self) -> dict[str, str]:
-        # One API call: the listing already carries each container's state.
+    def states(self) -> dict[str, tuple[str, str]]:
+        # One API call: the listing already carries each container's state and labels.
         listing = self.client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=1"})
-        return {c["Id"]: c.get("State", "") for c in listing}
+        return {c["Id"]: (c.get("State", ""), (c.get("Labels") or {}).get(LABEL_SPACE, "")) for c in listing}
 
     def forget(self, space_id: str) -> None:
         for image in self.client.images.list(name=app_image_repo(space_id)):

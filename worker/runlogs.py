@@ -1,0 +1,70 @@
+"""Run logs: every running app's output, copied into a Redis stream per Space.
+
+The monitor (:mod:`worker.monitor`) starts one follower thread per running container. Lines are
+stored with secrets masked, the last ``KEEP`` of them per Space, across restarts and redeploys; a
+new container's output starts with ``===== Application Startup at … =====`` as on Hugging Face. The
+controller serves the stream at ``GET /api/spaces/{owner}/{name}/logs/run``. A restarted monitor
+resumes after the last stored line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+
+import redis
+
+from core import envvars, keys
+from worker.backends import RuntimeBackend
+
+log = logging.getLogger(__name__)
+
+KEEP = 1000
+
+
+class RunLogCollector:
+    def __init__(self, r: redis.Redis, runtime: RuntimeBackend) -> None:
+        self.r, self.backend = r, runtime
+        self.followers: dict[str, threading.Thread] = {}
+
+    def check(self) -> None:
+        """Follow every running container from the moment it is seen, new versions still starting included."""
+        states = self.backend.states()
+        for instance, (state, space_id) in states.items():
+            if state != "running" or not space_id:
+                continue
+            follower = self.followers.get(instance)
+            if follower is None or not follower.is_alive():
+                follower = threading.Thread(target=self._follow, args=(space_id, instance), daemon=True,
+                                            name=f"runlog-{instance[:12]}")
+                self.followers[instance] = follower
+                follower.start()
+        for instance in [i for i, t in self.followers.items() if not t.is_alive() and i not in states]:
+            del self.followers[instance]
+
+    def _follow(self, space_id: str, instance: str) -> None:
+        stream = keys.space_run_log(space_id)
+        inst = self.backend.poll(instance)
+        started = inst.started_at if inst and inst.started_at else time.time()
+        # Where this container's output stopped being copied (several containers may write: blue/green).
+        mine = (fields for _, fields in self.r.xrevrange(stream, count=KEEP) if fields.get("instance") == instance)
+        last_ts = float(next(mine, {}).get("ts") or 0)
+        if last_ts < started:  # a new container, or this one started again since the last line kept
+            stamp = datetime.fromtimestamp(started, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            self._add(stream, instance, f"===== Application Startup at {stamp} =====", started)
+            last_ts = started - 1e-6
+        since = last_ts + 1e-6
+        secrets = envvars.secret_values(self.r, space_id)
+        try:
+            for stamp, line in self.backend.follow_logs(instance, since=since):
+                if stamp < since:
+                    continue  # Docker's ``since`` has whole-second precision
+                self._add(stream, instance, envvars.mask(line, secrets), stamp)
+        except Exception:  # noqa: BLE001 - a container removed mid-stream ends its follower
+            log.debug("following the logs of %s ended", instance[:12], exc_info=True)
+
+    def _add(self, stream: str, instance: str, line: str, stamp: float) -> None:
+        fields = {"line": line, "instance": instance, "ts": f"{stamp:.6f}"}
+        self.r.xadd(stream, fields, maxlen=KEEP, approximate=True)
