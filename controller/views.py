@@ -29,7 +29,7 @@ def runtime_view(space: dict) -> dict:
     return {
         "stage": stage.value,
         "hardware": {"current": hardware if stage.is_serving else None, "requested": hardware},
-        "storage": None,
+        "storage": space.get("storage") or None,
         "gcTimeout": _gc_timeout(space),
         "replicas": {"current": 1 if stage.is_serving else 0, "requested": 1},
         "devMode": False,

@@ -50,6 +50,8 @@ def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:
         "GRADIO_SERVER_PORT": port,
         "PORT": port,
         "HOME": "/home/user",
+        # With persistent storage, Hugging Face caches (models, datasets) live on it, as on HF.
+        **({"HF_HOME": "/data/.huggingface"} if space.get("storage") else {}),
     }
 
 
@@ -63,6 +65,7 @@ def run_spec(space: dict, build: dict, settings: Settings, r: redis.Redis) -> Ru
         memory_mb=settings.space_memory_mb,
         cpus=settings.space_cpus,
         pids=settings.space_pids,
+        storage=bool(space.get("storage")),
     )
 
 
@@ -148,6 +151,8 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     store.update_build(r, build_id, deploy="running")
     retire_others(runtime, space_id, keep=fields.get("instance") or None)
+    if not (store.get_space(r, space_id) or {}).get("storage") and runtime.has_storage(space_id):
+        runtime.drop_storage(space_id)  # the owner deleted the Space's storage; this deploy runs without it
 
 
 def _start_container(r: redis.Redis, space: dict, build: dict, settings: Settings, runtime: RuntimeBackend) -> dict:

@@ -1,5 +1,5 @@
 """Owner actions on a Space's runtime, on Hugging Face's paths: restart (optionally a factory
-rebuild), pause, and the sleep time. Each answers with the Space's runtime, as HF does."""
+rebuild), pause, the sleep time and persistent storage. Each answers with the Space's runtime, as HF does."""
 
 from __future__ import annotations
 
@@ -65,4 +65,41 @@ def set_sleep_time(owner: str, name: str, r: StoreDep, caller: CurrentUser, seco
             f"seconds must be -1 (never sleep) or a whole number from 1 to {MAX_SLEEP_SECONDS}; got {seconds!r}"
         )
     r.hset(keys.space(space_id), "sleep_seconds", str(seconds))
+    return runtime_view(store.require_space(r, space_id))
+
+
+STORAGE_TIERS = ("small", "medium", "large")
+
+
+def _redeploy_running(r, space_id: str, space: dict) -> None:
+    build = store.get_build(r, space.get("running_build") or space.get("latest_build") or "")
+    if build is not None and build.get("status") == BuildStatus.SUCCEEDED.value:
+        enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
+
+
+@router.post("/{owner}/{name}/storage")
+def request_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser, tier: object = Body(..., embed=True)) -> dict:
+    """Give the Space a persistent ``/data`` volume (HF's persistent storage); it restarts with it."""
+    space_id = parse_space_id(owner, name)
+    space = store.require_space(r, space_id)
+    require_write(caller, owner)
+    if tier not in STORAGE_TIERS:
+        raise InvalidInput(f"tier must be one of {', '.join(STORAGE_TIERS)}; got {tier!r}")
+    if space.get("sdk") == "static":
+        raise Conflict(f"{space_id} is a static Space: it runs no app that could use /data")
+    if space.get("storage") != tier:
+        r.hset(keys.space(space_id), "storage", str(tier))
+        _redeploy_running(r, space_id, space)
+    return runtime_view(store.require_space(r, space_id))
+
+
+@router.delete("/{owner}/{name}/storage")
+def delete_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
+    """Remove the Space's ``/data`` volume and everything in it; the Space restarts without it."""
+    space_id = parse_space_id(owner, name)
+    space = store.require_space(r, space_id)
+    require_write(caller, owner)
+    if space.get("storage"):
+        r.hset(keys.space(space_id), "storage", "")
+        _redeploy_running(r, space_id, space)
     return runtime_view(store.require_space(r, space_id))

@@ -25,6 +25,7 @@ class RunSpec:
     memory_mb: int
     cpus: float
     pids: int
+    storage: bool = False  # mount the Space's persistent volume at /data
 
 
 @dataclass(frozen=True)
@@ -94,3 +95,10 @@ class RuntimeBackend(abc.ABC):
 
     def forget(self, space_id: str) -> None:
         """Drop what the backend keeps for a deleted Space besides instances (e.g. images). Default: nothing."""
+
+    def has_storage(self, space_id: str) -> bool:
+        """True if the Space's persistent /data volume exists. Default: backends without storage."""
+        return False
+
+    def drop_storage(self, space_id: str) -> None:
+        """Delete the Space's /data volume and everything in it. Default: nothing to drop."""

@@ -19,7 +19,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from core.errors import BackendError
-from core.names import app_image_repo, container_safe
+from core.names import STATIC_SERVER_IMAGE, app_image_repo, container_safe
 from core.settings import get_settings
 from worker.backends.base import Instance, RunSpec, RuntimeBackend
 
@@ -29,6 +29,13 @@ LABEL_SPACE = "org.spaces.space"
 LABEL_BUILD = "org.spaces.build"
 LABEL_PORT = "org.spaces.app-port"
 LABEL_MANAGED = "org.spaces.managed"
+
+
+DATA_DIR = "/data"
+
+
+def volume_name(space_id: str) -> str:
+    return f"spaces-data-{container_safe(space_id)}"
 
 
 def _unix_time(stamp: str) -> float:
@@ -67,6 +74,41 @@ class DockerBackend(RuntimeBackend):
             except docker.errors.APIError as exc:  # created by a concurrent worker meanwhile
                 log.debug("network create raced: %s", exc)
 
+    def ensure_volume(self, space_id: str) -> str:
+        """The Space's /data volume, created on first use and handed to uid 1000 (the app's user)."""
+        name = volume_name(space_id)
+        try:
+            self.client.volumes.get(name)
+            return name
+        except docker.errors.NotFound:
+            pass
+        self.client.volumes.create(name, labels={LABEL_MANAGED: "1", LABEL_SPACE: space_id})
+        try:
+            self.client.containers.run(
+                STATIC_SERVER_IMAGE, ["1000:1000", DATA_DIR], entrypoint=["chown"],
+                volumes={name: {"bind": DATA_DIR, "mode": "rw"}}, user="0", network_mode="none", remove=True,
+            )
+        except docker.errors.DockerException as exc:
+            raise BackendError(f"could not prepare the /data volume: {exc}") from exc
+        log.info("created the /data volume of %s", space_id)
+        return name
+
+    def has_storage(self, space_id: str) -> bool:
+        try:
+            self.client.volumes.get(volume_name(space_id))
+        except docker.errors.NotFound:
+            return False
+        return True
+
+    def drop_storage(self, space_id: str) -> None:
+        try:
+            self.client.volumes.get(volume_name(space_id)).remove(force=True)
+            log.info("removed the /data volume of %s", space_id)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise BackendError(f"could not remove the /data volume of {space_id}: {exc.explanation or exc}") from exc
+
     def get_object(self, instance_id: str) -> Container | None:
         try:
             return self.client.containers.get(instance_id)
@@ -92,6 +134,7 @@ class DockerBackend(RuntimeBackend):
             memswap_limit=f"{spec.memory_mb}m",
             nano_cpus=int(spec.cpus * 1e9),
             pids_limit=spec.pids,
+            volumes={self.ensure_volume(spec.space_id): {"bind": DATA_DIR, "mode": "rw"}} if spec.storage else None,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             init=True,
@@ -242,3 +285,4 @@ class DockerBackend(RuntimeBackend):
                 log.debug("image %s already gone", image.id)
             except docker.errors.APIError as exc:
                 log.warning("could not remove image %s of %s: %s", image.short_id, space_id, exc.explanation)
+        self.drop_storage(space_id)
