@@ -21,7 +21,7 @@ from builder.config import load_config
 from builder.guard import BuildSuperseded, build_guard
 from builder.sdks import SDK_BUILDERS, BuildContext
 from builder.source import export_commit
-from core import envvars, store
+from core import envvars, metrics, store
 from core.errors import ConfigError, NoAppFile, SpacesError
 from core.queues import enqueue_deploy
 from core.settings import Settings, get_settings
@@ -126,10 +126,13 @@ def build_space(space_id: str, build_id: str) -> None:
     store.update_build(
         r, build_id, status=BuildStatus.SUCCEEDED.value, finished_at=store.now(), duration=f"{seconds:.2f}", **result,
     )
+    metrics.inc(r, "spaces_builds_total", result="succeeded")
+    metrics.observe(r, "spaces_build_duration_seconds", seconds, metrics.BUILD_BUCKETS, result="succeeded")
     enqueue_deploy(r, space_id, build_id, startup_seconds=int(result["startup_seconds"]))
 
 
 def _superseded(r: redis.Redis, build_id: str) -> None:
+    metrics.inc(r, "spaces_builds_total", result="superseded")
     store.update_build(r, build_id, status=BuildStatus.SUPERSEDED.value, finished_at=store.now())
     store.append_log(r, build_id, "===== Build superseded by a newer push =====")
 
@@ -137,6 +140,8 @@ def _superseded(r: redis.Redis, build_id: str) -> None:
 def _fail(r: redis.Redis, space_id: str, build_id: str, emit: BuildLog, stage: Stage, reason: str, started: float) -> None:
     emit(f"===== {stage.value}: {reason} =====")
     seconds = time.monotonic() - started
+    metrics.inc(r, "spaces_builds_total", result="failed")
+    metrics.observe(r, "spaces_build_duration_seconds", seconds, metrics.BUILD_BUCKETS, result="failed")
     store.update_build(
         r, build_id, status=BuildStatus.FAILED.value, finished_at=store.now(), duration=f"{seconds:.2f}", error=reason,
     )

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from controller.api import api_router
+from controller.metrics import router as metrics_router
 from controller.git_http import router as git_router
 from core import store
 from core.errors import SpacesError
@@ -39,6 +40,7 @@ def create_app() -> FastAPI:
         return {"ok": True}
 
     app.include_router(api_router)
+    app.include_router(metrics_router)
     app.include_router(git_router)
     return app
 

@@ -80,4 +80,6 @@ def deps_lock(deps_key: str) -> str:
     return f"{PREFIX}:lock:deps:{deps_key}"
 
 
-WAKES = f"{PREFIX}:wakes"  # stream of wakes: space, tier woken from, seconds (for /metrics and benchmarks)
+def metric(name: str) -> str:
+    """Hash of one Prometheus counter or histogram (see core.metrics)."""
+    return f"{PREFIX}:metric:{name}"

@@ -66,10 +66,11 @@ def enqueue_crash_restart(r: redis.Redis, space_id: str) -> None:
 
 
 def enqueue_delete(r: redis.Redis, space_id: str) -> None:
-    _queue(r, keys.QUEUE_RUNS).enqueue(
+    job = _queue(r, keys.QUEUE_RUNS).enqueue(
         "worker.jobs.delete_space", space_id, job_timeout=600, result_ttl=3600, failure_ttl=86400,
         description=f"delete {space_id}",
     )
+    r.hset(keys.space(space_id), "delete_job", job.id)
 
 
 def build_queue_status(r: redis.Redis) -> tuple[int, int]:

@@ -9,10 +9,13 @@ about a tenth of a second. ``python -m proxy.traefik`` writes the file and print
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlparse
 
+import httpx
 import yaml
 
 from core.settings import Settings, get_settings
@@ -59,6 +62,19 @@ def write_static_config(settings: Settings | None = None) -> Path:
     path = settings.data_dir / "traefik" / "traefik.yml"
     write_atomic(path, yaml.safe_dump(static_config(settings), sort_keys=False))
     return path
+
+
+
+REQUESTS_LINE = re.compile(r'^traefik_service_requests_total\{[^}]*service="([^"]+)"[^}]*\}\s+(\S+)', re.M)
+
+
+def requests_by_service(settings: Settings) -> dict[str, float]:
+    """Requests Traefik has answered per service (``space-x@redis``) since it started."""
+    text = httpx.get(f"{settings.traefik_api_url}/metrics", timeout=5).text
+    totals: dict[str, float] = defaultdict(float)
+    for service, value in REQUESTS_LINE.findall(text):
+        totals[service] += float(value)
+    return totals
 
 
 if __name__ == "__main__":

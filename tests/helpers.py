@@ -44,10 +44,11 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def create_user(name: str | None = None) -> User:
+def create_user(name: str | None = None, *, admin: bool = False) -> User:
     """A new platform user made with the real ``spaces user create`` command."""
     name = name or unique("u")
-    run = subprocess.run([SPACES_CLI, "user", "create", name], capture_output=True, text=True, check=True)
+    argv = [SPACES_CLI, "user", "create", name, *(["--admin"] if admin else [])]
+    run = subprocess.run(argv, capture_output=True, text=True, check=True)
     return User(name=name, token=run.stdout.strip().splitlines()[-1])
 
 

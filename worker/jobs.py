@@ -15,7 +15,7 @@ import shutil
 import redis
 from rq import get_current_job
 
-from core import envvars, keys, store
+from core import envvars, keys, metrics, store
 from core.errors import SpacesError
 from core.settings import Settings, get_settings
 from core.stages import Stage
@@ -145,11 +145,13 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         store.append_log(r, build_id, f"===== RUNTIME_ERROR: {message.splitlines()[0]} =====")
         store.update_build(r, build_id, deploy="failed")
         store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=message, build_id=build_id)
+        metrics.inc(r, "spaces_deploys_total", result="failed")
         return
     store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="",
                     crash_count="0", restart_at="", **fields)
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     store.update_build(r, build_id, deploy="running")
+    metrics.inc(r, "spaces_deploys_total", result="running")
     retire_others(runtime, space_id, keep=fields.get("instance") or None)
     if not (store.get_space(r, space_id) or {}).get("storage") and runtime.has_storage(space_id):
         runtime.drop_storage(space_id)  # the owner deleted the Space's storage; this deploy runs without it
@@ -164,6 +166,7 @@ def _start_container(r: redis.Redis, space: dict, build: dict, settings: Setting
             timeout=float(build.get("startup_seconds", settings.startup_timeout)), memory_mb=spec.memory_mb,
         )
         store.append_log(r, build["id"], f"app answered HTTP {seconds:.1f} s after start")
+        metrics.observe(r, "spaces_app_start_seconds", seconds, metrics.START_BUCKETS)
         route_to(r, space, instance.target, settings)
     except SpacesError:
         runtime.remove(instance.id)

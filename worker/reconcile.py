@@ -25,7 +25,7 @@ import redis
 from core import envvars, keys, store
 from core.errors import SpacesError
 from core.settings import Settings, get_settings
-from core.queues import enqueue_build, enqueue_deploy, job_alive
+from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, job_alive
 from core.stages import BuildStatus, Stage
 from proxy.routes import SPACE_ROUTE_PREFIX, RedisRouteTable, controller_config, space_route_name
 from worker.backends import Instance, RuntimeBackend, get_backend
@@ -170,8 +170,13 @@ BUILDING = {Stage.BUILDING.value, Stage.RUNNING_BUILDING.value}
 
 
 def resume_abandoned(r: redis.Redis, space: dict) -> None:
-    """A build or deploy whose worker died (``kill -9``, a reboot) is queued again; the Space lock
-    the dead deploy held is released."""
+    """A build, deploy or deletion whose worker died (``kill -9``, a reboot) is queued again; the
+    Space lock the dead deploy held is released."""
+    if space.get("stage") == Stage.DELETING.value:
+        if not job_alive(space.get("delete_job", "")):
+            log.warning("reconcile: the deletion of %s lost its worker; queueing it again", space["id"])
+            enqueue_delete(r, space["id"])
+        return
     if space.get("stage") not in STARTING | BUILDING or not space.get("latest_build"):
         return
     build = store.get_build(r, space["latest_build"]) or {}

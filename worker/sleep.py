@@ -18,7 +18,7 @@ import time
 
 import redis
 
-from core import keys, store
+from core import keys, metrics, store
 from core.errors import RuntimeFailed, SpacesError
 from core.settings import Settings, get_settings
 from core.stages import Stage
@@ -135,6 +135,7 @@ def wake(r: redis.Redis, backend: RuntimeBackend, space_id: str, settings: Setti
     store.set_stage(r, space_id, Stage.RUNNING, instance=inst.id, target=inst.target, sleep_tier="",
                     last_active=str(time.time()))
     seconds = time.monotonic() - started
-    r.xadd(keys.WAKES, {"space": space_id, "tier": how, "seconds": f"{seconds:.4f}"}, maxlen=1000, approximate=True)
+    metrics.inc(r, "spaces_wakes_total", tier=how)
+    metrics.observe(r, "spaces_wake_duration_seconds", seconds, metrics.WAKE_BUCKETS, tier=how)
     log.info("woke %s from %s in %.3f s", space_id, how, seconds)
     return how

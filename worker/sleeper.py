@@ -16,12 +16,9 @@ stopped (see :mod:`worker.sleep`).
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections import defaultdict
 from urllib.parse import urlparse
 
-import httpx
 import redis
 
 from core import keys, store
@@ -29,6 +26,7 @@ from core.store import sleep_seconds
 from core.settings import Settings
 from core.stages import Stage
 from proxy.routes import space_route_name
+from proxy.traefik import requests_by_service
 from worker.backends import RuntimeBackend
 from worker.health import open_connections
 from worker.jobs import space_lock
@@ -36,16 +34,6 @@ from worker.sleep import TIER_PAUSED, deepen_sleep, idle_since, put_to_sleep, sl
 
 log = logging.getLogger(__name__)
 
-REQUESTS_LINE = re.compile(r'^traefik_service_requests_total\{[^}]*service="([^"]+)"[^}]*\}\s+(\S+)', re.M)
-
-
-def requests_by_service(settings: Settings) -> dict[str, float]:
-    """Requests Traefik has answered per service (``space-x@redis``) since it started."""
-    text = httpx.get(f"{settings.traefik_api_url}/metrics", timeout=5).text
-    totals: dict[str, float] = defaultdict(float)
-    for service, value in REQUESTS_LINE.findall(text):
-        totals[service] += float(value)
-    return totals
 
 
 class Sleeper:
