@@ -32,7 +32,7 @@ def static_config(settings: Settings) -> dict:
         },
         "api": {"insecure": True, "dashboard": False},
         "ping": {"entryPoint": "traefik"},
-        "metrics": {"prometheus": {"entryPoint": "traefik", "addServicesLabels": True, "addRoutersLabels": True}},
+        "metrics": {"prometheus": {"entryPoint": "traefik", "addServicesLabels": True}},
         "providers": {
             "providersThrottleDuration": "50ms",
             "redis": {

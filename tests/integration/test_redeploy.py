@@ -19,6 +19,7 @@ class Load:
         self.url, self.interval = url, 1 / rate
         self.ok = 0
         self.failures: list[str] = []
+        self.latencies: list[float] = []
         self.bodies: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -36,6 +37,7 @@ class Load:
                         self.failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
                 except httpx.HTTPError as exc:
                     self.failures.append(f"{type(exc).__name__}: {exc}")
+                self.latencies.append(time.monotonic() - started)
                 self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def __enter__(self) -> Load:
