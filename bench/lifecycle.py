@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import docker
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,6 +33,7 @@ from core.settings import get_settings  # noqa: E402
 from proxy.routes import RedisRouteTable  # noqa: E402
 from tests.helpers import WorkTree, api, create_user, output, space_url  # noqa: E402
 from tests.integration.test_redeploy import APP, Load  # noqa: E402
+from tests.integration.test_sleep import wait_status  # noqa: E402
 
 
 def first_byte(url: str) -> float:
@@ -43,19 +43,6 @@ def first_byte(url: str) -> float:
         if response.status_code != 200:
             raise RuntimeError(f"{url} answered {response.status_code}")
     return time.monotonic() - started
-
-
-def container_status(space_id: str) -> str:
-    (container,) = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})
-    return container.status
-
-
-def wait_status(space_id: str, status: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while container_status(space_id) != status:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{space_id} never reached {status}")
-        time.sleep(0.1)
 
 
 def push(owner, name: str, files: dict[str, str], example: str = "hello-gradio") -> tuple[WorkTree, str]:

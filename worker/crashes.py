@@ -17,6 +17,7 @@ import redis
 
 from core import envvars, keys, store
 from core.errors import SpacesError
+from core.hardware import space_limits
 from core.queues import enqueue_crash_restart
 from core.settings import Settings, get_settings
 from core.stages import Stage
@@ -89,8 +90,8 @@ class CrashWatcher:
             inst = self.backend.poll(space["instance"])
             if inst is not None and inst.running:
                 return
-            record_crash(self.r, fresh, failure_reason(self.backend, space["instance"], self.settings.space_memory_mb),
-                         self.settings)
+            memory_mb = space_limits(fresh, self.settings).memory_mb
+            record_crash(self.r, fresh, failure_reason(self.backend, space["instance"], memory_mb), self.settings)
         finally:
             try:
                 lock.release()

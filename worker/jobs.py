@@ -16,6 +16,7 @@ import redis
 from rq import get_current_job
 
 from core import envvars, keys, metrics, store
+from core.hardware import space_limits
 from core.errors import SpacesError
 from core.settings import Settings, get_settings
 from core.stages import Stage
@@ -37,14 +38,15 @@ def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:
     """The environment an app gets, as on Hugging Face."""
     owner, name = space["id"].split("/", 1)
     port = str(build.get("app_port", 7860))
-    memory = settings.space_memory_mb
+    limits = space_limits(space, settings)
+    memory = limits.memory_mb
     return {
         "SPACE_ID": space["id"],
         "SPACE_HOST": settings.space_host(space["subdomain"]),
         "SPACE_AUTHOR_NAME": owner,
         "SPACE_REPO_NAME": name,
         "SPACE_TITLE": build.get("title") or space.get("title") or name,
-        "CPU_CORES": f"{settings.space_cpus:g}",
+        "CPU_CORES": f"{limits.cpus:g}",
         "MEMORY": f"{memory // 1024}Gi" if memory % 1024 == 0 else f"{memory}Mi",
         "GRADIO_SERVER_NAME": "0.0.0.0",
         "GRADIO_SERVER_PORT": port,
@@ -62,9 +64,9 @@ def run_spec(space: dict, build: dict, settings: Settings, r: redis.Redis) -> Ru
         image=build["image"],
         app_port=int(build.get("app_port", 7860)),
         env={**envvars.environment(r, space["id"]), **space_env(space, build, settings)},
-        memory_mb=settings.space_memory_mb,
-        cpus=settings.space_cpus,
-        pids=settings.space_pids,
+        memory_mb=space_limits(space, settings).memory_mb,
+        cpus=space_limits(space, settings).cpus,
+        pids=space_limits(space, settings).pids,
         storage=bool(space.get("storage")),
     )
 

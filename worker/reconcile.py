@@ -24,6 +24,7 @@ import redis
 
 from core import envvars, keys, store
 from core.errors import SpacesError
+from core.hardware import space_limits
 from core.settings import Settings, get_settings
 from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, job_alive
 from core.stages import BuildStatus, Stage
@@ -58,7 +59,7 @@ def _revive(r: redis.Redis, backend: RuntimeBackend, space: dict, inst: Instance
         inst = backend.resume(inst.id)
     wait_healthy(
         backend, inst.id, inst.target,
-        timeout=float(build.get("startup_seconds", settings.startup_timeout)), memory_mb=settings.space_memory_mb,
+        timeout=float(build.get("startup_seconds", settings.startup_timeout)), memory_mb=space_limits(space, settings).memory_mb,
     )
     return inst
 

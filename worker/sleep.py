@@ -20,6 +20,7 @@ import redis
 
 from core import keys, metrics, store
 from core.errors import RuntimeFailed, SpacesError
+from core.hardware import space_limits
 from core.settings import Settings, get_settings
 from core.stages import Stage
 from proxy.routes import RedisRouteTable, space_route_name
@@ -98,7 +99,7 @@ def bring_up(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Set
         inst = backend.resume(inst.id)
     wait_healthy(backend, inst.id, inst.target,
                  timeout=float(build.get("startup_seconds", settings.startup_timeout)),
-                 memory_mb=settings.space_memory_mb)
+                 memory_mb=space_limits(space, settings).memory_mb)
     return inst, how
 
 

@@ -1,5 +1,5 @@
 """Owner actions on a Space's runtime, on Hugging Face's paths: restart (optionally a factory
-rebuild), pause, the sleep time and persistent storage. Each answers with the Space's runtime, as HF does."""
+rebuild), pause, the sleep time, persistent storage and the hardware tier. Each answers with the Space's runtime, as HF does."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from controller.repos import head_commit
 from controller.views import runtime_view
 from core import keys, store
 from core.errors import Conflict, InvalidInput
+from core.hardware import TIERS
 from core.names import parse_space_id
 from core.queues import enqueue_build, enqueue_deploy, enqueue_pause
 from core.stages import BuildStatus, Stage
@@ -101,5 +102,19 @@ def delete_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> d
     require_write(caller, owner)
     if space.get("storage"):
         r.hset(keys.space(space_id), "storage", "")
+        _redeploy_running(r, space_id, space)
+    return runtime_view(store.require_space(r, space_id))
+
+
+@router.post("/{owner}/{name}/hardware")
+def request_hardware(owner: str, name: str, r: StoreDep, caller: CurrentUser, flavor: object = Body(..., embed=True)) -> dict:
+    """Move the Space to another hardware tier (its container limits); it restarts on it."""
+    space_id = parse_space_id(owner, name)
+    space = store.require_space(r, space_id)
+    require_write(caller, owner)
+    if flavor not in TIERS:
+        raise InvalidInput(f"flavor must be one of {', '.join(TIERS)} (this platform has no GPUs); got {flavor!r}")
+    if (space.get("hardware") or "cpu-basic") != flavor:
+        r.hset(keys.space(space_id), "hardware", str(flavor))
         _redeploy_running(r, space_id, space)
     return runtime_view(store.require_space(r, space_id))

@@ -65,12 +65,17 @@ def started_at(space_id: str) -> list[str]:
     return [c.attrs["State"]["StartedAt"] for c in found]
 
 
-def test_kill_9_of_controller_and_workers_while_spaces_serve(user, worktree, track):
-    space_id = track(f"{user.name}/survivor", user)
+def serve_v0(user, worktree, track, name: str) -> tuple[str, str]:
+    """A small HTTP app answering "v0", running: (space_id, url)."""
+    space_id = track(f"{user.name}/{name}", user)
     worktree.write("app.py", APP.format(version="v0"))
     worktree.commit("v0")
-    assert worktree.push(user.name, "survivor", user).returncode == 0
-    url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    assert worktree.push(user.name, name, user).returncode == 0
+    return space_id, space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+
+
+def test_kill_9_of_controller_and_workers_while_spaces_serve(user, worktree, track):
+    space_id, url = serve_v0(user, worktree, track, "survivor")
     before = started_at(space_id)
     try:
         with Load(url) as load:
@@ -89,11 +94,7 @@ def test_kill_9_of_controller_and_workers_while_spaces_serve(user, worktree, tra
 
 
 def test_kill_9_of_the_run_worker_mid_deploy_is_repaired(user, worktree, track):
-    space_id = track(f"{user.name}/midway", user)
-    worktree.write("app.py", APP.format(version="v0"))
-    worktree.commit("v0")
-    assert worktree.push(user.name, "midway", user).returncode == 0
-    url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    space_id, url = serve_v0(user, worktree, track, "midway")
     slow_start = "import time\ntime.sleep(6)\n" + APP.format(version="v1")
     worktree.write("app.py", slow_start)
     worktree.commit("v1, slow to start")

@@ -74,6 +74,14 @@ def set_sleep(space_id: str, owner: User, seconds: object) -> httpx.Response:
     return api("POST", f"/api/spaces/{space_id}/sleeptime", owner, json={"seconds": seconds})
 
 
+def sleep_deeply(space_id: str, owner: User) -> None:
+    """Let the Space fall asleep down to the stopped tier, then keep it from sleeping once woken."""
+    set_sleep(space_id, owner, 1)
+    wait_stage(space_id, {"SLEEPING"}, timeout=30)
+    wait_status(space_id, "exited")
+    set_sleep(space_id, owner, -1)
+
+
 def test_sleep_time_is_validated_and_owner_only(sleepy, other_user):
     space_id, _, owner = sleepy
     for bad in ("soon", 0, -2, 1.5, True, 10**9):
@@ -106,10 +114,7 @@ def test_idle_space_is_paused_then_stopped_and_gradio_client_wakes_it(sleepy):
 
 def test_plain_http_client_is_held_until_the_app_answers(sleepy):
     space_id, url, owner = sleepy
-    set_sleep(space_id, owner, 1)
-    wait_stage(space_id, {"SLEEPING"}, timeout=30)
-    wait_status(space_id, "exited")
-    set_sleep(space_id, owner, -1)
+    sleep_deeply(space_id, owner)
     response = httpx.get(url + "config", timeout=120)  # no retry: the first answer is the app's
     assert response.status_code == 200, response.text[:300]
     assert response.json()["mode"] == "interface"
@@ -117,10 +122,7 @@ def test_plain_http_client_is_held_until_the_app_answers(sleepy):
 
 def test_browser_gets_a_wake_page_with_the_startup_log_then_the_app(sleepy):
     space_id, url, owner = sleepy
-    set_sleep(space_id, owner, 1)
-    wait_stage(space_id, {"SLEEPING"}, timeout=30)
-    wait_status(space_id, "exited")
-    set_sleep(space_id, owner, -1)
+    sleep_deeply(space_id, owner)
     browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
     page = httpx.get(url, headers=browser, timeout=30)
     assert page.status_code == 200 and "Waking up" in page.text and space_id in page.text

@@ -203,33 +203,33 @@ class DockerBackend(RuntimeBackend):
         except docker.errors.NotFound:
             return None
 
-    def resume(self, instance_id: str) -> Instance:
+    def _existing(self, instance_id: str) -> Container:
         container = self.get_object(instance_id)
         if container is None:
             raise BackendError(f"container {instance_id[:12]} is gone")
+        return container
+
+    def resume(self, instance_id: str) -> Instance:
+        container = self._existing(instance_id)
         self.start_object(container)
         return self._instance(container)
 
-    def pause(self, instance_id: str) -> None:
-        container = self.get_object(instance_id)
-        if container is None:
-            raise BackendError(f"container {instance_id[:12]} is gone")
+    def _freeze(self, instance_id: str, frozen: bool) -> Container:
+        """Pause (``frozen``) or unpause; being in that state already is success."""
+        container = self._existing(instance_id)
         try:
-            container.pause()
+            container.pause() if frozen else container.unpause()
         except docker.errors.APIError as exc:
-            if "is already paused" not in str(exc):
-                raise BackendError(f"could not pause the container: {exc.explanation or exc}") from exc
+            if ("is already paused" if frozen else "is not paused") not in str(exc):
+                verb = "pause" if frozen else "unpause"
+                raise BackendError(f"could not {verb} the container: {exc.explanation or exc}") from exc
+        return container
+
+    def pause(self, instance_id: str) -> None:
+        self._freeze(instance_id, True)
 
     def unpause(self, instance_id: str) -> Instance:
-        container = self.get_object(instance_id)
-        if container is None:
-            raise BackendError(f"container {instance_id[:12]} is gone")
-        try:
-            container.unpause()
-        except docker.errors.APIError as exc:
-            if "is not paused" not in str(exc):
-                raise BackendError(f"could not unpause the container: {exc.explanation or exc}") from exc
-        return self._instance(container)
+        return self._instance(self._freeze(instance_id, False))
 
     def stop(self, instance_id: str, *, timeout: float = 10) -> None:
         container = self.get_object(instance_id)

@@ -1,0 +1,33 @@
+"""Hardware tiers, named as on Hugging Face, and the container limits each one maps to.
+
+``cpu-basic`` is the platform's default limits (``SPACES_SPACE_CPUS``, ``SPACES_SPACE_MEMORY_MB``,
+``SPACES_SPACE_PIDS``); ``cpu-upgrade`` has four times the CPUs (at most the host's) and memory.
+GPU tiers are refused: this platform runs Spaces on CPUs only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from core.settings import Settings
+
+DEFAULT_TIER = "cpu-basic"
+TIERS = ("cpu-basic", "cpu-upgrade")
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpus: float
+    memory_mb: int
+    pids: int
+
+
+def limits_for(tier: str | None, settings: Settings) -> Limits:
+    factor = 4 if tier == "cpu-upgrade" else 1
+    cpus = min(settings.space_cpus * factor, float(os.cpu_count() or 1))
+    return Limits(cpus=cpus, memory_mb=settings.space_memory_mb * factor, pids=settings.space_pids * factor)
+
+
+def space_limits(space: dict, settings: Settings) -> Limits:
+    return limits_for(space.get("hardware") or DEFAULT_TIER, settings)
