@@ -5,7 +5,8 @@
 - failed requests and worst latency over 3 redeploys under ~20 requests/s;
 - wake from the paused tier and from the stopped tier (time to the first byte of the answer),
   next to the app's own start time;
-- throughput and median latency through Traefik versus straight to the container;
+- throughput and median latency through Traefik versus straight to the container, for a tiny
+  HTTP/1.0 app (a new connection per request behind Traefik) and for a Gradio Space;
 - the time from a route written in Redis to Traefik serving it.
 
 It makes its own user and Spaces and deletes them afterwards.
@@ -116,8 +117,9 @@ def hammer(host: str, port: int, headers: dict[str, str], seconds: float, thread
     return sum(counts) / seconds, statistics.median(samples)
 
 
-def throughput(owner, seconds: float) -> None:
-    space_id = f"{owner.name}/steady"
+def throughput(owner, name: str, what: str, seconds: float) -> None:
+    space_id = f"{owner.name}/{name}"
+    httpx.get(space_url(store.get_redis().hget(f"spaces:space:{space_id}", "subdomain")), timeout=120)  # awake
     target = store.get_redis().hget(f"spaces:space:{space_id}", "target")
     direct = urlparse(target)
     host = f"{store.get_redis().hget(f'spaces:space:{space_id}', 'subdomain')}.{get_settings().domain}"
@@ -127,7 +129,7 @@ def throughput(owner, seconds: float) -> None:
         straight.append(hammer(direct.hostname, direct.port, {"Host": host}, seconds, 4))
     via_rps, via_p50 = statistics.median(v[0] for v in via), statistics.median(v[1] for v in via)
     direct_rps, direct_p50 = statistics.median(v[0] for v in straight), statistics.median(v[1] for v in straight)
-    print(f"throughput (4 keep-alive clients, 3 alternating rounds of {seconds:.0f} s, medians): through Traefik "
+    print(f"throughput, {what} (4 keep-alive clients, 3 alternating rounds of {seconds:.0f} s, medians): through Traefik "
           f"{via_rps:.0f} req/s, p50 {via_p50 * 1000:.2f} ms; straight to the container's published port "
           f"{direct_rps:.0f} req/s, p50 {direct_p50 * 1000:.2f} ms ({via_rps / direct_rps * 100:.0f}% of direct)")
 
@@ -162,8 +164,9 @@ def main() -> None:
     owner = create_user()
     try:
         redeploys(owner)
-        throughput(owner, args.seconds)
+        throughput(owner, "steady", "tiny Python HTTP/1.0 app", args.seconds)
         wakes(owner, args.runs)
+        throughput(owner, "sleepy", "hello-gradio (uvicorn)", args.seconds)
         route_latency(args.runs * 2)
     finally:
         for name in ("steady", "sleepy"):

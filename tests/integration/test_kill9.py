@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import docker
-import pytest
 import httpx
+import pytest
 
 from core.settings import get_settings
 from tests.helpers import ROOT, api, output, runtime, space_url, wait_stage

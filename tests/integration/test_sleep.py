@@ -12,7 +12,17 @@ import pytest
 from gradio_client import Client
 from websockets.sync.client import connect
 
-from tests.helpers import User, WorkTree, api, create_user, output, runtime, space_url, wait_stage
+from tests.browser import Browser
+from tests.helpers import (
+    User,
+    WorkTree,
+    api,
+    create_user,
+    output,
+    runtime,
+    space_url,
+    wait_stage,
+)
 
 # A Gradio app with a websocket echo endpoint beside the interface.
 WS_APP = '''
@@ -188,3 +198,17 @@ def test_owner_pause_holds_until_restart(sleepy, other_user):
     assert api("POST", f"/api/spaces/{space_id}/restart", owner).status_code == 200
     wait_stage(space_id, {"RUNNING"}, timeout=120)
     assert Client(url, verbose=False).predict("back", api_name="/greet") == "Hello, back!"
+
+
+def test_real_browser_sees_the_startup_log_then_the_app_by_itself(sleepy):
+    """Headless Chromium opens a stopped Space: the wake page shows the app's log, then the page
+    moves on to the Gradio app by itself."""
+    space_id, url, owner = sleepy
+    sleep_deeply(space_id, owner)
+    with Browser() as browser:
+        page = browser.open(url)
+        seen = page.wait_for("document.querySelector('gradio-app') !== null", timeout=120)
+        assert any("Waking up" in text and space_id in text for text in seen), seen
+        assert any("Running on" in text or "Uvicorn running" in text or "Started server" in text for text in seen), seen
+        assert page.evaluate("document.title") != "Waking up…"
+    assert runtime(space_id)["stage"] == "RUNNING"

@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InvalidName
-from core.names import MAX_LABEL, parse_space_id, subdomain_candidates, validate_user_name
+from core.names import (
+    MAX_LABEL,
+    parse_space_id,
+    subdomain_candidates,
+    validate_user_name,
+)
 
 
 @pytest.mark.parametrize("name", ["a", "hello", "my-space-2", "0x", "a" * 63])

@@ -1,0 +1,98 @@
+"""A real headless Chromium for tests, driven over the DevTools protocol (no extra packages).
+
+    with Browser() as browser:
+        page = browser.open("http://demo-hello-gradio.spaces.localhost:8080/")
+        page.wait_for("document.querySelector('gradio-app') !== null")
+        text = page.evaluate("document.body.innerText")
+
+Chromium comes from Debian (``deploy/install.sh`` installs it); ``*.localhost`` resolves to
+loopback inside it, so Spaces' subdomains work as they do for a visitor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import httpx
+from websockets.sync.client import connect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+class Page:
+    def __init__(self, socket) -> None:
+        self.socket = socket
+        self.ids = itertools.count(1)
+
+    def call(self, method: str, **params) -> dict:
+        message_id = next(self.ids)
+        self.socket.send(json.dumps({"id": message_id, "method": method, "params": params}))
+        while True:  # events arrive in between; keep reading until our answer
+            message = json.loads(self.socket.recv(timeout=60))
+            if message.get("id") == message_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression in the page (None while it is navigating)."""
+        try:
+            result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        except RuntimeError:
+            return None
+        return result.get("result", {}).get("value")
+
+    def wait_for(self, expression: str, timeout: float = 60, every: float = 0.1) -> list:
+        """Poll until ``expression`` is truthy; returns every distinct value of
+        ``document.body.innerText`` seen meanwhile (what a visitor saw, in order)."""
+        seen: list = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.evaluate("document.body ? document.body.innerText : ''")
+            if text and (not seen or seen[-1] != text):
+                seen.append(text)
+            if self.evaluate(expression):
+                return seen
+            time.sleep(every)
+        raise AssertionError(f"{expression} never became true; the page showed: {seen[-3:]}")
+
+
+
+class Browser:
+    def __enter__(self) -> Browser:
+        self.sockets = contextlib.ExitStack()
+        self.profile = tempfile.mkdtemp(prefix="chromium-test-")
+        self.process = subprocess.Popen(
+            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--remote-debugging-port=0", f"--user-data-dir={self.profile}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 30
+        for line in self.process.stderr:
+            found = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                self.port = int(found.group(1))
+                break
+            if time.monotonic() > deadline:
+                break
+        else:
+            raise RuntimeError("Chromium did not start (is it installed? make up installs it)")
+        return self
+
+    def open(self, url: str) -> Page:
+        target = httpx.put(f"http://127.0.0.1:{self.port}/json/new?{url}", timeout=30).json()
+        socket = self.sockets.enter_context(connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=30))
+        return Page(socket)
+
+    def __exit__(self, *exc) -> None:
+        self.sockets.close()
+        self.process.kill()
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.profile, ignore_errors=True)
