@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from controller.deps import CurrentUser, StoreDep, require_write
-from controller.views import build_view, runtime_view, space_view
+from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, store
 from core.errors import NotFound
 from core.names import parse_space_id
@@ -77,6 +78,7 @@ async def _follow_stream(stream: str, request: Request, finished=None) -> AsyncI
     settings = get_settings()
     client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
     last = "0-0"
+    quiet_since = time.monotonic()
     try:
         while not await request.is_disconnected():
             entries = await client.xread({stream: last}, block=1000, count=500)
@@ -84,16 +86,22 @@ async def _follow_stream(stream: str, request: Request, finished=None) -> AsyncI
                 for entry_id, fields in items:
                     last = entry_id
                     stamp = float(fields.get("ts") or int(entry_id.split("-", 1)[0]) / 1000)
-                    payload = {"data": fields.get("line", "") + "\n", "timestamp": stamp}
+                    payload = {"data": fields.get("line", "") + "\n", "timestamp": iso(stamp)}
                     yield f"data: {json.dumps(payload)}\n\n".encode()
+                quiet_since = time.monotonic()
             if not entries and finished is not None and await asyncio.to_thread(finished):
                 return
-            if not entries:
+            # A comment now and then keeps proxies from closing a quiet stream; not every second,
+            # so that clients reading "what is there now" (huggingface_hub without follow) see
+            # the stream go quiet and stop.
+            if not entries and time.monotonic() - quiet_since > KEEPALIVE_EVERY:
+                quiet_since = time.monotonic()
                 yield b": keep-alive\n\n"
     finally:
         await client.aclose()
 
 
+KEEPALIVE_EVERY = 15.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 

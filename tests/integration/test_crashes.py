@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import docker
 import httpx
 
 from tests.helpers import api, base_url, output, runtime, space_url, wait_stage
@@ -102,16 +103,17 @@ def test_app_that_never_opens_its_port_times_out_with_its_logs(user, worktree, t
 
 
 def read_run_log(space_id: str, user, seconds: float = 3) -> list[str]:
-    """The lines the run-log stream sends within ``seconds`` (it stays open for new output)."""
+    """The lines the run-log stream sends until it has been quiet for ``seconds`` (it stays open)."""
     lines: list[str] = []
-    deadline = time.monotonic() + seconds
-    with httpx.stream("GET", f"{base_url()}/api/spaces/{space_id}/logs/run", headers=user.headers, timeout=10) as response:
-        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
-        for raw in response.iter_lines():  # a keep-alive comment comes every second
-            if raw.startswith("data: "):
-                lines.append(json.loads(raw[6:])["data"].rstrip("\n"))
-            if time.monotonic() > deadline:
-                break
+    try:
+        with httpx.stream("GET", f"{base_url()}/api/spaces/{space_id}/logs/run", headers=user.headers,
+                          timeout=httpx.Timeout(10, read=seconds)) as response:
+            assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+            for raw in response.iter_lines():
+                if raw.startswith("data: "):
+                    lines.append(json.loads(raw[6:])["data"].rstrip("\n"))
+    except httpx.ReadTimeout:
+        pass  # quiet for ``seconds``: everything kept so far has been sent
     return lines
 
 
@@ -122,6 +124,10 @@ def test_run_log_keeps_output_across_restarts_masks_secrets_and_is_owner_only(us
     assert "Your Space is running at" in text, text
     assert api("POST", f"/api/spaces/{space_id}/secrets", user, json={"key": "API_KEY", "value": secret}).status_code == 200
     wait_for(lambda: any("the key is ********" in line for line in read_run_log(space_id, user, 1)), "the masked key")
+    # The redeploy that brought the secret has finished once the old container is gone.
+    wait_for(lambda: len(docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})) == 1,
+             "the old container to be retired")
+    wait_stage(space_id, {"RUNNING"}, timeout=30)
     url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
     try:
         httpx.get(url + "crash", timeout=10)

@@ -1,0 +1,44 @@
+"""The runtime calls of the real, unmodified ``huggingface_hub`` client work against the platform:
+runtime, sleep time, hardware, storage, pause and restart."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from huggingface_hub import HfApi, SpaceHardware, SpaceStage
+from huggingface_hub.utils import HfHubHTTPError
+
+from tests.helpers import base_url, wait_stage
+from tests.integration.test_redeploy import APP
+
+
+def test_huggingface_hub_runtime_calls(user, other_user, worktree, track):
+    space_id = track(f"{user.name}/hubbed", user)
+    worktree.write("app.py", APP.format(version="v1"))
+    worktree.commit("v1")
+    assert worktree.push(user.name, "hubbed", user).returncode == 0
+    hub = HfApi(endpoint=base_url(), token=user.token)
+
+    runtime = hub.get_space_runtime(space_id)
+    assert runtime.stage == SpaceStage.RUNNING and runtime.hardware == SpaceHardware.CPU_BASIC
+    assert runtime.sleep_time == 172800
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the client warns that cpu-basic sleep time is fixed on HF
+        assert hub.set_space_sleep_time(space_id, sleep_time=3600).sleep_time == 3600
+    assert hub.request_space_hardware(space_id, hardware=SpaceHardware.CPU_UPGRADE).requested_hardware == "cpu-upgrade"
+    build_log = list(hub.fetch_space_logs(space_id, build=True))
+    assert build_log[0].startswith("===== Build Queued at") and any("Running at" in line for line in build_log)
+    run_log = list(hub.fetch_space_logs(space_id))  # what is there now, then it returns
+    assert run_log and run_log[0].startswith("===== Application Startup at")
+
+    with pytest.raises(HfHubHTTPError) as refused:
+        HfApi(endpoint=base_url(), token=other_user.token).pause_space(space_id)
+    assert refused.value.response.status_code == 403
+
+    assert hub.pause_space(space_id).stage == SpaceStage.PAUSED
+    assert hub.get_space_runtime(space_id).stage == SpaceStage.PAUSED
+    hub.restart_space(space_id)
+    wait_stage(space_id, {"RUNNING"}, timeout=120)
+    assert hub.get_space_runtime(space_id).hardware == SpaceHardware.CPU_UPGRADE
