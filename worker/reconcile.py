@@ -33,7 +33,7 @@ from worker.backends import Instance, RuntimeBackend, get_backend
 from worker.health import wait_healthy
 from worker import static_host
 from worker.jobs import job_lock_token, route_to, run_spec, space_lock, static_root_path
-from worker.sleep import route_to_waker
+from worker.sleep import TIER_PAUSED, TIER_STOPPED, instance_of, route_to_waker
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,10 @@ def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: dict, settin
             route_to_waker(r, space, settings)
         except SpacesError as exc:
             log.warning("reconcile: %s", exc.message)
+    if space["stage"] == Stage.SLEEPING.value and space.get("sleep_tier") == TIER_PAUSED:
+        inst = instance_of(backend, space)
+        if inst is None or not inst.paused:  # stopped meanwhile (make down, a reboot): waking takes a start
+            r.hset(keys.space(space["id"]), "sleep_tier", TIER_STOPPED)
     if space["stage"] == Stage.PAUSED.value:
         for inst in backend.list_instances():
             if inst.space_id == space["id"] and inst.running:

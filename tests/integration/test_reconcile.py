@@ -11,8 +11,9 @@ import httpx
 import pytest
 import redis
 
-from core import keys
+from core import keys, store
 from core.settings import get_settings
+from core.stages import Stage
 from tests.helpers import api, create_user, output, space_url
 
 
@@ -97,3 +98,25 @@ def test_orphan_container_of_a_deleted_space_is_removed(served):
     reconcile_once()
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(orphan.id)
+
+
+def test_sleeping_space_after_a_reboot_is_routed_to_the_waker_and_wakes(served):
+    """As after a reboot: the records say asleep in the paused tier, but the container is stopped
+    and the route is gone. The reconciler routes visitors to the waker and marks the tier stopped
+    (so a browser gets the wake page, not a long wait); a visit wakes the Space."""
+    space_id, url = served
+    r = redis.Redis.from_url(get_settings().redis_url, decode_responses=True)
+    store.set_stage(r, space_id, Stage.SLEEPING, sleep_tier="paused")
+    container_of(space_id).stop(timeout=2)
+    sub = r.hget(keys.space(space_id), "subdomain")
+    r.delete(*r.scan_iter(f"traefik/http/*/space-{sub}/*"))
+    reconcile_once()
+    assert r.hget(keys.space(space_id), "sleep_tier") == "stopped"
+    assert r.get(f"traefik/http/services/space-{sub}/loadBalancer/servers/0/url") == get_settings().waker_url
+    page = httpx.get(url, headers={"Accept": "text/html"}, timeout=30)
+    assert page.status_code == 200 and "Waking up" in page.text
+    deadline = time.monotonic() + 120
+    while api("GET", f"/api/spaces/{space_id}/runtime").json()["stage"] != "RUNNING":
+        assert time.monotonic() < deadline, "the Space did not wake"
+        time.sleep(0.5)
+    assert httpx.get(url, timeout=30).status_code == 200

@@ -10,7 +10,15 @@ import sys
 
 import httpx
 
-from tests.helpers import ROOT, WorkTree, api, create_user, output, space_url
+from tests.helpers import (
+    ROOT,
+    WorkTree,
+    api,
+    create_user,
+    output,
+    space_url,
+    wait_stage,
+)
 
 
 def lifecycle(command: str) -> subprocess.CompletedProcess:
@@ -23,7 +31,13 @@ def test_down_then_up_brings_every_space_back(tmp_path):
     tree = WorkTree(tmp_path / "repo")
     tree.commit("first")
     assert tree.push(owner.name, "survivor", owner).returncode == 0
+    assert tree.push(owner.name, "dozer", owner).returncode == 0
     survivor = space_url(api("GET", f"/api/spaces/{owner.name}/survivor").json()["subdomain"])
+    dozer_id = f"{owner.name}/dozer"
+    dozer = space_url(api("GET", f"/api/spaces/{dozer_id}").json()["subdomain"])
+    # dozer goes down asleep in the paused tier (sleep time 5 s: it would be stopped only 5 s later).
+    api("POST", f"/api/spaces/{dozer_id}/sleeptime", owner, json={"seconds": 5})
+    wait_stage(dozer_id, {"SLEEPING"}, timeout=30)
     demo = space_url(api("GET", "/api/spaces/demo/hello-gradio").json()["subdomain"])
     assert httpx.get(survivor, timeout=10).status_code == 200
 
@@ -43,4 +57,12 @@ def test_down_then_up_brings_every_space_back(tmp_path):
     for url in (survivor, demo):
         assert httpx.get(url, timeout=10).status_code == 200
     assert api("GET", f"/api/spaces/{owner.name}/survivor/runtime").json()["stage"] == "RUNNING"
-    api("DELETE", f"/api/spaces/{owner.name}/survivor", owner)
+    # Still asleep, its paused container stopped by down: a browser gets the wake page, then the app.
+    api("POST", f"/api/spaces/{dozer_id}/sleeptime", owner, json={"seconds": -1})
+    assert api("GET", f"/api/spaces/{dozer_id}/runtime").json()["stage"] == "SLEEPING"
+    page = httpx.get(dozer, headers={"Accept": "text/html"}, timeout=30)
+    assert page.status_code == 200 and "Waking up" in page.text, page.text[:300]
+    wait_stage(dozer_id, {"RUNNING"}, timeout=120)
+    assert "gradio" in httpx.get(dozer, timeout=30).text.lower()
+    for name in ("survivor", "dozer"):
+        api("DELETE", f"/api/spaces/{owner.name}/{name}", owner)
