@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import uuid
 import shutil
 
 import redis
-from rq import get_current_job
+import redis.lock
 
 from core import envvars, keys, metrics, store
 from core.hardware import space_limits
@@ -94,13 +96,33 @@ def retire_others(runtime: RuntimeBackend, space_id: str, keep: str | None) -> N
         runtime.remove(inst.id)
 
 
+class SpaceLock(redis.lock.Lock):
+    """A lock whose token names the process holding it (``host:pid:random``), so that one left
+    behind by a process that died (``kill -9``) can be told apart and released (:func:`holder_dead`)."""
+
+    def acquire(self, sleep=None, blocking=None, blocking_timeout=None, token=None) -> bool:
+        token = token or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+        return super().acquire(sleep=sleep, blocking=blocking, blocking_timeout=blocking_timeout, token=token)
+
+
+def holder_dead(token: str | None) -> bool:
+    """True if ``token`` names a process on this host that no longer exists."""
+    host, _, rest = (token or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def space_lock(r: redis.Redis, space_id: str, timeout: float) -> redis.lock.Lock:
-    """The per-Space lock held while a deploy, delete or reconcile changes the Space's instances."""
-    return r.lock(keys.space_lock(space_id), timeout=timeout, blocking_timeout=timeout)
-
-
-def job_lock_token(job_id: str) -> str:
-    return f"job:{job_id}"
+    """The per-Space lock held while a deploy, wake, sleep, delete or reconcile changes the Space's instances."""
+    return SpaceLock(r, keys.space_lock(space_id), timeout=timeout, blocking_timeout=timeout)
 
 
 def deploy_space(space_id: str, build_id: str) -> None:
@@ -109,18 +131,8 @@ def deploy_space(space_id: str, build_id: str) -> None:
     r = store.get_redis()
     build = store.get_build(r, build_id)
     startup = float((build or {}).get("startup_seconds", settings.startup_timeout))
-    lock = space_lock(r, space_id, startup + 120)
-    job = get_current_job()
-    # The lock names its job, so that if this worker dies the reconciler can tell the lock is orphaned.
-    if not lock.acquire(token=job_lock_token(job.id) if job else None):
-        raise SpacesError(f"{space_id} stayed locked by another change for {startup + 120:.0f} s")
-    try:
+    with space_lock(r, space_id, startup + 120):
         _deploy(r, space_id, build_id, settings)
-    finally:
-        try:
-            lock.release()
-        except redis.exceptions.LockError:
-            log.warning("deploy of %s: the Space lock expired before the deploy ended", space_id)
 
 
 def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) -> None:

@@ -32,7 +32,7 @@ from proxy.routes import SPACE_ROUTE_PREFIX, RedisRouteTable, controller_config,
 from worker.backends import Instance, RuntimeBackend, get_backend
 from worker.health import wait_healthy
 from worker import static_host
-from worker.jobs import job_lock_token, route_to, run_spec, space_lock, static_root_path
+from worker.jobs import holder_dead, route_to, run_spec, space_lock, static_root_path
 from worker.sleep import TIER_PAUSED, TIER_STOPPED, instance_of, route_to_waker
 
 log = logging.getLogger(__name__)
@@ -174,9 +174,17 @@ STARTING = {Stage.APP_STARTING.value, Stage.RUNNING_APP_STARTING.value}
 BUILDING = {Stage.BUILDING.value, Stage.RUNNING_BUILDING.value}
 
 
+def release_dead_locks(r: redis.Redis, space: dict) -> None:
+    """A Space lock whose holder died (``kill -9`` of a deploy, a wake, a sleep) is released at
+    once instead of blocking the Space until it expires."""
+    token = r.get(keys.space_lock(space["id"]))
+    if token and holder_dead(token):
+        log.warning("reconcile: releasing the lock on %s left by a process that died", space["id"])
+        r.delete(keys.space_lock(space["id"]))
+
+
 def resume_abandoned(r: redis.Redis, space: dict) -> None:
-    """A build, deploy or deletion whose worker died (``kill -9``, a reboot) is queued again; the
-    Space lock the dead deploy held is released."""
+    """A build, deploy or deletion whose worker died (``kill -9``, a reboot) is queued again."""
     if space.get("stage") == Stage.DELETING.value:
         if not job_alive(space.get("delete_job", "")):
             log.warning("reconcile: the deletion of %s lost its worker; queueing it again", space["id"])
@@ -201,8 +209,6 @@ def resume_abandoned(r: redis.Redis, space: dict) -> None:
         log.warning("reconcile: the build of %s #%s lost its worker; queueing it again", space["id"], build["id"])
         enqueue_build(r, space["id"], build["id"])
         return
-    if r.get(keys.space_lock(space["id"])) == job_lock_token(build.get("deploy_job", "")):
-        r.delete(keys.space_lock(space["id"]))
     log.warning("reconcile: the deploy of %s #%s lost its worker; queueing it again", space["id"], build["id"])
     startup = int(build.get("startup_seconds") or get_settings().startup_timeout)
     enqueue_deploy(r, space["id"], build["id"], startup_seconds=startup)
@@ -226,6 +232,7 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, 
     try:
         ensure_controller_route(r, settings)
         for space in store.list_spaces(r):
+            release_dead_locks(r, space)
             resume_abandoned(r, space)
             reconcile_space(r, backend, space, settings)
         for inst in backend.list_instances():

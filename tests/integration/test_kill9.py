@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -116,3 +117,36 @@ def test_kill_9_of_the_run_worker_mid_deploy_is_repaired(user, worktree, track):
     while len(started_at(space_id)) > 1 and time.monotonic() < deadline:
         time.sleep(1)
     assert len(started_at(space_id)) == 1
+
+
+def test_kill_9_of_the_waker_mid_wake_leaves_nothing_stuck(user, worktree, track):
+    space_id = track(f"{user.name}/drowsy", user)
+    worktree.write("app.py", "import time\ntime.sleep(4)\n" + APP.format(version="v0"))
+    worktree.commit("slow to start")
+    assert worktree.push(user.name, "drowsy", user).returncode == 0
+    url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    api("POST", f"/api/spaces/{space_id}/sleeptime", user, json={"seconds": 1})
+    deadline = time.monotonic() + 60
+    while started_at(space_id) and docker.from_env().containers.list(
+            all=True, filters={"label": f"org.spaces.space={space_id}", "status": "exited"}) == []:
+        assert time.monotonic() < deadline, "the Space never reached the stopped tier"
+        time.sleep(0.3)
+    api("POST", f"/api/spaces/{space_id}/sleeptime", user, json={"seconds": -1})
+    visitor = threading.Thread(target=lambda: _swallow(url), daemon=True)
+    visitor.start()  # starts the wake: the app takes 4 s
+    time.sleep(1.5)
+    try:
+        assert "waker" in kill9(["waker"])
+    finally:
+        make_up()
+    # The dead waker's lock on the Space is released at once, so the next visit wakes it.
+    response = httpx.get(url, timeout=60)
+    assert response.status_code == 200 and response.text == "v0", response.text[:300]
+    assert runtime(space_id)["stage"] == "RUNNING"
+
+
+def _swallow(url: str) -> None:
+    try:
+        httpx.get(url, timeout=30)
+    except httpx.HTTPError:
+        pass  # its waker was killed under it
