@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import uuid
-import shutil
 
 import redis
 import redis.lock
 
 from core import envvars, keys, metrics, store
-from core.hardware import space_limits
 from core.errors import SpacesError
+from core.hardware import space_limits
 from core.settings import Settings, get_settings
 from core.stages import Stage
 from proxy.routes import RedisRouteTable, space_route_name

@@ -25,13 +25,18 @@ import redis
 from core import envvars, keys, store
 from core.errors import SpacesError
 from core.hardware import space_limits
-from core.settings import Settings, get_settings
 from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, job_alive
+from core.settings import Settings, get_settings
 from core.stages import BuildStatus, Stage
-from proxy.routes import SPACE_ROUTE_PREFIX, RedisRouteTable, controller_config, space_route_name
+from proxy.routes import (
+    SPACE_ROUTE_PREFIX,
+    RedisRouteTable,
+    controller_config,
+    space_route_name,
+)
+from worker import static_host
 from worker.backends import Instance, RuntimeBackend, get_backend
 from worker.health import wait_healthy
-from worker import static_host
 from worker.jobs import holder_dead, route_to, run_spec, space_lock, static_root_path
 from worker.sleep import TIER_PAUSED, TIER_STOPPED, instance_of, route_to_waker
 

@@ -22,9 +22,9 @@ from urllib.parse import urlparse
 import redis
 
 from core import keys, store
-from core.store import sleep_seconds
 from core.settings import Settings
 from core.stages import Stage
+from core.store import sleep_seconds
 from proxy.routes import space_route_name
 from proxy.traefik import requests_by_service
 from worker.backends import RuntimeBackend

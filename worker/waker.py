@@ -38,7 +38,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from core import keys, store
+from core import envvars, keys, store
 from core.errors import SpacesError
 from core.settings import get_settings
 from core.stages import Stage
@@ -121,9 +121,9 @@ async def status(space: dict) -> Response:
     settings = get_settings()
     r = store.get_redis()
     lines: list[str] = []
-    if space.get("instance"):
+    if space.get("instance"):  # the container's own last lines, live; secrets masked as everywhere
         text = await anyio.to_thread.run_sync(lambda: backend().logs(space["instance"], tail=40))
-        lines = text.splitlines()
+        lines = envvars.mask(text, envvars.secret_values(r, space["id"])).splitlines()
     task = _wakes.get(space["id"])
     error = ""
     if task is not None and task.done() and not task.cancelled() and task.exception() is not None:

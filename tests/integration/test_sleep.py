@@ -26,6 +26,8 @@ from tests.helpers import (
 
 # A Gradio app with a websocket echo endpoint beside the interface.
 WS_APP = '''
+import os
+
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -47,6 +49,7 @@ def greet(name: str) -> str:
     return f"Hello, {name}!"
 
 
+print("wake secret:", os.environ.get("WAKE_SECRET"), flush=True)
 demo = gr.Interface(fn=greet, inputs="text", outputs="text", api_name="greet")
 app = gr.mount_gradio_app(app, demo, path="/")
 uvicorn.run(app, host="0.0.0.0", port=7860)
@@ -132,6 +135,10 @@ def test_plain_http_client_is_held_until_the_app_answers(sleepy):
 
 def test_browser_gets_a_wake_page_with_the_startup_log_then_the_app(sleepy):
     space_id, url, owner = sleepy
+    secret = "wake-page-secret-4e5d6c"
+    assert api("POST", f"/api/spaces/{space_id}/secrets", owner, json={"key": "WAKE_SECRET", "value": secret}).status_code == 200
+    wait_stage(space_id, {"RUNNING_APP_STARTING", "APP_STARTING"}, timeout=30)
+    wait_stage(space_id, {"RUNNING"}, timeout=120)
     sleep_deeply(space_id, owner)
     browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
     page = httpx.get(url, headers=browser, timeout=30)
@@ -154,6 +161,7 @@ def test_browser_gets_a_wake_page_with_the_startup_log_then_the_app(sleepy):
     else:
         raise AssertionError("the Space did not wake within 120 s")
     assert any("Running on" in line or "Uvicorn running" in line or "Started server" in line for line in logs), logs
+    assert "wake secret: ********" in logs and not any(secret in line for line in logs), logs
     final = httpx.get(url, headers=browser, timeout=30)
     assert final.status_code == 200 and "gradio" in final.text.lower() and "Waking up" not in final.text
 
