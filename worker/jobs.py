@@ -161,9 +161,10 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=message, build_id=build_id)
         metrics.inc(r, "spaces_deploys_total", result="failed")
         return
+    # Logged before the stage changes: whoever sees RUNNING (a waiting push) finds the line there.
+    store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="",
                     crash_count="0", restart_at="", **fields)
-    store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     store.update_build(r, build_id, deploy="running")
     metrics.inc(r, "spaces_deploys_total", result="running")
     retire_others(runtime, space_id, keep=fields.get("instance") or None)

@@ -91,12 +91,11 @@ def bring_up(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Set
         if inst.running and inst.target:
             return inst, TIER_PAUSED
     if inst is not None and inst.running and inst.target:
-        return inst, "running"
-    how = TIER_STOPPED if inst is not None else "missing"
-    if inst is None:
-        inst = backend.start(run_spec(space, build, settings, r))
+        how = "running"  # e.g. started by a wake whose process died: it may still be starting
+    elif inst is not None:
+        how, inst = TIER_STOPPED, backend.resume(inst.id)
     else:
-        inst = backend.resume(inst.id)
+        how, inst = "missing", backend.start(run_spec(space, build, settings, r))
     wait_healthy(backend, inst.id, inst.target,
                  timeout=float(build.get("startup_seconds", settings.startup_timeout)),
                  memory_mb=space_limits(space, settings).memory_mb)

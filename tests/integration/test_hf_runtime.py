@@ -3,6 +3,7 @@ runtime, sleep time, hardware, storage, pause and restart."""
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import pytest
@@ -29,9 +30,12 @@ def test_huggingface_hub_runtime_calls(user, other_user, worktree, track):
         assert hub.set_space_sleep_time(space_id, sleep_time=3600).sleep_time == 3600
     assert hub.request_space_hardware(space_id, hardware=SpaceHardware.CPU_UPGRADE).requested_hardware == "cpu-upgrade"
     build_log = list(hub.fetch_space_logs(space_id, build=True))
-    assert build_log[0].startswith("===== Build Queued at") and any("Running at" in line for line in build_log)
-    run_log = list(hub.fetch_space_logs(space_id))  # what is there now, then it returns
-    assert run_log and run_log[0].startswith("===== Application Startup at")
+    assert build_log[0].startswith("===== Build Queued at") and any("Running at" in line for line in build_log), build_log
+    # What is there now, then it returns. The monitor copies a new container's output within a second.
+    deadline = time.monotonic() + 15
+    while not (run_log := list(hub.fetch_space_logs(space_id))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert run_log and run_log[0].startswith("===== Application Startup at"), run_log
 
     with pytest.raises(HfHubHTTPError) as refused:
         HfApi(endpoint=base_url(), token=other_user.token).pause_space(space_id)
