@@ -10,7 +10,7 @@ from controller.repos import head_commit
 from controller.views import runtime_view
 from core import keys, store
 from core.errors import Conflict, InvalidInput
-from core.hardware import TIERS
+from core.hardware import DEFAULT_TIER, TIERS
 from core.names import parse_space_id
 from core.queues import enqueue_build, enqueue_deploy, enqueue_pause
 from core.stages import BuildStatus, Stage
@@ -78,43 +78,46 @@ def _redeploy_running(r, space_id: str, space: dict) -> None:
         enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
 
 
-@router.post("/{owner}/{name}/storage")
-def request_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser, tier: object = Body(..., embed=True)) -> dict:
-    """Give the Space a persistent ``/data`` volume (HF's persistent storage); it restarts with it."""
+def _owned(owner: str, name: str, r, caller) -> tuple[str, dict]:
+    """The Space, after checking the caller may change it."""
     space_id = parse_space_id(owner, name)
     space = store.require_space(r, space_id)
     require_write(caller, owner)
+    return space_id, space
+
+
+def _set_and_restart(r, space_id: str, space: dict, field: str, value: str) -> dict:
+    """Record a runtime setting; if it changed, restart the Space with it. Returns the runtime."""
+    if (space.get(field) or "") != value:
+        r.hset(keys.space(space_id), field, value)
+        _redeploy_running(r, space_id, space)
+    return runtime_view(store.require_space(r, space_id))
+
+
+@router.post("/{owner}/{name}/storage")
+def request_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser, tier: object = Body(..., embed=True)) -> dict:
+    """Give the Space a persistent ``/data`` volume (HF's persistent storage); it restarts with it."""
+    space_id, space = _owned(owner, name, r, caller)
     if tier not in STORAGE_TIERS:
         raise InvalidInput(f"tier must be one of {', '.join(STORAGE_TIERS)}; got {tier!r}")
     if space.get("sdk") == "static":
         raise Conflict(f"{space_id} is a static Space: it runs no app that could use /data")
-    if space.get("storage") != tier:
-        r.hset(keys.space(space_id), "storage", str(tier))
-        _redeploy_running(r, space_id, space)
-    return runtime_view(store.require_space(r, space_id))
+    return _set_and_restart(r, space_id, space, "storage", str(tier))
 
 
 @router.delete("/{owner}/{name}/storage")
 def delete_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
     """Remove the Space's ``/data`` volume and everything in it; the Space restarts without it."""
-    space_id = parse_space_id(owner, name)
-    space = store.require_space(r, space_id)
-    require_write(caller, owner)
-    if space.get("storage"):
-        r.hset(keys.space(space_id), "storage", "")
-        _redeploy_running(r, space_id, space)
-    return runtime_view(store.require_space(r, space_id))
+    space_id, space = _owned(owner, name, r, caller)
+    return _set_and_restart(r, space_id, space, "storage", "")
 
 
 @router.post("/{owner}/{name}/hardware")
 def request_hardware(owner: str, name: str, r: StoreDep, caller: CurrentUser, flavor: object = Body(..., embed=True)) -> dict:
     """Move the Space to another hardware tier (its container limits); it restarts on it."""
-    space_id = parse_space_id(owner, name)
-    space = store.require_space(r, space_id)
-    require_write(caller, owner)
+    space_id, space = _owned(owner, name, r, caller)
     if flavor not in TIERS:
         raise InvalidInput(f"flavor must be one of {', '.join(TIERS)} (this platform has no GPUs); got {flavor!r}")
-    if (space.get("hardware") or "cpu-basic") != flavor:
-        r.hset(keys.space(space_id), "hardware", str(flavor))
-        _redeploy_running(r, space_id, space)
-    return runtime_view(store.require_space(r, space_id))
+    if (space.get("hardware") or DEFAULT_TIER) == flavor:
+        return runtime_view(space)
+    return _set_and_restart(r, space_id, space, "hardware", str(flavor))
