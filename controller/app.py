@@ -7,17 +7,40 @@ listens on the host's loopback only; visitors reach it through Traefik at ``http
 from __future__ import annotations
 
 import logging
+from email.utils import formatdate
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from controller.api import api_router
-from controller.metrics import router as metrics_router
 from controller.git_http import router as git_router
+from controller.metrics import router as metrics_router
 from core import store
 from core.errors import SpacesError
 
 log = logging.getLogger(__name__)
+
+
+class DateHeader:
+    """An exact ``Date`` on every response. uvicorn's own (switched off with ``--no-date-header``)
+    is refreshed once a second and can lag by up to two; huggingface_hub reads logs "up to the
+    server's Date + 1 s", so a lagging Date would hide the newest log lines from it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_date(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", formatdate(usegmt=True).encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)
 
 
 def create_app() -> FastAPI:
@@ -42,6 +65,7 @@ def create_app() -> FastAPI:
     app.include_router(api_router)
     app.include_router(metrics_router)
     app.include_router(git_router)
+    app.add_middleware(DateHeader)
     return app
 
 

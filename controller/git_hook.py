@@ -17,11 +17,11 @@ from pathlib import Path
 
 import redis
 
+from controller.repos import DEFAULT_BRANCH, space_id_from_git_dir
 from core import keys, store
 from core.queues import build_queue_status, enqueue_build
 from core.settings import get_settings
 from core.stages import FINAL_STAGES, Stage
-from controller.repos import DEFAULT_BRANCH, space_id_from_git_dir
 
 ZERO = "0" * 40
 QUEUE_NOTE_AFTER = 5.0  # seconds without a log line before saying what the build waits for

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from core.settings import Settings, get_settings
-from core.store import sleep_seconds
 from core.stages import Stage
+from core.store import sleep_seconds
 
 
 def iso(ts: str | float | None) -> str | None:

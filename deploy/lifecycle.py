@@ -78,7 +78,8 @@ def services() -> list[Service]:
         Service("traefik", [str(VENV_BIN / "traefik"), f"--configFile={s.data_dir / 'traefik' / 'traefik.yml'}"],
                 "traefik", code=False),
         Service("controller", [PY, "-m", "uvicorn", "controller.app:app", "--host", "127.0.0.1",
-                               "--port", str(s.controller_port), "--no-access-log"], "controller.app"),
+                               "--port", str(s.controller_port), "--no-access-log", "--no-date-header"],
+                "controller.app"),
         *(Service(f"builder-{i}", [PY, "-m", "core.worker_main", "builds", str(i)], f"worker_main builds {i}")
           for i in range(1, s.builders + 1)),
         *(Service(f"runner-{i}", [PY, "-m", "core.worker_main", "runs", str(i)], f"worker_main runs {i}")

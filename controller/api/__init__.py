@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from controller.api import envvars, runtime, spaces
+from controller.api import envvars, runtime, spaces, users
 
 api_router = APIRouter()
 api_router.include_router(spaces.router)
 api_router.include_router(runtime.router)
 api_router.include_router(envvars.router)
+api_router.include_router(users.router)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import warnings
 
+import httpx
 import pytest
 from huggingface_hub import HfApi, SpaceHardware, SpaceStage
 from huggingface_hub.utils import HfHubHTTPError
@@ -46,3 +47,13 @@ def test_huggingface_hub_runtime_calls(user, other_user, worktree, track):
     hub.restart_space(space_id)
     wait_stage(space_id, {"RUNNING"}, timeout=120)
     assert hub.get_space_runtime(space_id).hardware == SpaceHardware.CPU_UPGRADE
+
+
+def test_huggingface_hub_whoami(user):
+    me = HfApi(endpoint=base_url(), token=user.token).whoami()
+    assert me["name"] == user.name and me["type"] == "user"
+    assert me["auth"]["accessToken"]["role"] == "write"
+    with pytest.raises(HfHubHTTPError) as refused:
+        HfApi(endpoint=base_url(), token="spc_not-a-real-token").whoami()
+    assert refused.value.response.status_code == 401
+    assert httpx.get(f"{base_url()}/api/whoami-v2", timeout=10).status_code == 401
