@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 
 from core import store
 from core.errors import Forbidden, Unauthorized
+from core.names import parse_space_id
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,11 @@ def require_write(caller: Caller, owner: str) -> None:
         raise Forbidden(f"the token of {caller.name} is read-only; a write token is needed")
     if not caller.may_write(owner):
         raise Forbidden(f"{caller.name} may not change Spaces of '{owner}'")
+
+
+def owned_space(r: redis.Redis, owner: str, name: str, caller: Caller) -> tuple[str, dict]:
+    """``(space id, record)`` of a Space that exists and that ``caller`` may change."""
+    space_id = parse_space_id(owner, name)
+    space = store.require_space(r, space_id)
+    require_write(caller, owner)
+    return space_id, space

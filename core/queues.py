@@ -9,8 +9,6 @@ Jobs are enqueued by dotted name, so the controller never imports the builder or
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -20,6 +18,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from core import keys
+from core.processes import gone_here
 from core.settings import get_settings
 
 
@@ -33,44 +32,39 @@ def _queue(r: redis.Redis, name: str) -> Queue:
     return Queue(name, connection=_raw_client(get_settings().redis_url))
 
 
+def _enqueue(r: redis.Redis, queue: str, func: str, *args: str, timeout: int, description: str) -> str:
+    """Queue ``func(*args)``; results are kept an hour, failures a day. Returns the job id."""
+    job = _queue(r, queue).enqueue(func, *args, job_timeout=timeout, result_ttl=3600, failure_ttl=86400,
+                                   description=description)
+    return job.id
+
+
 def enqueue_build(r: redis.Redis, space_id: str, build_id: str) -> None:
     # No RQ timeout: the builder's own guard applies SPACES_BUILD_TIMEOUT (builder.guard).
-    job = _queue(r, keys.QUEUE_BUILDS).enqueue(
-        "builder.jobs.build_space", space_id, build_id,
-        job_timeout=-1, result_ttl=3600, failure_ttl=86400, description=f"build {space_id} #{build_id}",
-    )
-    r.hset(keys.build(build_id), "build_job", job.id)
+    job_id = _enqueue(r, keys.QUEUE_BUILDS, "builder.jobs.build_space", space_id, build_id, timeout=-1,
+                      description=f"build {space_id} #{build_id}")
+    r.hset(keys.build(build_id), "build_job", job_id)
 
 
 def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seconds: int) -> None:
-    job = _queue(r, keys.QUEUE_RUNS).enqueue(
-        "worker.jobs.deploy_space", space_id, build_id,
-        job_timeout=startup_seconds + 180, result_ttl=3600, failure_ttl=86400,
-        description=f"deploy {space_id} #{build_id}",
-    )
-    r.hset(keys.build(build_id), "deploy_job", job.id)
+    job_id = _enqueue(r, keys.QUEUE_RUNS, "worker.jobs.deploy_space", space_id, build_id,
+                      timeout=startup_seconds + 180, description=f"deploy {space_id} #{build_id}")
+    r.hset(keys.build(build_id), "deploy_job", job_id)
 
 
 def enqueue_pause(r: redis.Redis, space_id: str) -> None:
-    _queue(r, keys.QUEUE_RUNS).enqueue(
-        "worker.sleep.pause_space", space_id, job_timeout=300, result_ttl=3600, failure_ttl=86400,
-        description=f"pause {space_id}",
-    )
+    _enqueue(r, keys.QUEUE_RUNS, "worker.sleep.pause_space", space_id, timeout=300, description=f"pause {space_id}")
 
 
 def enqueue_crash_restart(r: redis.Redis, space_id: str) -> None:
-    _queue(r, keys.QUEUE_RUNS).enqueue(
-        "worker.crashes.restart_crashed", space_id, job_timeout=get_settings().startup_timeout + 180,
-        result_ttl=3600, failure_ttl=86400, description=f"restart crashed {space_id}",
-    )
+    _enqueue(r, keys.QUEUE_RUNS, "worker.crashes.restart_crashed", space_id,
+             timeout=get_settings().startup_timeout + 180, description=f"restart crashed {space_id}")
 
 
 def enqueue_delete(r: redis.Redis, space_id: str) -> None:
-    job = _queue(r, keys.QUEUE_RUNS).enqueue(
-        "worker.jobs.delete_space", space_id, job_timeout=600, result_ttl=3600, failure_ttl=86400,
-        description=f"delete {space_id}",
-    )
-    r.hset(keys.space(space_id), "delete_job", job.id)
+    job_id = _enqueue(r, keys.QUEUE_RUNS, "worker.jobs.delete_space", space_id, timeout=600,
+                      description=f"delete {space_id}")
+    r.hset(keys.space(space_id), "delete_job", job_id)
 
 
 def build_queue_status(r: redis.Redis) -> tuple[int, int]:
@@ -83,14 +77,9 @@ def _alive(worker: Worker) -> bool:
     """RQ keeps a killed worker registered until its key expires (minutes later), and counts
     registry members without looking at them. A worker on this host is alive if its process is;
     one elsewhere if it sent a heartbeat within its TTL."""
-    if worker.hostname == socket.gethostname() and worker.pid:
-        try:
-            os.kill(worker.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+    gone = gone_here(worker.hostname, worker.pid)
+    if gone is not None:
+        return not gone
     beat = worker.last_heartbeat
     if beat is None:
         return False

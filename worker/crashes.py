@@ -23,8 +23,8 @@ from core.settings import Settings, get_settings
 from core.stages import Stage
 from worker.backends import RuntimeBackend
 from worker.health import failure_reason
-from worker.jobs import backend, route_to, space_lock
-from worker.sleep import bring_up, route_to_waker
+from worker.jobs import backend, route_to, space_lock, try_space_lock
+from worker.sleep import bring_up, instance_of, route_to_waker
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,9 @@ class CrashWatcher:
     def __init__(self, r: redis.Redis, runtime: RuntimeBackend, settings: Settings) -> None:
         self.r, self.backend, self.settings = r, runtime, settings
 
-    def check(self) -> None:
-        states = self.backend.states()
+    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
         now = time.time()
-        for space in store.list_spaces(self.r):
+        for space in spaces:
             stage = Stage(space.get("stage", Stage.NO_APP_FILE.value))
             restart_at = space.get("restart_at") or ""
             if stage == Stage.RUNTIME_ERROR and restart_at and restart_at != PENDING and float(restart_at) <= now:
@@ -80,11 +79,8 @@ class CrashWatcher:
                     self.r.hset(keys.space(space["id"]), "crash_count", "0")
 
     def _crashed(self, space: dict) -> None:
-        lock = space_lock(self.r, space["id"], 60)
-        if not lock.acquire(blocking=False):
-            return  # a deploy, wake or delete is changing it; look again next time
-        try:
-            fresh = store.get_space(self.r, space["id"])
+        # Lock taken: a deploy, wake or delete is changing it; look again next time.
+        with try_space_lock(self.r, space["id"], 60) as fresh:
             if not fresh or fresh.get("instance") != space["instance"] or not Stage(fresh["stage"]).is_serving:
                 return
             inst = self.backend.poll(space["instance"])
@@ -92,11 +88,6 @@ class CrashWatcher:
                 return
             memory_mb = space_limits(fresh, self.settings).memory_mb
             record_crash(self.r, fresh, failure_reason(self.backend, space["instance"], memory_mb), self.settings)
-        finally:
-            try:
-                lock.release()
-            except redis.exceptions.LockError:
-                log.warning("the lock on %s expired while recording a crash", space["id"])
 
 
 def restart_crashed(space_id: str) -> None:
@@ -108,7 +99,7 @@ def restart_crashed(space_id: str) -> None:
         if not space or space.get("restart_at") != PENDING or space.get("stage") != Stage.RUNTIME_ERROR.value:
             return
         try:
-            inst, _ = bring_up(r, runtime, space, settings)
+            inst, _ = bring_up(r, runtime, space, settings, instance_of(runtime, space))
             route_to(r, space, inst.target, settings)
         except SpacesError as exc:
             record_crash(r, space, exc.message, settings)

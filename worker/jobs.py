@@ -8,11 +8,13 @@ and removed. If the new one fails, the old one keeps serving and the stage says 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import socket
 import uuid
+from collections.abc import Iterator
 
 import redis
 import redis.lock
@@ -20,6 +22,7 @@ import redis.lock
 from core import envvars, keys, metrics, store
 from core.errors import SpacesError
 from core.hardware import space_limits
+from core.processes import gone_here
 from core.settings import Settings, get_settings
 from core.stages import Stage
 from proxy.routes import RedisRouteTable, space_route_name
@@ -108,21 +111,29 @@ class SpaceLock(redis.lock.Lock):
 def holder_dead(token: str | None) -> bool:
     """True if ``token`` names a process on this host that no longer exists."""
     host, _, rest = (token or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return gone_here(host, rest.partition(":")[0]) is True
 
 
 def space_lock(r: redis.Redis, space_id: str, timeout: float) -> redis.lock.Lock:
     """The per-Space lock held while a deploy, wake, sleep, delete or reconcile changes the Space's instances."""
     return SpaceLock(r, keys.space_lock(space_id), timeout=timeout, blocking_timeout=timeout)
+
+
+@contextlib.contextmanager
+def try_space_lock(r: redis.Redis, space_id: str, timeout: float) -> Iterator[dict | None]:
+    """Hold the Space's lock if nobody else does, for background checks that can come back later.
+    Yields the Space as it is under the lock, or None if the lock was taken or the Space is gone."""
+    lock = space_lock(r, space_id, timeout)
+    if not lock.acquire(blocking=False):
+        yield None
+        return
+    try:
+        yield store.get_space(r, space_id)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("the lock on %s expired before the change under it ended", space_id)
 
 
 def deploy_space(space_id: str, build_id: str) -> None:

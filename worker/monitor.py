@@ -27,13 +27,17 @@ def main() -> None:
     checks = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings), RunLogCollector(r, runtime)]
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:
-        for check in checks:
-            try:
-                check.check()
-            except Exception:  # noqa: BLE001 - one failed check must not stop the loop
-                log.exception("%s failed", type(check).__name__)
+        try:  # one look at the records and the containers per tick, shared by every check
+            spaces, states = store.list_spaces(r), runtime.states()
+        except Exception:  # noqa: BLE001 - Redis or Docker away for a moment: try again next tick
+            log.exception("reading the Spaces and their containers failed")
+        else:
+            for check in checks:
+                try:
+                    check.check(spaces, states)
+                except Exception:  # noqa: BLE001 - one failed check must not stop the loop
+                    log.exception("%s failed", type(check).__name__)
         time.sleep(settings.idle_check_interval)
-
 
 if __name__ == "__main__":
     main()

@@ -29,9 +29,8 @@ class RunLogCollector:
         self.r, self.backend = r, runtime
         self.followers: dict[str, threading.Thread] = {}
 
-    def check(self) -> None:
+    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
         """Follow every running container from the moment it is seen, new versions still starting included."""
-        states = self.backend.states()
         for instance, (state, space_id) in states.items():
             if state != "running" or not space_id:
                 continue

@@ -79,13 +79,15 @@ def deepen_sleep(r: redis.Redis, backend: RuntimeBackend, space: dict) -> None:
     log.info("%s sleeps deeper: container stopped", space["id"])
 
 
-def bring_up(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> tuple[Instance, str]:
-    """Make the serving build's container run and answer: thaw it, start it, or recreate it.
-    Returns the instance and how (``paused``, ``stopped``, ``missing`` or ``running``)."""
+def bring_up(
+    r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, inst: Instance | None,
+) -> tuple[Instance, str]:
+    """Make ``inst``, the serving build's container (None if there is none), run and answer: thaw
+    it, start it, or create one. Returns the instance and how (``paused``, ``stopped``, ``missing``
+    or ``running``)."""
     build = store.get_build(r, space["running_build"])
     if build is None:
         raise SpacesError(f"build {space['running_build']} of {space['id']} is gone")
-    inst = instance_of(backend, space)
     if inst is not None and inst.paused:
         inst = backend.unpause(inst.id)
         if inst.running and inst.target:
@@ -102,20 +104,23 @@ def bring_up(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Set
     return inst, how
 
 
+def park(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+    """An owner-paused Space: visitors go to the waker (which says so) and no container runs."""
+    if space.get("running_build"):
+        route_to_waker(r, space, settings)
+    for inst in backend.list_instances():
+        if inst.space_id == space["id"] and inst.running:
+            log.info("stopping %s, paused by its owner", space["id"])
+            backend.stop(inst.id, timeout=5)
+
+
 def pause_space(space_id: str) -> None:
-    """RQ entry point: the owner paused the Space; stop its containers, send visitors to the waker."""
+    """RQ entry point: the owner paused the Space."""
     settings, r = get_settings(), store.get_redis()
     with space_lock(r, space_id, 120):
         space = store.get_space(r, space_id)
-        if space is None or space.get("stage") != Stage.PAUSED.value:
-            return
-        if space.get("running_build"):
-            route_to_waker(r, space, settings)
-        runtime = backend()
-        for inst in runtime.list_instances():
-            if inst.space_id == space_id:
-                runtime.stop(inst.id, timeout=5)
-    log.info("%s paused by its owner", space_id)
+        if space is not None and space.get("stage") == Stage.PAUSED.value:
+            park(r, backend(), space, settings)
 
 
 def wake(r: redis.Redis, backend: RuntimeBackend, space_id: str, settings: Settings) -> str:
@@ -126,7 +131,7 @@ def wake(r: redis.Redis, backend: RuntimeBackend, space_id: str, settings: Setti
         return "awake"
     started = time.monotonic()
     try:
-        inst, how = bring_up(r, backend, space, settings)
+        inst, how = bring_up(r, backend, space, settings, instance_of(backend, space))
     except SpacesError as exc:
         store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=f"could not wake up: {exc.message}")
         raise RuntimeFailed(exc.message) from exc

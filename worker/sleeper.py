@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import redis
 
-from core import keys, store
+from core import keys
 from core.settings import Settings
 from core.stages import Stage
 from core.store import sleep_seconds
@@ -29,7 +29,7 @@ from proxy.routes import space_route_name
 from proxy.traefik import requests_by_service
 from worker.backends import RuntimeBackend
 from worker.health import open_connections
-from worker.jobs import space_lock
+from worker.jobs import try_space_lock
 from worker.sleep import TIER_PAUSED, deepen_sleep, idle_since, put_to_sleep, sleeps
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,11 @@ class Sleeper:
         self.r, self.backend, self.settings = r, backend, settings
         self.seen: dict[str, float] = {}  # request counts at the previous check
 
-    def check(self) -> None:
+    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
         counts = requests_by_service(self.settings)
         conns = open_connections()
         now = time.time()
-        for space in store.list_spaces(self.r):
+        for space in spaces:
             stage = space.get("stage")
             if stage == Stage.RUNNING.value and sleeps(space):
                 self._check_running(space, counts, conns, now)
@@ -68,17 +68,8 @@ class Sleeper:
 
     def _locked(self, space: dict, action, expected: Stage) -> None:
         """Run ``action`` under the Space's lock if nobody else (deploy, wake, delete) holds it."""
-        lock = space_lock(self.r, space["id"], 60)
-        if not lock.acquire(blocking=False):
-            return
-        try:
-            fresh = store.get_space(self.r, space["id"])
+        with try_space_lock(self.r, space["id"], 60) as fresh:
             if fresh and fresh.get("stage") == expected.value and fresh.get("instance") == space.get("instance"):
                 if expected == Stage.RUNNING and idle_since(fresh) > idle_since(space):
                     return  # a visit arrived meanwhile
                 action(fresh)
-        finally:
-            try:
-                lock.release()
-            except redis.exceptions.LockError:
-                log.warning("the lock on %s expired while it changed tiers", space["id"])

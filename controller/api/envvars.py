@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from controller.deps import CurrentUser, OptionalUser, StoreDep, require_write
+from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space
 from controller.repos import head_commit
 from controller.views import iso
 from core import envvars, store
@@ -50,13 +50,6 @@ def apply_change(r, space_id: str) -> None:
         enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
 
 
-def _owned(r, owner: str, name: str, caller) -> str:
-    space_id = parse_space_id(owner, name)
-    store.require_space(r, space_id)
-    require_write(caller, owner)
-    return space_id
-
-
 def _shape(entries: dict[str, dict]) -> dict[str, dict]:
     return {k: {"key": k, **v, "updatedAt": iso(v.get("updatedAt"))} for k, v in entries.items()}
 
@@ -70,7 +63,7 @@ def get_variables(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> d
 
 @router.post("/{owner}/{name}/variables")
 def add_variable(owner: str, name: str, entry: EnvEntry, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id = _owned(r, owner, name, caller)
+    space_id, _ = owned_space(r, owner, name, caller)
     envvars.set_variable(r, space_id, entry.key, entry.value, entry.description, at=store.now())
     apply_change(r, space_id)
     return _shape(envvars.list_variables(r, space_id))
@@ -78,7 +71,7 @@ def add_variable(owner: str, name: str, entry: EnvEntry, r: StoreDep, caller: Cu
 
 @router.delete("/{owner}/{name}/variables")
 def delete_variable(owner: str, name: str, entry: EnvKey, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id = _owned(r, owner, name, caller)
+    space_id, _ = owned_space(r, owner, name, caller)
     envvars.delete(r, space_id, entry.key, "variable")
     apply_change(r, space_id)
     return _shape(envvars.list_variables(r, space_id))
@@ -86,13 +79,13 @@ def delete_variable(owner: str, name: str, entry: EnvKey, r: StoreDep, caller: C
 
 @router.get("/{owner}/{name}/secrets")
 def get_secrets(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id = _owned(r, owner, name, caller)
+    space_id, _ = owned_space(r, owner, name, caller)
     return _shape(envvars.list_secrets(r, space_id))
 
 
 @router.post("/{owner}/{name}/secrets")
 def add_secret(owner: str, name: str, entry: EnvEntry, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id = _owned(r, owner, name, caller)
+    space_id, _ = owned_space(r, owner, name, caller)
     envvars.set_secret(r, space_id, entry.key, entry.value, entry.description, at=store.now())
     apply_change(r, space_id)
     return _shape(envvars.list_secrets(r, space_id))
@@ -100,7 +93,7 @@ def add_secret(owner: str, name: str, entry: EnvEntry, r: StoreDep, caller: Curr
 
 @router.delete("/{owner}/{name}/secrets")
 def delete_secret(owner: str, name: str, entry: EnvKey, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id = _owned(r, owner, name, caller)
+    space_id, _ = owned_space(r, owner, name, caller)
     envvars.delete(r, space_id, entry.key, "secret")
     apply_change(r, space_id)
     return _shape(envvars.list_secrets(r, space_id))

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Body
 
-from controller.deps import CurrentUser, StoreDep, require_write
+from controller.deps import CurrentUser, StoreDep, owned_space
 from controller.repos import head_commit
 from controller.views import runtime_view
 from core import keys, store
 from core.errors import Conflict, InvalidInput
 from core.hardware import DEFAULT_TIER, TIERS
-from core.names import parse_space_id
 from core.queues import enqueue_build, enqueue_deploy, enqueue_pause
 from core.stages import BuildStatus, Stage
 
@@ -24,9 +23,7 @@ MAX_SLEEP_SECONDS = 30 * 24 * 3600
 def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, factory: bool = False) -> dict:
     """Restart the Space (also resumes one its owner paused); ``factory=true`` rebuilds it from
     its latest commit without any cache."""
-    space_id = parse_space_id(owner, name)
-    space = store.require_space(r, space_id)
-    require_write(caller, owner)
+    space_id, space = owned_space(r, owner, name, caller)
     if factory:
         commit = head_commit(space_id)
         if commit is None:
@@ -45,9 +42,7 @@ def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, facto
 @router.post("/{owner}/{name}/pause")
 def pause_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
     """Stop the Space until its owner restarts it; visitors are told it is paused."""
-    space_id = parse_space_id(owner, name)
-    space = store.require_space(r, space_id)
-    require_write(caller, owner)
+    space_id, space = owned_space(r, owner, name, caller)
     if space.get("stage") == Stage.DELETING.value:
         raise Conflict(f"{space_id} is being deleted")
     store.set_stage(r, space_id, Stage.PAUSED)
@@ -58,9 +53,7 @@ def pause_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict
 @router.post("/{owner}/{name}/sleeptime")
 def set_sleep_time(owner: str, name: str, r: StoreDep, caller: CurrentUser, seconds: object = Body(..., embed=True)) -> dict:
     """How long the Space may stay idle before it sleeps (HF's ``gcTimeout``); -1: never."""
-    space_id = parse_space_id(owner, name)
-    store.require_space(r, space_id)
-    require_write(caller, owner)
+    space_id, _ = owned_space(r, owner, name, caller)
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not (seconds == -1 or 1 <= seconds <= MAX_SLEEP_SECONDS):
         raise InvalidInput(
             f"seconds must be -1 (never sleep) or a whole number from 1 to {MAX_SLEEP_SECONDS}; got {seconds!r}"
@@ -78,14 +71,6 @@ def _redeploy_running(r, space_id: str, space: dict) -> None:
         enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
 
 
-def _owned(owner: str, name: str, r, caller) -> tuple[str, dict]:
-    """The Space, after checking the caller may change it."""
-    space_id = parse_space_id(owner, name)
-    space = store.require_space(r, space_id)
-    require_write(caller, owner)
-    return space_id, space
-
-
 def _set_and_restart(r, space_id: str, space: dict, field: str, value: str) -> dict:
     """Record a runtime setting; if it changed, restart the Space with it. Returns the runtime."""
     if (space.get(field) or "") != value:
@@ -97,7 +82,7 @@ def _set_and_restart(r, space_id: str, space: dict, field: str, value: str) -> d
 @router.post("/{owner}/{name}/storage")
 def request_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser, tier: object = Body(..., embed=True)) -> dict:
     """Give the Space a persistent ``/data`` volume (HF's persistent storage); it restarts with it."""
-    space_id, space = _owned(owner, name, r, caller)
+    space_id, space = owned_space(r, owner, name, caller)
     if tier not in STORAGE_TIERS:
         raise InvalidInput(f"tier must be one of {', '.join(STORAGE_TIERS)}; got {tier!r}")
     if space.get("sdk") == "static":
@@ -108,14 +93,14 @@ def request_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser, tie
 @router.delete("/{owner}/{name}/storage")
 def delete_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
     """Remove the Space's ``/data`` volume and everything in it; the Space restarts without it."""
-    space_id, space = _owned(owner, name, r, caller)
+    space_id, space = owned_space(r, owner, name, caller)
     return _set_and_restart(r, space_id, space, "storage", "")
 
 
 @router.post("/{owner}/{name}/hardware")
 def request_hardware(owner: str, name: str, r: StoreDep, caller: CurrentUser, flavor: object = Body(..., embed=True)) -> dict:
     """Move the Space to another hardware tier (its container limits); it restarts on it."""
-    space_id, space = _owned(owner, name, r, caller)
+    space_id, space = owned_space(r, owner, name, caller)
     if flavor not in TIERS:
         raise InvalidInput(f"flavor must be one of {', '.join(TIERS)} (this platform has no GPUs); got {flavor!r}")
     if (space.get("hardware") or DEFAULT_TIER) == flavor:

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from controller.deps import CurrentUser, StoreDep, require_write
+from controller.deps import CurrentUser, StoreDep, owned_space
 from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, store
 from core.errors import NotFound
@@ -43,9 +43,7 @@ def space_info(owner: str, name: str, r: StoreDep) -> dict:
 @router.delete("/{owner}/{name}", status_code=202)
 def delete_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
     """Delete the Space: containers, route, images, repository and records (done by the run worker)."""
-    space_id = parse_space_id(owner, name)
-    store.require_space(r, space_id)
-    require_write(caller, owner)
+    space_id, _ = owned_space(r, owner, name, caller)
     store.set_stage(r, space_id, Stage.DELETING)
     enqueue_delete(r, space_id)
     return {"id": space_id, "stage": Stage.DELETING.value}
@@ -124,8 +122,6 @@ def build_logs(owner: str, name: str, request: Request, r: StoreDep, build: str 
 def run_logs(owner: str, name: str, request: Request, r: StoreDep, caller: CurrentUser) -> StreamingResponse:
     """The app's output as server-sent events: the last lines kept (across restarts and redeploys),
     then live. Only for those who may write to the Space: apps print what visitors send them."""
-    space_id = parse_space_id(owner, name)
-    store.require_space(r, space_id)
-    require_write(caller, owner)
+    space_id, _ = owned_space(r, owner, name, caller)
     return StreamingResponse(_follow_stream(keys.space_run_log(space_id), request), media_type="text/event-stream",
                              headers=SSE_HEADERS)
