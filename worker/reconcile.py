@@ -3,7 +3,8 @@
 Runs at worker start and every ``--interval`` seconds (``python -m worker.reconcile``):
 
 - a Space whose record says it serves build N gets a running instance of build N (a stopped one
-  is started again, a missing one recreated from its image) and a route to it;
+  is started again by the pass at ``make up``; while the platform runs, an app that exited has
+  crashed and the monitor reports and restarts it) and a route to it; a missing one is recreated;
 - the controller's own route is (re)written;
 - instances of Spaces that no longer exist are removed.
 
@@ -24,7 +25,6 @@ import redis
 
 from core import envvars, keys, store
 from core.errors import SpacesError
-from core.hardware import space_limits
 from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, job_alive
 from core.settings import Settings, get_settings
 from core.stages import BuildStatus, Stage
@@ -35,10 +35,16 @@ from proxy.routes import (
     space_route_name,
 )
 from worker import static_host
-from worker.backends import Instance, RuntimeBackend, get_backend
-from worker.health import wait_healthy
-from worker.jobs import holder_dead, route_to, run_spec, space_lock, static_root_path
-from worker.sleep import TIER_PAUSED, TIER_STOPPED, instance_of, route_to_waker
+from worker.backends import RuntimeBackend, get_backend
+from worker.jobs import holder_dead, route_to, static_root_path, try_space_lock
+from worker.sleep import (
+    TIER_PAUSED,
+    TIER_STOPPED,
+    bring_up,
+    instance_of,
+    park,
+    route_to_waker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +56,6 @@ LOCK_WAIT = 200  # a one-shot pass (make up) waits this long for a running one
 def ensure_controller_route(r: redis.Redis, settings: Settings) -> None:
     """(Re)write the controller's routes; idempotent, so simply written on every pass."""
     RedisRouteTable(r).put_config(controller_config(settings.domain, settings.controller_url))
-
-
-def _revive(r: redis.Redis, backend: RuntimeBackend, space: dict, inst: Instance | None, settings: Settings) -> Instance:
-    build = store.get_build(r, space["running_build"])
-    if build is None:
-        raise SpacesError(f"build {space['running_build']} of {space['id']} is gone")
-    if inst is None:
-        log.info("reconcile: %s has no instance of build %s; starting one", space["id"], build["id"])
-        inst = backend.start(run_spec(space, build, settings, r))
-    else:
-        log.info("reconcile: starting the stopped instance of %s", space["id"])
-        inst = backend.resume(inst.id)
-    wait_healthy(
-        backend, inst.id, inst.target,
-        timeout=float(build.get("startup_seconds", settings.startup_timeout)), memory_mb=space_limits(space, settings).memory_mb,
-    )
-    return inst
 
 
 # Stages in which a Space with a serving build is meant to be off.
@@ -85,33 +74,25 @@ def sent_to_waker(space: dict | None) -> bool:
     return bool(space and space.get("running_build")) and space.get("stage") in (Stage.SLEEPING.value, Stage.PAUSED.value)
 
 
-def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *,
+                    revive_stopped: bool = True) -> None:
     if not wants_running(space) and not sent_to_waker(space):
         return
-    lock = space_lock(r, space["id"], 300)
-    if not lock.acquire(blocking=False):
-        log.debug("reconcile: %s is being deployed or deleted; skipping it this pass", space["id"])
-        return
-    try:
-        # Re-read under the lock: a deploy may have switched the Space meanwhile.
-        space = store.get_space(r, space["id"])
+    # Under the lock, as it is then (a deploy may have switched it); a Space being deployed or
+    # deleted is skipped this pass.
+    with try_space_lock(r, space["id"], 300) as space:
         if wants_running(space):
-            _repair(r, backend, space, settings)
+            _repair(r, backend, space, settings, revive_stopped=revive_stopped)
         elif sent_to_waker(space) and space.get("sdk") != "static":
             _repair_resting(r, backend, space, settings)
-    finally:
-        try:
-            lock.release()
-        except redis.exceptions.LockError:
-            log.warning("reconcile: a Space lock expired during repair")
 
 
-def _repair(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+def _repair(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *, revive_stopped: bool) -> None:
     build = store.get_build(r, space["running_build"]) or {}
     if build.get("kind") == "static":
         _repair_static(r, space, build, settings)
     else:
-        _repair_container(r, backend, space, settings)
+        _repair_container(r, backend, space, settings, revive_stopped=revive_stopped)
 
 
 def _repair_static(r: redis.Redis, space: dict, build: dict, settings: Settings) -> None:
@@ -129,7 +110,8 @@ def _repair_static(r: redis.Redis, space: dict, build: dict, settings: Settings)
         log.warning("reconcile: static Space %s cannot be served: %s", space["id"], exc.detail)
 
 
-def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *,
+                      revive_stopped: bool) -> None:
     mine = [i for i in backend.list_instances() if i.space_id == space["id"]]
     serving = [i for i in mine if i.build_id == space["running_build"]]
     # The recorded instance if it is there, else any of the serving build (e.g. after a lost record).
@@ -137,12 +119,13 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
     for stale in (i for i in mine if inst is None or i.id != inst.id):
         log.info("reconcile: removing instance %s of %s (left by an old or interrupted deploy)", stale.id[:12], space["id"])
         backend.remove(stale.id)
+    if inst is not None and not inst.running and not revive_stopped:
+        return  # an app that exited while serving crashed: the monitor reports and restarts it (worker.crashes)
     try:
-        if inst is not None and inst.paused:  # frozen by a sleep that did not finish
-            log.info("reconcile: thawing the paused instance of running %s", space["id"])
-            inst = backend.unpause(inst.id)
-        if inst is None or not inst.running or not inst.target:
-            inst = _revive(r, backend, space, inst, settings)
+        # Paused by a sleep that did not finish, stopped, or missing: thaw, start or recreate it.
+        if inst is None or inst.paused or not inst.running or not inst.target:
+            inst, how = bring_up(r, backend, space, settings, inst)
+            log.info("reconcile: %s serves again (its instance was %s)", space["id"], how)
         if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != inst.target:
             log.info("reconcile: repairing the route of %s", space["id"])
             route_to(r, space, inst.target, settings)
@@ -169,10 +152,7 @@ def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: dict, settin
         if inst is None or not inst.paused:  # stopped meanwhile (make down, a reboot): waking takes a start
             r.hset(keys.space(space["id"]), "sleep_tier", TIER_STOPPED)
     if space["stage"] == Stage.PAUSED.value:
-        for inst in backend.list_instances():
-            if inst.space_id == space["id"] and inst.running:
-                log.info("reconcile: stopping %s, paused by its owner", space["id"])
-                backend.stop(inst.id, timeout=5)
+        park(r, backend, space, settings)
 
 
 STARTING = {Stage.APP_STARTING.value, Stage.RUNNING_APP_STARTING.value}
@@ -229,8 +209,11 @@ def remove_orphan_routes(r: redis.Redis) -> None:
             routes.delete_route(name)
 
 
-def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, *, wait: float = 0) -> bool:
-    """One pass; returns False if another reconciler held the lock for ``wait`` seconds."""
+def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, *, wait: float = 0,
+                   revive_stopped: bool = True) -> bool:
+    """One pass; returns False if another reconciler held the lock for ``wait`` seconds.
+    ``revive_stopped=False`` (the periodic passes) leaves exited containers of serving Spaces to the
+    monitor, which records why they stopped; the pass at ``make up`` starts them itself."""
     lock = r.lock(LOCK, timeout=LOCK_TTL)
     if not lock.acquire(blocking=wait > 0, blocking_timeout=wait or None):
         return False
@@ -239,7 +222,7 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, 
         for space in store.list_spaces(r):
             release_dead_locks(r, space)
             resume_abandoned(r, space)
-            reconcile_space(r, backend, space, settings)
+            reconcile_space(r, backend, space, settings, revive_stopped=revive_stopped)
         for inst in backend.list_instances():
             if inst.space_id and store.get_space(r, inst.space_id) is None:
                 log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)
@@ -264,7 +247,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:
         try:
-            done = reconcile_once(r, backend, settings, wait=LOCK_WAIT if args.interval <= 0 else 0)
+            one_shot = args.interval <= 0
+            done = reconcile_once(r, backend, settings, wait=LOCK_WAIT if one_shot else 0, revive_stopped=one_shot)
             if not done and args.interval <= 0:
                 log.warning("another reconciler held the lock for %s s; this pass was skipped", LOCK_WAIT)
         except Exception:  # noqa: BLE001 - the loop must outlive any one failed pass
