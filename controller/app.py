@@ -13,10 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from controller.api import api_router
+from controller.gate import router as gate_router
 from controller.git_http import router as git_router
+from controller.login import router as login_router
 from controller.metrics import router as metrics_router
 from core import store
 from core.errors import SpacesError
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,51 @@ class DateHeader:
         await self.app(scope, receive, send_with_date)
 
 
+class BodyLimit:
+    """Refuse API and form requests whose body is over ``limit`` bytes (413), before reading it.
+    git pushes (``/spaces/…``) are exempt: git's own ``receive.maxInputSize`` limits them."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/spaces/"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send) -> None:
+        message = f"request body too large: at most {self.limit // 1024} KiB"
+        body = ('{"error": "%s"}' % message).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"x-error-message", message.encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def create_app() -> FastAPI:
     if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -55,6 +103,8 @@ def create_app() -> FastAPI:
             headers["WWW-Authenticate"] = 'Bearer realm="Spaces"'
         if exc.status == 404:
             headers["X-Error-Code"] = "RepoNotFound"
+        if exc.status == 429:
+            headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
 
     @app.get("/healthz", include_in_schema=False)
@@ -65,6 +115,9 @@ def create_app() -> FastAPI:
     app.include_router(api_router)
     app.include_router(metrics_router)
     app.include_router(git_router)
+    app.include_router(login_router)
+    app.include_router(gate_router)
+    app.add_middleware(BodyLimit, limit=get_settings().max_api_body_kb * 1024)
     app.add_middleware(DateHeader)
     return app
 

@@ -1,23 +1,42 @@
-"""The ``spaces`` command line.
+"""The ``spaces`` command line: administration on the platform's host.
 
-``spaces user create NAME`` is an administrator's command on the platform's host: it talks to
-the platform's Redis directly and prints the new user's write token alone on its last line.
+These commands talk to the platform's Redis directly (run them where the platform runs, as the
+user that runs it). ``spaces user create NAME`` prints the new user's write token alone on its
+last line, so scripts can take it with ``tail -n1``.
 """
 
 from __future__ import annotations
 
+import secrets
 import sys
 
 import typer
 
-from core import store
+from core import accounts, store
 from core.errors import SpacesError
+from core.settings import get_settings
 
 app = typer.Typer(help="Manage a self-hosted Spaces platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their access tokens (run on the platform's host).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+org_app = typer.Typer(help="Organizations and their members (run on the platform's host).", no_args_is_help=True)
+app.add_typer(org_app, name="org")
 admin_app = typer.Typer(help="Platform administration (run on the platform's host).", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def read_password(from_stdin: bool) -> str | None:
+    if not from_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        fail("--password-stdin was given but standard input had no password")
+    return password
 
 
 @admin_app.command("rotate-secrets-key")
@@ -29,28 +48,109 @@ def rotate_secrets_key() -> None:
     typer.echo(f"re-encrypted {count} secret(s) under a new key in {envvars.key_path()}")
 
 
+@admin_app.command("ensure-admin")
+def ensure_admin() -> None:
+    """Create user 'admin' (an administrator) if the platform has no administrator yet, and write
+    its password and token to <data dir>/admin-credentials (mode 0600). Prints that file's path."""
+    r = store.get_redis()
+    path = get_settings().data_dir / "admin-credentials"
+    if accounts.any_admin(r):
+        typer.echo(str(path) if path.is_file() else "an administrator exists")
+        return
+    password = secrets.token_urlsafe(18)
+    try:
+        accounts.create_user(r, "admin", role="admin", password=password)
+    except SpacesError as exc:
+        fail(f"could not create the first administrator: {exc.message}")
+    token = accounts.create_token(r, "admin", role="write", display_name="first admin")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(f"user: admin\npassword: {password}\ntoken: {token}\n")
+    typer.echo(str(path))
+
+
 @user_app.command("create")
 def user_create(
     name: str,
     admin: bool = typer.Option(False, "--admin", help="Make the user an administrator."),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="If the user exists, just issue a new token."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read a password for browser sign-in from standard input."),
 ) -> None:
     """Create a user and print a new write token on the last line."""
     r = store.get_redis()
+    password = read_password(password_stdin)
     try:
         try:
-            store.create_user(r, name, role="admin" if admin else "user")
+            accounts.create_user(r, name, role="admin" if admin else "user", password=password)
             typer.echo(f"created user {name}" + (" (admin)" if admin else ""), err=True)
         except SpacesError:
-            if not (exist_ok and store.get_user(r, name)):
+            if not (exist_ok and accounts.get_user(r, name)):
                 raise
             typer.echo(f"user {name} exists; issuing a new token", err=True)
-        token = store.create_token(r, name, role="write", display_name="cli")
+        token = accounts.create_token(r, name, role="write", display_name="cli")
     except SpacesError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+        fail(exc.message)
     typer.echo("write token (shown once):", err=True)
     typer.echo(token)
+
+
+@user_app.command("set-password")
+def user_set_password(name: str) -> None:
+    """Set the user's password for browser sign-in, read from standard input."""
+    try:
+        accounts.set_password(store.get_redis(), name, read_password(True) or "")
+    except SpacesError as exc:
+        fail(exc.message)
+    typer.echo(f"password of {name} set")
+
+
+@user_app.command("token")
+def user_token(
+    name: str,
+    token_name: str = typer.Option("cli", "--name", help="A name to recognise the token by."),
+    role: str = typer.Option("write", "--role", help="read or write."),
+) -> None:
+    """Issue another access token for the user; printed alone on the last line."""
+    try:
+        token = accounts.create_token(store.get_redis(), name, role=role, display_name=token_name)
+    except SpacesError as exc:
+        fail(exc.message)
+    typer.echo(f"{role} token {token_name!r} for {name} (shown once):", err=True)
+    typer.echo(token)
+
+
+@org_app.command("create")
+def org_create(name: str, admin: str = typer.Option(..., "--admin", help="The user who administers it.")) -> None:
+    """Create an organization; ``--admin`` becomes its first admin member."""
+    try:
+        accounts.create_org(store.get_redis(), name, admin=admin)
+    except SpacesError as exc:
+        fail(exc.message)
+    typer.echo(f"created organization {name} (admin: {admin})")
+
+
+@org_app.command("add-member")
+def org_add_member(
+    org: str, user: str,
+    role: str = typer.Option("read", "--role", help="read, write or admin."),
+) -> None:
+    """Add a user to an organization, or change their role."""
+    try:
+        accounts.set_member(store.get_redis(), org, user, role)
+    except SpacesError as exc:
+        fail(exc.message)
+    typer.echo(f"{user} is now a {role} member of {org}")
+
+
+@org_app.command("remove-member")
+def org_remove_member(org: str, user: str) -> None:
+    """Remove a user from an organization (its last admin stays)."""
+    try:
+        accounts.remove_member(store.get_redis(), org, user)
+    except SpacesError as exc:
+        fail(exc.message)
+    typer.echo(f"{user} is no longer a member of {org}")
 
 
 def main() -> None:

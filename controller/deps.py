@@ -1,37 +1,27 @@
 """FastAPI dependencies: the Redis store and the caller's identity.
 
 ``StoreDep`` gives a Redis client; ``OptionalUser`` is the caller (or None) from an
-``Authorization: Bearer <token>`` header or HTTP basic auth with the token as password (git);
-``CurrentUser`` requires one.
+``Authorization: Bearer <token>`` header, HTTP basic auth with the token as password (git), or —
+for reading only — the browser session cookie; ``CurrentUser`` requires one. Bad tokens are
+counted per client; past ``SPACES_TOKEN_FAILURES_PER_MINUTE`` the client gets 429 for a while.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from typing import Annotated
 
 import redis
 from fastapi import Depends, Request
 
-from core import store
-from core.errors import Forbidden, Unauthorized
+from core import accounts, sessions, store
+from core.access import Caller, require_read, require_write
+from core.errors import Unauthorized
 from core.names import parse_space_id
+from core.settings import get_settings
 
-
-@dataclass(frozen=True)
-class Caller:
-    name: str
-    role: str  # "user" or "admin"
-    token_role: str  # "read" or "write"
-
-    @property
-    def can_write(self) -> bool:
-        return self.token_role == "write"
-
-    def may_write(self, owner: str) -> bool:
-        return self.can_write and (self.name == owner or self.role == "admin")
+SAFE_METHODS = {"GET", "HEAD"}
 
 
 def get_store() -> redis.Redis:
@@ -39,6 +29,12 @@ def get_store() -> redis.Redis:
 
 
 StoreDep = Annotated[redis.Redis, Depends(get_store)]
+
+
+def client_ip(request: Request) -> str:
+    """The visitor's address: Traefik puts it in X-Real-Ip (and strips what clients send there)."""
+    forwarded = request.headers.get("x-real-ip") or request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    return forwarded or (request.client.host if request.client else "unknown")
 
 
 def token_from_request(request: Request) -> str | None:
@@ -57,15 +53,35 @@ def token_from_request(request: Request) -> str | None:
     return None
 
 
+def caller_for(r: redis.Redis, user: str, *, token_role: str, token_name: str = "", via: str = "token") -> Caller | None:
+    record = accounts.get_user(r, user)
+    if record is None:
+        return None
+    return Caller(name=user, role=record.get("role", "user"), token_role=token_role,
+                  orgs=accounts.orgs_of(r, user), token_name=token_name, via=via)
+
+
+def caller_from_token(r: redis.Redis, token: str, ip: str) -> Caller:
+    """The caller a token stands for; a bad one is counted against the client and refused."""
+    settings = get_settings()
+    sessions.check_failures(r, "token", ip, settings.token_failures_per_minute, "requests with bad tokens")
+    record = accounts.lookup_token(r, token)
+    caller = caller_for(r, record["user"], token_role=record.get("role", "read"), token_name=record.get("name", "")) if record else None
+    if caller is None:
+        sessions.record_failure(r, "token", ip, 60)
+        raise Unauthorized("invalid or revoked access token")
+    return caller
+
+
 def resolve_caller(r: redis.Redis, request: Request) -> Caller | None:
     token = token_from_request(request)
-    if token is None:
-        return None
-    record = store.lookup_token(r, token)
-    if record is None:
-        raise Unauthorized("invalid or revoked access token")
-    user = store.get_user(r, record["user"]) or {}
-    return Caller(name=record["user"], role=user.get("role", "user"), token_role=record.get("role", "read"))
+    if token is not None:
+        return caller_from_token(r, token, client_ip(request))
+    if request.method in SAFE_METHODS:
+        user = sessions.session_user(r, request.cookies.get(sessions.SESSION_COOKIE))
+        if user:
+            return caller_for(r, user, token_role="read", via="session")
+    return None
 
 
 def optional_user(request: Request, r: StoreDep) -> Caller | None:
@@ -83,16 +99,18 @@ OptionalUser = Annotated[Caller | None, Depends(optional_user)]
 CurrentUser = Annotated[Caller, Depends(current_user)]
 
 
-def require_write(caller: Caller, owner: str) -> None:
-    if not caller.can_write:
-        raise Forbidden(f"the token of {caller.name} is read-only; a write token is needed")
-    if not caller.may_write(owner):
-        raise Forbidden(f"{caller.name} may not change Spaces of '{owner}'")
+def readable_space(r: redis.Redis, owner: str, name: str, caller: Caller | None, *, repo: bool = False) -> tuple[str, dict]:
+    """``(space id, record)`` of a Space that exists and that ``caller`` may see (``repo``: also
+    its repository, logs and variables)."""
+    space_id = parse_space_id(owner, name)
+    space = store.require_space(r, space_id)
+    require_read(caller, space, repo=repo)
+    return space_id, space
 
 
 def owned_space(r: redis.Redis, owner: str, name: str, caller: Caller) -> tuple[str, dict]:
     """``(space id, record)`` of a Space that exists and that ``caller`` may change."""
     space_id = parse_space_id(owner, name)
     space = store.require_space(r, space_id)
-    require_write(caller, owner)
+    require_write(caller, owner, space)
     return space_id, space

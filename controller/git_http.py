@@ -16,10 +16,11 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from controller.deps import Caller, StoreDep, resolve_caller
+from controller.deps import StoreDep, resolve_caller
 from controller.repos import ensure_repo
-from core import store
-from core.errors import Conflict, Forbidden, NotFound, SpacesError, Unauthorized
+from core import accounts, store
+from core.access import Caller, may_read_repo, require_read, require_write
+from core.errors import Conflict, NotFound, SpacesError, Unauthorized
 from core.names import parse_space_id
 from core.settings import get_settings
 
@@ -56,18 +57,25 @@ def _authorize_push(r, caller: Caller | None, space_id: str) -> None:
     owner = space_id.split("/", 1)[0]
     if caller is None:
         raise Unauthorized("pushing needs an access token: use http://USER:TOKEN@host/spaces/OWNER/NAME")
-    if not caller.can_write:
-        raise Forbidden(f"the token of {caller.name} is read-only; pushing needs a write token")
-    if not caller.may_write(owner):
-        raise Forbidden(f"{caller.name} may not push to Spaces of '{owner}'")
-    if store.get_space(r, space_id) is None:
-        if store.get_user(r, owner) is None:
-            raise NotFound(f"there is no user '{owner}' to own {space_id}")
+    space = store.get_space(r, space_id)
+    require_write(caller, owner, space)
+    if space is None:
+        if accounts.namespace_kind(r, owner) is None:
+            raise NotFound(f"there is no user or organization '{owner}' to own {space_id}")
         try:
             store.create_space(r, space_id)
             log.info("created Space %s on first push by %s", space_id, caller.name)
         except Conflict:
             pass  # a concurrent push created it first
+
+
+def _authorize_fetch(r, caller: Caller | None, space_id: str) -> None:
+    space = store.get_space(r, space_id)
+    if space is None:
+        raise NotFound(f"Space {space_id} does not exist")
+    if caller is None and not may_read_repo(None, space):
+        raise Unauthorized(f"the repository of {space_id} is private: use http://USER:TOKEN@host/spaces/{space_id}")
+    require_read(caller, space, repo=True)
 
 
 async def _pump_body(request: Request, stdin: asyncio.StreamWriter) -> None:
@@ -148,8 +156,8 @@ async def git_smart_http(owner: str, repo: str, action: str, request: Request, r
         caller = resolve_caller(r, request)
         if service == "git-receive-pack":
             _authorize_push(r, caller, space_id)
-        elif store.get_space(r, space_id) is None:
-            raise NotFound(f"Space {space_id} does not exist")
+        else:
+            _authorize_fetch(r, caller, space_id)
         ensure_repo(space_id)
     except Unauthorized as exc:
         return _text(401, exc.message, {"WWW-Authenticate": 'Basic realm="Spaces"'})

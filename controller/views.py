@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from core.access import visibility
 from core.settings import Settings, get_settings
 from core.stages import Stage
 from core.store import sleep_seconds
@@ -44,7 +45,8 @@ def space_view(space: dict, settings: Settings) -> dict:
         "id": space["id"],
         "author": space["owner"],
         "sdk": space.get("sdk") or None,
-        "private": False,
+        "private": visibility(space) != "public",
+        "visibility": visibility(space),
         "createdAt": iso(space.get("created_at")),
         "lastModified": iso(space.get("updated_at")),
         "subdomain": space["subdomain"],

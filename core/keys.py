@@ -10,6 +10,8 @@ PREFIX = "spaces"
 TRAEFIK_ROOT = "traefik"
 
 USERS = f"{PREFIX}:users"  # set of user names
+ORGS = f"{PREFIX}:orgs"  # set of organization names
+NAMESPACES = f"{PREFIX}:namespaces"  # hash: user or organization name -> "user" | "org" (one name, one owner)
 SPACES_INDEX = f"{PREFIX}:spaces"  # sorted set: space id -> created timestamp
 BUILD_SEQ = f"{PREFIX}:build-seq"
 
@@ -27,6 +29,40 @@ def token(token_hash: str) -> str:
 
 def user_tokens(name: str) -> str:
     return f"{PREFIX}:user:{name}:tokens"
+
+
+def user_orgs(name: str) -> str:
+    """Hash: organization -> the user's role in it (mirror of :func:`org_members`)."""
+    return f"{PREFIX}:user:{name}:orgs"
+
+
+def org(name: str) -> str:
+    return f"{PREFIX}:org:{name}"
+
+
+def org_members(name: str) -> str:
+    """Hash: user -> role in the organization (read, write, admin)."""
+    return f"{PREFIX}:org:{name}:members"
+
+
+def session(session_hash: str) -> str:
+    """A browser session on the platform's own domain (value: hash of the cookie)."""
+    return f"{PREFIX}:session:{session_hash}"
+
+
+def space_session(session_hash: str) -> str:
+    """A browser session for one private Space's subdomain."""
+    return f"{PREFIX}:space-session:{session_hash}"
+
+
+def auth_ticket(ticket_hash: str) -> str:
+    """One-time ticket that carries a signed-in browser from the platform to a private Space's subdomain."""
+    return f"{PREFIX}:auth-ticket:{ticket_hash}"
+
+
+def failures(kind: str, subject: str) -> str:
+    """Counter of failed sign-ins or bad tokens (``kind``) by one client or for one user, with a TTL."""
+    return f"{PREFIX}:failures:{kind}:{subject}"
 
 
 def space(space_id: str) -> str:

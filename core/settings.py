@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     idle_check_interval: float = Field(default=1.0, gt=0)
     # The waker: where the routes of sleeping and paused Spaces point (loopback only).
     waker_port: int = 8002
+    # Abuse limits: bad tokens per client per minute; failed sign-ins per user and per client
+    # per 5 minutes; the largest API request body.
+    token_failures_per_minute: int = Field(default=30, ge=1)
+    login_failures_per_user: int = Field(default=5, ge=1)
+    login_failures_per_client: int = Field(default=20, ge=1)
+    max_api_body_kb: int = Field(default=1024, ge=1)
 
     @property
     def repos_dir(self) -> Path:

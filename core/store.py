@@ -1,4 +1,4 @@
-"""Records kept in Redis: users, tokens, Spaces and builds.
+"""Records kept in Redis: Spaces and builds (users, organizations and tokens: :mod:`core.accounts`).
 
 Plain functions over a Redis client; writes that belong together go through one transaction
 (``pipeline(transaction=True)``). Records are Redis hashes of strings; :func:`get_space` and
@@ -7,16 +7,14 @@ Plain functions over a Redis client; writes that belong together go through one 
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
 from functools import lru_cache
 
 import redis
 
 from core import keys
-from core.errors import Conflict, InvalidName, NotFound
-from core.names import subdomain_candidates, validate_user_name
+from core.errors import Conflict, NotFound
+from core.names import subdomain_candidates
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 
@@ -36,53 +34,6 @@ def get_redis() -> redis.Redis:
 
 def now() -> float:
     return time.time()
-
-
-# ---------------------------------------------------------------- users and tokens
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_user(r: redis.Redis, name: str, *, role: str = "user") -> None:
-    validate_user_name(name)
-    if role not in ("user", "admin"):
-        raise InvalidName(f"invalid role {role!r}: a role is 'user' or 'admin'")
-    if not r.sadd(keys.USERS, name):
-        raise Conflict(f"user {name!r} already exists")
-    r.hset(keys.user(name), mapping={"name": name, "role": role, "created_at": now()})
-
-
-def get_user(r: redis.Redis, name: str) -> dict | None:
-    data = r.hgetall(keys.user(name))
-    return data or None
-
-
-def create_token(r: redis.Redis, user: str, *, role: str = "write", display_name: str = "default") -> str:
-    """Create an access token for ``user`` and return it; only its hash is stored."""
-    if role not in ("read", "write"):
-        raise InvalidName(f"invalid token role {role!r}: a token role is 'read' or 'write'")
-    if not r.sismember(keys.USERS, user):
-        raise NotFound(f"user {user!r} does not exist")
-    token = "spc_" + secrets.token_urlsafe(30)
-    digest = hash_token(token)
-    with r.pipeline(transaction=True) as p:
-        p.hset(keys.token(digest), mapping={"user": user, "role": role, "name": display_name, "created_at": now()})
-        p.sadd(keys.user_tokens(user), digest)
-        p.execute()
-    return token
-
-
-def lookup_token(r: redis.Redis, token: str) -> dict | None:
-    """The token's record (``user``, ``role``, ``name``) or None if it is unknown."""
-    if not token:
-        return None
-    data = r.hgetall(keys.token(hash_token(token)))
-    if not data:
-        return None
-    r.hset(keys.token(hash_token(token)), "last_used_at", now())
-    return data
 
 
 # ---------------------------------------------------------------- Spaces

@@ -204,9 +204,13 @@ def up() -> None:
     public = s.public_url(s.domain)
     wait_for(f"the controller through Traefik at {public}",
              lambda: httpx.get(f"{public}/healthz", timeout=2).status_code == 200)
+    admin = subprocess.run([str(VENV_BIN / "spaces"), "admin", "ensure-admin"], capture_output=True, text=True, cwd=ROOT)
+    if admin.returncode != 0:
+        fail(f"could not ensure an administrator: {admin.stderr.strip()}")
     url = deploy_example()
     print()
-    print(f"Controller (API and git):  {public}/")
+    print(f"Controller (API and git):  {public}/   (sign in at {public}/login)")
+    print(f"Administrator's password and token:  {admin.stdout.strip()}")
     print(f"Example Space demo/hello-gradio:  {url}")
     print(f"Data and logs:  {s.data_dir}")
 
@@ -214,7 +218,7 @@ def up() -> None:
 def demo_token(r: redis.Redis) -> str:
     """The demo user's write token, created once and kept in the data directory (mode 0600)."""
     path = get_settings().data_dir / "demo-token"
-    if path.is_file() and r.sismember(keys.USERS, "demo"):
+    if path.is_file() and r.sismember(keys.USERS, "demo") and r.exists(keys.token(hashlib.sha256(path.read_text().strip().encode()).hexdigest())):
         return path.read_text().strip()
     run = subprocess.run([str(VENV_BIN / "spaces"), "user", "create", "demo", "--exist-ok"],
                          capture_output=True, text=True, cwd=ROOT)

@@ -40,10 +40,15 @@ def flatten(tree: dict[str, Any], prefix: str = keys.TRAEFIK_ROOT) -> dict[str, 
     return out
 
 
-def route_config(name: str, host: str, target: str, *, root_path: str | None = None) -> dict[str, Any]:
+# The forwardAuth middleware in front of private Spaces (defined with the controller's routes).
+AUTH_MIDDLEWARE = "spaces-auth"
+
+
+def route_config(name: str, host: str, target: str, *, root_path: str | None = None, private: bool = False) -> dict[str, Any]:
     """Traefik configuration that sends requests for ``host`` to ``target``.
 
-    ``root_path`` rewrites requests for ``/`` to that path (a static Space whose page is not index.html).
+    ``root_path`` rewrites requests for ``/`` to that path (a static Space whose page is not
+    index.html); ``private`` puts the controller's access check in front (Traefik's forwardAuth).
     """
     router: dict[str, Any] = {"rule": f"Host(`{host}`)", "service": name, "entryPoints": list(ENTRYPOINTS)}
     config: dict[str, Any] = {
@@ -52,23 +57,35 @@ def route_config(name: str, host: str, target: str, *, root_path: str | None = N
             "services": {name: {"loadBalancer": {"servers": [{"url": target}], "passHostHeader": True}}},
         }
     }
+    middlewares = [AUTH_MIDDLEWARE] if private else []
     if root_path:
-        router["middlewares"] = [f"{name}-root"]
+        middlewares.append(f"{name}-root")
         config["http"]["middlewares"] = {
             f"{name}-root": {"replacePathRegex": {"regex": "^/$", "replacement": root_path}}
         }
+    if middlewares:
+        router["middlewares"] = middlewares
     return config
 
 
 class RouteTable(abc.ABC):
-    """Where visitors of a host name are sent. Implementations must write all three methods."""
+    """Where visitors of a host name are sent. Implementations write every abstract method."""
 
     @abc.abstractmethod
     def add_route(
-        self, name: str, host: str, target: str, *, root_path: str | None = None,
+        self, name: str, host: str, target: str, *, root_path: str | None = None, private: bool = False,
         pipeline: redis.client.Pipeline | None = None,
     ) -> None:
-        """Send requests for ``host`` to ``target`` (replacing any earlier route of ``name``)."""
+        """Send requests for ``host`` to ``target`` (replacing any earlier route of ``name``);
+        ``private``: only after the access check."""
+
+    @abc.abstractmethod
+    def set_private(self, name: str, private: bool) -> None:
+        """Put the access check in front of an existing route, or take it away."""
+
+    @abc.abstractmethod
+    def is_private(self, name: str) -> bool:
+        """True if the route passes the access check first."""
 
     @abc.abstractmethod
     def delete_route(self, name: str) -> None:
@@ -95,16 +112,37 @@ class RedisRouteTable(RouteTable):
         return found
 
     def add_route(
-        self, name: str, host: str, target: str, *, root_path: str | None = None,
+        self, name: str, host: str, target: str, *, root_path: str | None = None, private: bool = False,
         pipeline: redis.client.Pipeline | None = None,
     ) -> None:
-        wanted = flatten(route_config(name, host, target, root_path=root_path))
+        wanted = flatten(route_config(name, host, target, root_path=root_path, private=private))
         stale = [k for k in self._keys_of(name) if k not in wanted]
         p = pipeline or self.r.pipeline(transaction=True)
         if stale:
             p.delete(*stale)
         p.mset(wanted)
         if pipeline is None:
+            p.execute()
+
+    def _middlewares(self, name: str) -> list[str]:
+        prefix = f"{keys.TRAEFIK_ROOT}/http/routers/{name}/middlewares/"
+        found = sorted(self.r.scan_iter(match=f"{prefix}*", count=100), key=lambda k: int(k[len(prefix):]))
+        return [self.r.get(k) or "" for k in found]
+
+    def is_private(self, name: str) -> bool:
+        return AUTH_MIDDLEWARE in self._middlewares(name)
+
+    def set_private(self, name: str, private: bool) -> None:
+        if not self.r.exists(f"{keys.TRAEFIK_ROOT}/http/routers/{name}/rule"):
+            return  # no route yet: the first deploy writes it with the Space's visibility
+        prefix = f"{keys.TRAEFIK_ROOT}/http/routers/{name}/middlewares"
+        others = [m for m in self._middlewares(name) if m != AUTH_MIDDLEWARE]
+        wanted = ([AUTH_MIDDLEWARE] if private else []) + others
+        with self.r.pipeline(transaction=True) as p:
+            for key in self.r.scan_iter(match=f"{prefix}/*", count=100):
+                p.delete(key)
+            if wanted:
+                p.mset({f"{prefix}/{i}": m for i, m in enumerate(wanted)})
             p.execute()
 
     def put_config(self, config: dict[str, Any]) -> None:
@@ -168,7 +206,12 @@ def controller_config(host: str, target: str) -> dict[str, Any]:
         "middlewares": [f"{CONTROLLER_ROUTE}-buffer"],
         "priority": 1000,
     }
-    config["http"]["middlewares"] = {f"{CONTROLLER_ROUTE}-buffer": {"buffering": {"memRequestBodyBytes": 8 * 2**20}}}
+    config["http"]["middlewares"] = {
+        f"{CONTROLLER_ROUTE}-buffer": {"buffering": {"memRequestBodyBytes": 8 * 2**20}},
+        # Asked before every request to a private Space (see controller.gate). Traefik sets the
+        # X-Forwarded-* headers itself from the real request; what a client sends there is not trusted.
+        AUTH_MIDDLEWARE: {"forwardAuth": {"address": f"{target}/auth/space", "trustForwardHeader": False}},
+    }
     return config
 
 

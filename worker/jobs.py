@@ -20,6 +20,7 @@ import redis
 import redis.lock
 
 from core import envvars, keys, metrics, store
+from core.access import is_private
 from core.errors import SpacesError
 from core.hardware import space_limits
 from core.processes import gone_here
@@ -80,7 +81,7 @@ def route_to(r: redis.Redis, space: dict, target: str, settings: Settings, *, ro
     """Point the Space's route at ``target`` and wait until Traefik serves it."""
     routes = RedisRouteTable(r)
     name = space_route_name(space["subdomain"])
-    routes.add_route(name, settings.space_host(space["subdomain"]), target, root_path=root_path)
+    routes.add_route(name, settings.space_host(space["subdomain"]), target, root_path=root_path, private=is_private(space))
     routes.wait_live(name, target)
 
 

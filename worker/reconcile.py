@@ -5,6 +5,7 @@ Runs at worker start and every ``--interval`` seconds (``python -m worker.reconc
 - a Space whose record says it serves build N gets a running instance of build N (a stopped one
   is started again by the pass at ``make up``; while the platform runs, an app that exited has
   crashed and the monitor reports and restarts it) and a route to it; a missing one is recreated;
+- a route's access check matches the Space's visibility (private Spaces are checked by the controller);
 - the controller's own route is (re)written;
 - instances of Spaces that no longer exist are removed.
 
@@ -24,6 +25,7 @@ import time
 import redis
 
 from core import envvars, keys, store
+from core.access import is_private
 from core.errors import SpacesError
 from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, job_alive
 from core.settings import Settings, get_settings
@@ -199,6 +201,15 @@ def resume_abandoned(r: redis.Redis, space: dict) -> None:
     enqueue_deploy(r, space["id"], build["id"], startup_seconds=startup)
 
 
+def repair_privacy(r: redis.Redis, space: dict) -> None:
+    """A private Space's route passes the access check; a public one's does not (the record decides)."""
+    routes = RedisRouteTable(r)
+    name = space_route_name(space["subdomain"])
+    if routes.target_of(name) and routes.is_private(name) != is_private(space):
+        log.warning("reconcile: the route of %s did not match its visibility (%s); repaired", space["id"], space.get("visibility"))
+        routes.set_private(name, is_private(space))
+
+
 def remove_orphan_routes(r: redis.Redis) -> None:
     """Drop Space routes whose subdomain no longer belongs to any Space."""
     routes = RedisRouteTable(r)
@@ -223,6 +234,7 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, 
             release_dead_locks(r, space)
             resume_abandoned(r, space)
             reconcile_space(r, backend, space, settings, revive_stopped=revive_stopped)
+            repair_privacy(r, store.get_space(r, space["id"]) or space)
         for inst in backend.list_instances():
             if inst.space_id and store.get_space(r, inst.space_id) is None:
                 log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)

@@ -19,6 +19,7 @@ import time
 import redis
 
 from core import keys, metrics, store
+from core.access import is_private
 from core.errors import RuntimeFailed, SpacesError
 from core.hardware import space_limits
 from core.settings import Settings, get_settings
@@ -49,7 +50,7 @@ def route_to_waker(r: redis.Redis, space: dict, settings: Settings) -> None:
     routes = RedisRouteTable(r)
     name = space_route_name(space["subdomain"])
     if routes.target_of(name) != settings.waker_url:
-        routes.add_route(name, settings.space_host(space["subdomain"]), settings.waker_url)
+        routes.add_route(name, settings.space_host(space["subdomain"]), settings.waker_url, private=is_private(space))
         routes.wait_live(name, settings.waker_url)
 
 
@@ -136,7 +137,8 @@ def wake(r: redis.Redis, backend: RuntimeBackend, space_id: str, settings: Setti
         store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=f"could not wake up: {exc.message}")
         raise RuntimeFailed(exc.message) from exc
     # Traefik picks the route up within a tenth of a second; meanwhile the waker relays.
-    RedisRouteTable(r).add_route(space_route_name(space["subdomain"]), settings.space_host(space["subdomain"]), inst.target)
+    RedisRouteTable(r).add_route(space_route_name(space["subdomain"]), settings.space_host(space["subdomain"]), inst.target,
+                                 private=is_private(space))
     store.set_stage(r, space_id, Stage.RUNNING, instance=inst.id, target=inst.target, sleep_tier="",
                     last_active=str(time.time()))
     seconds = time.monotonic() - started

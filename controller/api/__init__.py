@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from controller.api import envvars, runtime, spaces, users
+from controller.api import envvars, orgs, runtime, spaces, users
 
 api_router = APIRouter()
 api_router.include_router(spaces.router)
 api_router.include_router(runtime.router)
 api_router.include_router(envvars.router)
 api_router.include_router(users.router)
+api_router.include_router(orgs.router)

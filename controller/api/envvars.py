@@ -11,11 +11,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space
+from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, readable_space
 from controller.repos import head_commit
 from controller.views import iso
 from core import envvars, store
-from core.names import parse_space_id
 from core.queues import enqueue_build, enqueue_deploy
 from core.stages import BuildStatus
 
@@ -56,8 +55,7 @@ def _shape(entries: dict[str, dict]) -> dict[str, dict]:
 
 @router.get("/{owner}/{name}/variables")
 def get_variables(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
-    space_id = parse_space_id(owner, name)
-    store.require_space(r, space_id)
+    space_id, _ = readable_space(r, owner, name, caller, repo=True)
     return _shape(envvars.list_variables(r, space_id))
 
 

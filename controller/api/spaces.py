@@ -8,15 +8,16 @@ import time
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
 
-from controller.deps import CurrentUser, StoreDep, owned_space
+from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, readable_space
 from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, store
-from core.errors import NotFound
-from core.names import parse_space_id
+from core.access import VISIBILITIES, may_read_space, visibility
+from core.errors import InvalidInput, NotFound
 from core.queues import enqueue_delete
+from proxy.routes import RedisRouteTable, space_route_name
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 
@@ -26,9 +27,10 @@ TERMINAL_BUILD = {BuildStatus.FAILED.value, BuildStatus.SUPERSEDED.value}
 
 
 @router.get("")
-def list_spaces(r: StoreDep, author: str | None = None, search: str | None = None, limit: int = Query(1000, ge=1, le=1000)) -> list[dict]:
+def list_spaces(r: StoreDep, caller: OptionalUser, author: str | None = None, search: str | None = None,
+                limit: int = Query(1000, ge=1, le=1000)) -> list[dict]:
     settings = get_settings()
-    spaces = store.list_spaces(r, author=author)
+    spaces = [s for s in store.list_spaces(r, author=author) if may_read_space(caller, s)]
     if search:
         needle = search.lower()
         spaces = [s for s in spaces if needle in s["id"].lower()]
@@ -36,8 +38,8 @@ def list_spaces(r: StoreDep, author: str | None = None, search: str | None = Non
 
 
 @router.get("/{owner}/{name}")
-def space_info(owner: str, name: str, r: StoreDep) -> dict:
-    return space_view(store.require_space(r, parse_space_id(owner, name)), get_settings())
+def space_info(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
+    return space_view(readable_space(r, owner, name, caller)[1], get_settings())
 
 
 @router.delete("/{owner}/{name}", status_code=202)
@@ -50,14 +52,38 @@ def delete_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dic
 
 
 @router.get("/{owner}/{name}/runtime")
-def space_runtime(owner: str, name: str, r: StoreDep) -> dict:
-    return runtime_view(store.require_space(r, parse_space_id(owner, name)))
+def space_runtime(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
+    return runtime_view(readable_space(r, owner, name, caller)[1])
+
+
+@router.put("/{owner}/{name}/settings")
+def update_settings(owner: str, name: str, r: StoreDep, caller: CurrentUser, body: dict = Body(...)) -> dict:
+    """Change the Space's visibility. Takes ``{"private": bool}`` or ``{"visibility": "public" |
+    "private" | "protected"}`` (what huggingface_hub's ``update_repo_settings`` sends, old and new).
+    The Space's route follows at once: a private Space's subdomain then asks who is visiting."""
+    space_id, space = owned_space(r, owner, name, caller)
+    unknown = sorted(set(body) - {"private", "visibility"})
+    if unknown or not body:
+        raise InvalidInput(f"settings accepts 'private' (true/false) or 'visibility' ({', '.join(VISIBILITIES)}); got {sorted(body)}")
+    wanted = body.get("visibility")
+    if "private" in body:
+        if not isinstance(body["private"], bool):
+            raise InvalidInput(f"private must be true or false; got {body['private']!r}")
+        if wanted is None:
+            wanted = "private" if body["private"] else "public"
+        elif (wanted == "private") != body["private"]:
+            raise InvalidInput(f"private={body['private']} contradicts visibility={wanted!r}")
+    if wanted not in VISIBILITIES:
+        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}; got {wanted!r}")
+    r.hset(keys.space(space_id), mapping={"visibility": wanted, "updated_at": store.now()})
+    RedisRouteTable(r).set_private(space_route_name(space["subdomain"]), wanted == "private")
+    space = store.require_space(r, space_id)
+    return {"id": space_id, "private": visibility(space) != "public", "visibility": visibility(space)}
 
 
 @router.get("/{owner}/{name}/builds")
-def space_builds(owner: str, name: str, r: StoreDep) -> list[dict]:
-    space_id = parse_space_id(owner, name)
-    store.require_space(r, space_id)
+def space_builds(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> list[dict]:
+    space_id, _ = readable_space(r, owner, name, caller, repo=True)
     builds = [store.get_build(r, b) for b in r.lrange(keys.space_builds(space_id), 0, 99)]
     return [build_view(b) for b in builds if b]
 
@@ -104,10 +130,10 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.get("/{owner}/{name}/logs/build")
-def build_logs(owner: str, name: str, request: Request, r: StoreDep, build: str | None = None) -> StreamingResponse:
+def build_logs(owner: str, name: str, request: Request, r: StoreDep, caller: OptionalUser,
+               build: str | None = None) -> StreamingResponse:
     """The build log as server-sent events (each ``data`` is ``{"data": line, "timestamp": ...}``), live until the build ends."""
-    space_id = parse_space_id(owner, name)
-    space = store.require_space(r, space_id)
+    space_id, space = readable_space(r, owner, name, caller, repo=True)
     build_id = build or space.get("latest_build")
     if not build_id or store.get_build(r, build_id) is None or store.get_build(r, build_id)["space"] != space_id:
         raise NotFound(f"Space {space_id} has no build{' ' + build if build else ''}")

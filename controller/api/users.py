@@ -1,20 +1,36 @@
-"""Who the caller is, on Hugging Face's path: ``GET /api/whoami-v2`` (what ``huggingface_hub``'s
-``whoami()`` and ``huggingface-cli whoami`` call)."""
+"""Users and their access tokens.
+
+- ``GET /api/whoami-v2``: who the caller is, in Hugging Face's shape (what ``huggingface_hub``'s
+  ``whoami()`` calls).
+- ``GET/POST /api/tokens``, ``DELETE /api/tokens/{id}``: the caller's own tokens — listed without
+  their values, created (the value is in that one answer only), revoked.
+- ``GET/POST /api/admin/users``: platform admins list and create users (a new user gets a write
+  token, shown once, and optionally a password for the browser).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
 from controller.deps import CurrentUser, StoreDep, token_from_request
 from controller.views import iso
-from core import store
+from core import accounts
+from core.access import Caller, require_platform_admin
+from core.errors import Forbidden
 
 router = APIRouter(prefix="/api", tags=["users"])
 
 
 @router.get("/whoami-v2")
 def whoami(request: Request, r: StoreDep, caller: CurrentUser) -> dict:
-    token = store.lookup_token(r, token_from_request(request) or "") or {}
+    token = accounts.lookup_token(r, token_from_request(request) or "") or {}
+    if caller.via == "session":
+        auth = {"type": "session"}
+    else:
+        auth = {"type": "access_token", "accessToken": {
+            "displayName": token.get("name", "default"), "role": caller.token_role, "createdAt": iso(token.get("created_at")),
+        }}
     return {
         "type": "user",
         "id": caller.name,
@@ -25,13 +41,73 @@ def whoami(request: Request, r: StoreDep, caller: CurrentUser) -> dict:
         "isPro": False,
         "canPay": False,
         "avatarUrl": None,
-        "orgs": [],
-        "auth": {
-            "type": "access_token",
-            "accessToken": {
-                "displayName": token.get("name", "default"),
-                "role": caller.token_role,
-                "createdAt": iso(token.get("created_at")),
-            },
-        },
+        "isAdmin": caller.is_admin,
+        "orgs": [{"type": "org", "name": org, "fullname": org, "roleInOrg": role} for org, role in caller.orgs.items()],
+        "auth": auth,
     }
+
+
+class NewToken(BaseModel):
+    name: str = Field(max_length=200)
+    role: str = "read"
+
+
+def token_view(record: dict) -> dict:
+    return {
+        "id": record["id"],
+        "name": record.get("name"),
+        "role": record.get("role"),
+        "createdAt": iso(record.get("created_at")),
+        "lastUsedAt": iso(record.get("last_used_at")),
+    }
+
+
+def _require_token_owner(caller: Caller) -> None:
+    if not caller.can_write:
+        raise Forbidden("managing tokens needs a write token; this one is read-only")
+
+
+@router.get("/tokens")
+def list_tokens(r: StoreDep, caller: CurrentUser) -> list[dict]:
+    return [token_view(t) for t in accounts.list_tokens(r, caller.name)]
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: NewToken, r: StoreDep, caller: CurrentUser) -> dict:
+    """A new token of the caller; its value is in this answer only."""
+    _require_token_owner(caller)
+    value = accounts.create_token(r, caller.name, role=body.role, display_name=body.name)
+    record = accounts.lookup_token(r, value) or {}
+    return {**token_view(record), "token": value}
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: str, r: StoreDep, caller: CurrentUser) -> None:
+    _require_token_owner(caller)
+    accounts.revoke_token(r, caller.name, token_id)
+
+
+class NewUser(BaseModel):
+    name: str = Field(max_length=100)
+    role: str = "user"
+    password: str | None = Field(default=None, max_length=accounts.MAX_PASSWORD)
+
+
+def user_view(record: dict, r) -> dict:
+    return {"name": record["name"], "role": record.get("role", "user"), "createdAt": iso(record.get("created_at")),
+            "hasPassword": bool(record.get("password")), "orgs": accounts.orgs_of(r, record["name"])}
+
+
+@router.get("/admin/users")
+def admin_list_users(r: StoreDep, caller: CurrentUser) -> list[dict]:
+    require_platform_admin(caller, write=False)
+    return [user_view(u, r) for u in accounts.list_users(r)]
+
+
+@router.post("/admin/users", status_code=201)
+def admin_create_user(body: NewUser, r: StoreDep, caller: CurrentUser) -> dict:
+    """Create a user; the answer carries their first write token (shown once)."""
+    require_platform_admin(caller)
+    accounts.create_user(r, body.name, role=body.role, password=body.password)
+    token = accounts.create_token(r, body.name, role="write", display_name="created by admin")
+    return {**user_view(accounts.require_user(r, body.name), r), "token": token}

@@ -1,0 +1,67 @@
+"""Organizations: a namespace several users share, with member roles ``read``, ``write``, ``admin``.
+
+- ``POST /api/organizations {"name"}``: any signed-in user (write token) creates one and becomes its admin.
+- ``GET /api/organizations/{org}/members``: its members, for its members and platform admins.
+- ``POST /api/organizations/{org}/members {"user", "role"}``: add a member or change a role (org admins).
+- ``DELETE /api/organizations/{org}/members/{user}``: remove a member (org admins; the last admin stays).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from controller.deps import CurrentUser, StoreDep
+from controller.views import iso
+from core import accounts
+from core.access import require_org_admin
+from core.errors import Forbidden, NotFound
+
+router = APIRouter(prefix="/api/organizations", tags=["organizations"])
+
+
+class NewOrg(BaseModel):
+    name: str = Field(max_length=100)
+
+
+class Member(BaseModel):
+    user: str = Field(max_length=100)
+    role: str = "read"
+
+
+def org_view(r, org: str) -> dict:
+    record = accounts.require_org(r, org)
+    return {"type": "org", "name": org, "createdAt": iso(record.get("created_at")),
+            "members": [{"user": u, "role": role} for u, role in accounts.members_of(r, org).items()]}
+
+
+@router.post("", status_code=201)
+def create_org(body: NewOrg, r: StoreDep, caller: CurrentUser) -> dict:
+    if not caller.can_write:
+        raise Forbidden(f"the token of {caller.name} is read-only; a write token is needed")
+    accounts.create_org(r, body.name, admin=caller.name)
+    return org_view(r, body.name)
+
+
+@router.get("/{org}/members")
+def list_members(org: str, r: StoreDep, caller: CurrentUser) -> dict:
+    accounts.require_org(r, org)
+    if caller.role_in(org) is None:
+        raise NotFound(f"organization {org!r} does not exist")  # members are not public
+    return org_view(r, org)
+
+
+@router.post("/{org}/members")
+def set_member(org: str, body: Member, r: StoreDep, caller: CurrentUser) -> dict:
+    accounts.require_org(r, org)
+    require_org_admin(caller, org)
+    accounts.set_member(r, org, body.user, body.role)
+    return org_view(r, org)
+
+
+@router.delete("/{org}/members/{user}")
+def remove_member(org: str, user: str, r: StoreDep, caller: CurrentUser) -> dict:
+    accounts.require_org(r, org)
+    require_org_admin(caller, org)
+    accounts.remove_member(r, org, user)
+    return org_view(r, org)

@@ -1,0 +1,140 @@
+"""Browser sign-in on the platform's own host: ``/login``, ``/logout``.
+
+Passwords are checked against argon2id hashes. A session is a random, HttpOnly, SameSite=Lax
+cookie without a ``Domain`` (so Spaces' subdomains, which run other people's code, never get
+it). Every form carries a CSRF token (an HMAC of the session, or before sign-in of a random
+cookie) and every POST must come from the platform's own origin. Failed sign-ins are limited per
+user and per client (429 with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from controller.deps import StoreDep, client_ip
+from core import accounts, sessions
+from core.errors import InvalidInput
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["sign-in"], include_in_schema=False)
+
+MAX_FORM = 16 * 1024
+LOGIN_WINDOW = 300
+
+
+def page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
+    doc = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} · Spaces</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#111;background:#fff}}
+label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}}
+button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}.error{{color:#a00000;font-weight:600}}</style>
+</head><body><main>{body}</main></body></html>"""
+    return HTMLResponse(doc, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def safe_next(value: str | None) -> str:
+    """A path on this host to go to after signing in (never another site: ``//x`` and ``/\\x`` are refused)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n"):
+        return "/"
+    return value
+
+
+def same_origin(request: Request) -> bool:
+    """A form POST must come from the platform's own pages (not from a Space's subdomain)."""
+    settings = get_settings()
+    origin = request.headers.get("origin")
+    return origin is None or origin == settings.public_url(settings.domain)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        raise InvalidInput(f"form too large (at most {MAX_FORM} bytes)")
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+
+def login_form(request: Request, *, next_path: str, error: str = "", status: int = 200, name: str = "") -> HTMLResponse:
+    nonce = request.cookies.get(sessions.CSRF_COOKIE) or secrets.token_urlsafe(24)
+    notice = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+    response = page("Sign in", f"""<h1>Sign in to Spaces</h1>{notice}
+<form method="post" action="/login">
+<input type="hidden" name="csrf" value="{sessions.csrf_token(nonce)}">
+<input type="hidden" name="next" value="{html.escape(next_path)}">
+<label for="username">User name</label><input id="username" name="username" autocomplete="username" required value="{html.escape(name)}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form>""", status=status)
+    response.set_cookie(sessions.CSRF_COOKIE, nonce, httponly=True, samesite="strict", path="/")
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, r: StoreDep, next: str = "/") -> Response:
+    if sessions.session_user(r, request.cookies.get(sessions.SESSION_COOKIE)):
+        return RedirectResponse(safe_next(next), status_code=303)
+    return login_form(request, next_path=safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request, r: StoreDep) -> Response:
+    form = await read_form(request)
+    next_path = safe_next(form.get("next"))
+    name = form.get("username", "")[:100]
+    if not same_origin(request) or not sessions.csrf_ok(request.cookies.get(sessions.CSRF_COOKIE), form.get("csrf")):
+        return login_form(request, next_path=next_path, name=name, status=403,
+                          error="This form expired or came from another site; please sign in again.")
+    settings = get_settings()
+    ip = client_ip(request)
+    try:
+        sessions.check_failures(r, "login-user", name, settings.login_failures_per_user, f"failed sign-ins for {name}")
+        sessions.check_failures(r, "login-ip", ip, settings.login_failures_per_client, "failed sign-ins from your address")
+    except sessions.TooManyFailures as exc:
+        response = login_form(request, next_path=next_path, name=name, status=429, error=exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if not accounts.check_password(r, name, form.get("password", "")):
+        sessions.record_failure(r, "login-user", name, LOGIN_WINDOW)
+        sessions.record_failure(r, "login-ip", ip, LOGIN_WINDOW)
+        log.info("failed sign-in for %r from %s", name, ip)
+        return login_form(request, next_path=next_path, name=name, status=401, error="Wrong user name or password.")
+    sid = sessions.start_session(r, name)
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(sessions.SESSION_COOKIE, sid, httponly=True, samesite="lax", path="/", max_age=sessions.SESSION_TTL)
+    response.delete_cookie(sessions.CSRF_COOKIE, path="/")
+    log.info("%s signed in from %s", name, ip)
+    return response
+
+
+@router.get("/logout")
+def logout_page(request: Request, r: StoreDep) -> Response:
+    sid = request.cookies.get(sessions.SESSION_COOKIE)
+    user = sessions.session_user(r, sid)
+    if not user:
+        return RedirectResponse("/login", status_code=303)
+    return page("Sign out", f"""<h1>Sign out</h1><p>Signed in as <strong>{html.escape(user)}</strong>.</p>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="{sessions.csrf_token(sid)}">
+<button type="submit">Sign out</button></form>""")
+
+
+@router.post("/logout")
+async def logout(request: Request, r: StoreDep) -> Response:
+    form = await read_form(request)
+    sid = request.cookies.get(sessions.SESSION_COOKIE)
+    if not same_origin(request) or not sessions.csrf_ok(sid, form.get("csrf")):
+        return page("Sign out", '<p class="error">This form expired or came from another site. <a href="/logout">Sign out</a></p>', status=403)
+    sessions.end_session(r, sid)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(sessions.SESSION_COOKIE, path="/")
+    return response
+
+
+def login_url(next_path: str) -> str:
+    return f"/login?next={quote(next_path, safe='')}"

@@ -1,0 +1,110 @@
+"""Who may do what: the platform's authorization rules, in one place.
+
+A :class:`Caller` is a signed-in user as one request presents them: their platform role, the role
+of the credential used (a ``read`` token, a ``write`` token, or a browser session, which counts as
+``read`` on the API so that a forged cross-site request can change nothing) and their
+organizations. Rules:
+
+- a **public** Space (and its repository) is readable by anyone; a **private** one only by its
+  owner, the members of its organization (any role) and admins; a **protected** one serves its
+  app to anyone but keeps its repository, logs and settings to those same people;
+- changing a Space (push, settings, secrets, restart, delete, ...) needs a ``write`` credential
+  and: being the owner, a ``write`` or ``admin`` member of the owning organization, or an admin;
+- managing an organization's members needs its ``admin`` role (or being a platform admin).
+
+Refusals to people who may not read a Space say "does not exist" (404), as Hugging Face does, so
+that private Spaces cannot be discovered by probing names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.errors import Forbidden, NotFound
+
+VISIBILITIES = ("public", "private", "protected")
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str = "user"  # platform role: "user" or "admin"
+    token_role: str = "read"  # credential: "read" or "write"
+    orgs: dict[str, str] = field(default_factory=dict)  # organization -> member role
+    token_name: str = ""
+    via: str = "token"  # "token" or "session"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def can_write(self) -> bool:
+        return self.token_role == "write"
+
+    def role_in(self, namespace: str) -> str | None:
+        """The caller's standing in a namespace: "admin", "write", "read" or None."""
+        if self.is_admin or self.name == namespace:
+            return "admin"
+        return self.orgs.get(namespace)
+
+
+def visibility(space: dict) -> str:
+    value = space.get("visibility") or "public"
+    return value if value in VISIBILITIES else "private"  # an unknown value fails closed
+
+
+def is_private(space: dict) -> bool:
+    return visibility(space) == "private"
+
+
+def may_read_space(caller: Caller | None, space: dict) -> bool:
+    """May ``caller`` see the Space (its page, API record, app)?"""
+    if visibility(space) != "private":
+        return True
+    return caller is not None and caller.role_in(space["owner"]) is not None
+
+
+def may_read_repo(caller: Caller | None, space: dict) -> bool:
+    """May ``caller`` clone the Space's repository and read its logs and variables?"""
+    if visibility(space) == "public":
+        return True
+    return caller is not None and caller.role_in(space["owner"]) is not None
+
+
+def may_write_namespace(caller: Caller | None, namespace: str) -> bool:
+    return caller is not None and caller.can_write and caller.role_in(namespace) in ("write", "admin")
+
+
+def require_read(caller: Caller | None, space: dict, *, repo: bool = False) -> None:
+    allowed = may_read_repo(caller, space) if repo else may_read_space(caller, space)
+    if not allowed:
+        if repo and may_read_space(caller, space):
+            raise Forbidden(f"the repository of {space['id']} is private to its owners")
+        raise NotFound(f"Space {space['id']} does not exist")
+
+
+def require_write(caller: Caller, namespace: str, space: dict | None = None) -> None:
+    """Refuse unless ``caller`` may change Spaces of ``namespace``. Someone who cannot even read
+    the (private) ``space`` is told it does not exist."""
+    if space is not None and not may_read_space(caller, space):
+        raise NotFound(f"Space {space['id']} does not exist")
+    if caller.role_in(namespace) not in ("write", "admin"):
+        raise Forbidden(f"{caller.name} may not change Spaces of '{namespace}'")
+    if not caller.can_write:
+        what = "a browser session can only read through the API" if caller.via == "session" else f"the token of {caller.name} is read-only"
+        raise Forbidden(f"{what}; a write token is needed")
+
+
+def require_org_admin(caller: Caller, org: str) -> None:
+    if caller.role_in(org) != "admin":
+        raise Forbidden(f"{caller.name} is not an admin of '{org}'")
+    if not caller.can_write:
+        raise Forbidden(f"the token of {caller.name} is read-only; a write token is needed")
+
+
+def require_platform_admin(caller: Caller, *, write: bool = True) -> None:
+    if not caller.is_admin:
+        raise Forbidden(f"{caller.name} is not a platform admin")
+    if write and not caller.can_write:
+        raise Forbidden(f"the token of {caller.name} is read-only; a write token is needed")
