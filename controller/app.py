@@ -123,3 +123,19 @@ def create_app() -> FastAPI:
 
 
 app = create_app()
+
+
+def endpoints(application: FastAPI) -> set[tuple[str, str]]:
+    """Every ``(method, path)`` the application answers (HEAD aside): what the authorization
+    matrix test must cover."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes) -> None:
+        for route in routes:
+            if hasattr(route, "path"):
+                found.update((m, route.path) for m in (getattr(route, "methods", None) or {"GET"}) if m != "HEAD")
+            else:  # a router included lazily (FastAPI 0.16x)
+                walk(route.effective_route_contexts())
+
+    walk(application.routes)
+    return found

@@ -58,7 +58,7 @@ def _authorize_push(r, caller: Caller | None, space_id: str) -> None:
     if caller is None:
         raise Unauthorized("pushing needs an access token: use http://USER:TOKEN@host/spaces/OWNER/NAME")
     space = store.get_space(r, space_id)
-    require_write(caller, owner, space)
+    require_write(caller, owner, space, verb="push to")
     if space is None:
         if accounts.namespace_kind(r, owner) is None:
             raise NotFound(f"there is no user or organization '{owner}' to own {space_id}")

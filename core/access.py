@@ -84,13 +84,13 @@ def require_read(caller: Caller | None, space: dict, *, repo: bool = False) -> N
         raise NotFound(f"Space {space['id']} does not exist")
 
 
-def require_write(caller: Caller, namespace: str, space: dict | None = None) -> None:
+def require_write(caller: Caller, namespace: str, space: dict | None = None, *, verb: str = "change") -> None:
     """Refuse unless ``caller`` may change Spaces of ``namespace``. Someone who cannot even read
     the (private) ``space`` is told it does not exist."""
     if space is not None and not may_read_space(caller, space):
         raise NotFound(f"Space {space['id']} does not exist")
     if caller.role_in(namespace) not in ("write", "admin"):
-        raise Forbidden(f"{caller.name} may not change Spaces of '{namespace}'")
+        raise Forbidden(f"{caller.name} may not {verb} Spaces of '{namespace}'")
     if not caller.can_write:
         what = "a browser session can only read through the API" if caller.via == "session" else f"the token of {caller.name} is read-only"
         raise Forbidden(f"{what}; a write token is needed")

@@ -52,6 +52,27 @@ def create_user(name: str | None = None, *, admin: bool = False) -> User:
     return User(name=name, token=run.stdout.strip().splitlines()[-1])
 
 
+def issue_token(user: User, role: str = "write", name: str = "tests") -> User:
+    """``user`` holding another token (``role`` read or write), from ``spaces user token``."""
+    run = subprocess.run([SPACES_CLI, "user", "token", user.name, "--role", role, "--name", name],
+                         capture_output=True, text=True, check=True)
+    return User(name=user.name, token=run.stdout.strip().splitlines()[-1])
+
+
+def create_org(admin: User, members: dict[str, str] | None = None) -> str:
+    """A new organization made with ``spaces org create``, with ``members`` ({user: role}) added."""
+    org = unique("org")
+    subprocess.run([SPACES_CLI, "org", "create", org, "--admin", admin.name], capture_output=True, check=True)
+    for member, role in (members or {}).items():
+        subprocess.run([SPACES_CLI, "org", "add-member", org, member, "--role", role], capture_output=True, check=True)
+    return org
+
+
+def set_password(user: User, password: str) -> None:
+    subprocess.run([SPACES_CLI, "user", "set-password", user.name], input=password + "\n", text=True,
+                   capture_output=True, check=True)
+
+
 GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@localhost",
@@ -99,18 +120,18 @@ def api(method: str, path: str, user: User | None = None, **kwargs) -> httpx.Res
     return httpx.request(method, base_url() + path, headers=headers, timeout=30, **kwargs)
 
 
-def runtime(space_id: str) -> dict:
-    response = api("GET", f"/api/spaces/{space_id}/runtime")
+def runtime(space_id: str, user: User | None = None) -> dict:
+    response = api("GET", f"/api/spaces/{space_id}/runtime", user)
     response.raise_for_status()
     return response.json()
 
 
-def wait_stage(space_id: str, stages: set[str], timeout: float = 300) -> dict:
+def wait_stage(space_id: str, stages: set[str], timeout: float = 300, user: User | None = None) -> dict:
     """Poll the runtime API until the stage is one of ``stages``; returns the runtime record."""
     deadline = time.monotonic() + timeout
     current: dict = {}
     while time.monotonic() < deadline:
-        current = runtime(space_id)
+        current = runtime(space_id, user)
         if current["stage"] in stages:
             return current
         time.sleep(0.5)
