@@ -38,8 +38,9 @@ def client_ip(request: Request) -> str:
 
 
 def token_from_request(request: Request) -> str | None:
-    """The access token the request carries, if any (bearer, or basic auth's password)."""
-    header = request.headers.get("authorization", "")
+    """The access token the request carries, if any: bearer, basic auth's password (git), or
+    ``X-HF-Authorization`` (what gradio_client sends a token as, to keep ``Authorization`` for the app)."""
+    header = request.headers.get("authorization") or request.headers.get("x-hf-authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()

@@ -188,6 +188,25 @@ class RedisRouteTable(RouteTable):
         raise BackendError(f"Traefik did not pick up the route {name} within {timeout:.0f} s")
 
 
+def wait_private(name: str, private: bool, *, timeout: float = 10.0) -> None:
+    """Block until Traefik serves the router ``name`` with (or without) the access check."""
+    api = get_settings().traefik_api_url
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                router = client.get(f"{api}/api/http/routers/{name}@redis")
+                if router.status_code == 404:
+                    return  # no route (yet): the first deploy writes it with the Space's visibility
+                served = any(m.split("@")[0] == AUTH_MIDDLEWARE for m in router.json().get("middlewares", []))
+                if served == private and router.json().get("status") == "enabled":
+                    return
+            except httpx.HTTPError as exc:
+                log.debug("Traefik API not answering yet: %s", exc)
+            time.sleep(0.05)
+    raise BackendError(f"Traefik did not pick up the visibility of {name} within {timeout:.0f} s")
+
+
 def controller_config(host: str, target: str) -> dict[str, Any]:
     """The controller's routes: everything on ``host``, plus one for chunked git pushes.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -140,3 +141,18 @@ def wait_stage(space_id: str, stages: set[str], timeout: float = 300, user: User
 
 def output(run: subprocess.CompletedProcess) -> str:
     return run.stdout + run.stderr
+
+
+def read_run_log(space_id: str, user, seconds: float = 3) -> list[str]:
+    """The lines the run-log stream sends until it has been quiet for ``seconds`` (it stays open)."""
+    lines: list[str] = []
+    try:
+        with httpx.stream("GET", f"{base_url()}/api/spaces/{space_id}/logs/run", headers=user.headers,
+                          timeout=httpx.Timeout(10, read=seconds)) as response:
+            assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+            for raw in response.iter_lines():
+                if raw.startswith("data: "):
+                    lines.append(json.loads(raw[6:])["data"].rstrip("\n"))
+    except httpx.ReadTimeout:
+        pass  # quiet for ``seconds``: everything kept so far has been sent
+    return lines

@@ -17,7 +17,7 @@ from core import keys, store
 from core.access import VISIBILITIES, may_read_space, visibility
 from core.errors import InvalidInput, NotFound
 from core.queues import enqueue_delete
-from proxy.routes import RedisRouteTable, space_route_name
+from proxy.routes import RedisRouteTable, space_route_name, wait_private
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 
@@ -76,7 +76,9 @@ def update_settings(owner: str, name: str, r: StoreDep, caller: CurrentUser, bod
     if wanted not in VISIBILITIES:
         raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}; got {wanted!r}")
     r.hset(keys.space(space_id), mapping={"visibility": wanted, "updated_at": store.now()})
-    RedisRouteTable(r).set_private(space_route_name(space["subdomain"]), wanted == "private")
+    route = space_route_name(space["subdomain"])
+    RedisRouteTable(r).set_private(route, wanted == "private")
+    wait_private(route, wanted == "private")
     space = store.require_space(r, space_id)
     return {"id": space_id, "private": visibility(space) != "public", "visibility": visibility(space)}
 

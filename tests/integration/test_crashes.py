@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import docker
 import httpx
 
-from tests.helpers import api, base_url, output, runtime, space_url, wait_stage
+from tests.helpers import api, output, read_run_log, runtime, space_url, wait_stage
 
 # Serves HTTP at once; /crash makes it exit with code 3. CRASH_AFTER seconds after start, it exits with code 5.
 APP = '''
@@ -100,21 +99,6 @@ def test_app_that_never_opens_its_port_times_out_with_its_logs(user, worktree, t
     assert rt["stage"] == "RUNTIME_ERROR"
     assert "did not answer HTTP within 5 s (startup_duration_timeout)" in rt["errorMessage"], rt
     assert "warming up forever" in rt["errorMessage"]
-
-
-def read_run_log(space_id: str, user, seconds: float = 3) -> list[str]:
-    """The lines the run-log stream sends until it has been quiet for ``seconds`` (it stays open)."""
-    lines: list[str] = []
-    try:
-        with httpx.stream("GET", f"{base_url()}/api/spaces/{space_id}/logs/run", headers=user.headers,
-                          timeout=httpx.Timeout(10, read=seconds)) as response:
-            assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
-            for raw in response.iter_lines():
-                if raw.startswith("data: "):
-                    lines.append(json.loads(raw[6:])["data"].rstrip("\n"))
-    except httpx.ReadTimeout:
-        pass  # quiet for ``seconds``: everything kept so far has been sent
-    return lines
 
 
 def test_run_log_keeps_output_across_restarts_masks_secrets_and_is_owner_only(user, other_user, worktree, track):
