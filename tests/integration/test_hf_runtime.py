@@ -9,9 +9,10 @@ import warnings
 import httpx
 import pytest
 from huggingface_hub import HfApi, SpaceHardware, SpaceStage
+from huggingface_hub.errors import RepositoryNotFoundError
 from huggingface_hub.utils import HfHubHTTPError
 
-from tests.helpers import base_url, wait_stage
+from tests.helpers import base_url, space_url, wait_stage
 from tests.integration.test_redeploy import APP
 
 
@@ -41,6 +42,15 @@ def test_huggingface_hub_runtime_calls(user, other_user, worktree, track):
     with pytest.raises(HfHubHTTPError) as refused:
         HfApi(endpoint=base_url(), token=other_user.token).pause_space(space_id)
     assert refused.value.response.status_code == 403
+
+    # Visibility, with both of update_repo_settings' forms: a private Space is "not found" to others.
+    hub.update_repo_settings(space_id, private=True, repo_type="space")
+    assert hub.space_info(space_id).private is True
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(endpoint=base_url(), token=other_user.token).space_info(space_id)
+    assert httpx.get(space_url(hub.space_info(space_id).subdomain), timeout=30).status_code == 401
+    hub.update_repo_settings(space_id, visibility="public", repo_type="space")
+    assert HfApi(endpoint=base_url(), token=False).space_info(space_id).private is False
 
     assert hub.pause_space(space_id).stage == SpaceStage.PAUSED
     assert hub.get_space_runtime(space_id).stage == SpaceStage.PAUSED
