@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import random
 import re
+import subprocess
 
 import httpx
 import pytest
 
-from tests.helpers import api, base_url, create_org, create_user, set_password, unique
+from tests.helpers import SPACES_CLI, api, base_url, create_org, create_user, set_password, unique
 
 PASSWORD = "another long password"
 
@@ -156,3 +157,22 @@ def test_request_bodies_are_bounded(platform):
     response = api("POST", "/api/tokens", user, json=huge)
     assert response.status_code == 413 and "at most 1024 KiB" in response.json()["error"]
     assert api("GET", "/api/whoami-v2", user).status_code == 200
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["org", "create", "Bad_Org", "--admin", "{user}"], "invalid organization name 'Bad_Org'"),
+    (["org", "create", "{user}", "--admin", "{user}"], "is taken (a user has it)"),
+    (["org", "add-member", "{org}", "nobody-here-x", "--role", "read"], "user 'nobody-here-x' does not exist"),
+    (["org", "add-member", "{org}", "{user}", "--role", "owner"], "a role is one of read, write, admin"),
+    (["user", "create", "{user}"], "is taken (a user has it)"),
+    (["user", "token", "{user}", "--role", "admin"], "a token role is 'read' or 'write'"),
+    (["user", "set-password", "{user}"], "a password must be 10 to"),
+])
+def test_cli_refuses_bad_input_with_one_line_and_exit_1(platform, argv, message):
+    user = create_user()
+    org = create_org(user)
+    argv = [a.format(user=user.name, org=org) for a in argv]
+    run = subprocess.run([SPACES_CLI, *argv], input="short\n", capture_output=True, text=True)
+    assert run.returncode == 1, run
+    assert run.stderr.strip().startswith("error: ") and message in run.stderr, run.stderr
+    assert api("GET", "/api/whoami-v2", user).status_code == 200  # nothing was broken
