@@ -229,7 +229,8 @@ def controller_config(host: str, target: str) -> dict[str, Any]:
         f"{CONTROLLER_ROUTE}-buffer": {"buffering": {"memRequestBodyBytes": 8 * 2**20}},
         # Asked before every request to a private Space (see controller.gate). Traefik sets the
         # X-Forwarded-* headers itself from the real request; what a client sends there is not trusted.
-        AUTH_MIDDLEWARE: {"forwardAuth": {"address": f"{target}/auth/space", "trustForwardHeader": False}},
+        AUTH_MIDDLEWARE: {"forwardAuth": {"address": f"{target}/auth/space", "trustForwardHeader": False,
+                                         "maxResponseBodySize": 65536}},
     }
     return config
 

@@ -26,9 +26,11 @@ def static_config(settings: Settings) -> dict:
     db = int((redis_url.path or "/0").lstrip("/") or 0)
     return {
         "entryPoints": {
-            "web4": {"address": f"127.0.0.1:{settings.http_port}"},
-            "web6": {"address": f"[::1]:{settings.http_port}"},
-            "traefik": {"address": f"127.0.0.1:{settings.traefik_api_port}"},
+            # Headers whose names alias another (X_Forwarded_Host, X.Forwarded.Host) are dropped:
+            # apps that map names CGI-style would read them as the X-Forwarded-* Traefik sets.
+            "web4": {"address": f"127.0.0.1:{settings.http_port}", "http": {"aliasHeadersStrategy": "delete"}},
+            "web6": {"address": f"[::1]:{settings.http_port}", "http": {"aliasHeadersStrategy": "delete"}},
+            "traefik": {"address": f"127.0.0.1:{settings.traefik_api_port}", "http": {"aliasHeadersStrategy": "delete"}},
         },
         "api": {"insecure": True, "dashboard": False},
         "ping": {"entryPoint": "traefik"},
