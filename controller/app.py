@@ -7,12 +7,14 @@ listens on the host's loopback only; visitors reach it through Traefik at ``http
 from __future__ import annotations
 
 import logging
+import re
 from email.utils import formatdate
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from controller.api import api_router
+from controller.files import router as files_router
 from controller.gate import router as gate_router
 from controller.git_http import router as git_router
 from controller.login import router as login_router
@@ -46,16 +48,20 @@ class DateHeader:
         await self.app(scope, receive, send_with_date)
 
 
+COMMIT_PATH = re.compile(r"^/api/spaces/[^/]+/[^/]+/commit/")
+
+
 class BodyLimit:
     """Refuse API and form requests whose body is over ``limit`` bytes (413), before reading it.
-    git pushes (``/spaces/…``) are exempt: git's own ``receive.maxInputSize`` limits them."""
+    git pushes (``/spaces/…``) and API commits (``…/commit/…``) are exempt: the repository size
+    limit (``SPACES_MAX_REPO_MB``) bounds them."""
 
     def __init__(self, app, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/spaces/"):
+        if scope["type"] != "http" or scope["path"].startswith("/spaces/") or COMMIT_PATH.match(scope["path"]):
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
@@ -102,7 +108,7 @@ def create_app() -> FastAPI:
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="Spaces"'
         if exc.status == 404:
-            headers["X-Error-Code"] = "RepoNotFound"
+            headers["X-Error-Code"] = getattr(exc, "code", "RepoNotFound")
         if exc.status == 429:
             headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
@@ -114,6 +120,7 @@ def create_app() -> FastAPI:
 
     app.include_router(api_router)
     app.include_router(metrics_router)
+    app.include_router(files_router)  # before git's catch-all /spaces/{owner}/{repo}/{action:path}
     app.include_router(git_router)
     app.include_router(login_router)
     app.include_router(gate_router)

@@ -19,7 +19,7 @@ import redis
 
 from controller.repos import DEFAULT_BRANCH, space_id_from_git_dir
 from core import keys, store
-from core.queues import build_queue_status, enqueue_build
+from core.queues import build_queue_status, queue_build
 from core.settings import get_settings
 from core.stages import FINAL_STAGES, Stage
 
@@ -88,10 +88,12 @@ def report(r: redis.Redis, space_id: str, stage: Stage, message: str, settings) 
     return 1
 
 
-def tree_problems(commit: str) -> list[str]:
-    """Why the tree of ``commit`` may not be stored: over the limits, or a link leaving the repo."""
+def tree_problems(commit: str, git_dir: Path | None = None) -> list[str]:
+    """Why the tree of ``commit`` may not be stored: over the limits, or a link leaving the repo.
+    (In the hook git's environment names the repository; API commits pass ``git_dir``.)"""
     settings = get_settings()
-    listing = subprocess.run(["git", "ls-tree", "-r", "-l", "-z", commit], capture_output=True, check=True).stdout
+    git = ["git", *([f"--git-dir={git_dir}"] if git_dir else [])]
+    listing = subprocess.run([*git, "ls-tree", "-r", "-l", "-z", commit], capture_output=True, check=True).stdout
     files, size, problems = 0, 0, []
     for entry in filter(None, listing.split(b"\0")):
         meta, _, raw_path = entry.partition(b"\t")
@@ -102,7 +104,7 @@ def tree_problems(commit: str) -> list[str]:
         files += 1
         size += int(blob_size) if blob_size != "-" else 0
         if mode == "120000":
-            target = subprocess.run(["git", "cat-file", "blob", sha], capture_output=True, check=True).stdout.decode(errors="replace")
+            target = subprocess.run([*git, "cat-file", "blob", sha], capture_output=True, check=True).stdout.decode(errors="replace")
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
             if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
                 problems.append(f"symlink '{path}' points outside the repository (to '{target}'); only links inside it are allowed")
@@ -149,8 +151,7 @@ def post_receive(updates: list[list[str]]) -> int:
     commit = commits[-1]
     last_event = r.xrevrange(keys.space_events(space_id), count=1)
     events_from = last_event[0][0] if last_event else "0-0"
-    build_id = store.create_build(r, space_id, commit)
-    enqueue_build(r, space_id, build_id)
+    build_id = queue_build(r, space_id, commit)
     say(f"build #{build_id} queued for commit {commit[:12]}")
     if "nowait" in push_options():
         space = store.get_space(r, space_id) or {}

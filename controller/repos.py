@@ -11,9 +11,10 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from core.errors import SpacesError
+from core.errors import Conflict, InvalidInput, SpacesError
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -77,3 +78,94 @@ def head_commit(space_id: str) -> str | None:
         capture_output=True, text=True,
     )
     return run.stdout.strip() or None
+
+
+# ---------------------------------------------------------------- files and commits without git (the HF API)
+
+ZERO = "0" * 40
+PATH_RULE = "a relative path of printable characters without '..', '\\\\', '\"' or a '.git' component"
+
+
+def _git(space_id: str, *args: str, data: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", f"--git-dir={repo_path(space_id)}", *args], input=data, capture_output=True, check=check)
+
+
+def resolve_revision(space_id: str, revision: str) -> str | None:
+    """The commit a branch, tag or commit id names, or None."""
+    if not revision or revision.startswith("-"):
+        return None
+    run = _git(space_id, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False)
+    return run.stdout.decode().strip() or None
+
+
+def list_files(space_id: str, commit: str) -> list[dict]:
+    """``[{"path", "size", "oid"}]`` of every file in ``commit``."""
+    listing = _git(space_id, "ls-tree", "-r", "-l", "-z", commit).stdout
+    files = []
+    for entry in filter(None, listing.split(b"\0")):
+        meta, _, raw_path = entry.partition(b"\t")
+        _, kind, sha, size = meta.decode().split()
+        if kind == "blob":
+            files.append({"path": raw_path.decode(errors="replace"), "size": int(size) if size != "-" else 0, "oid": sha})
+    return files
+
+
+def read_file(space_id: str, commit: str, path: str) -> tuple[bytes, str] | None:
+    """``(content, blob id)`` of ``path`` in ``commit``, or None if there is no such file."""
+    run = _git(space_id, "rev-parse", "--verify", "--quiet", f"{commit}:{path}", check=False)
+    oid = run.stdout.decode().strip()
+    if not oid or _git(space_id, "cat-file", "-t", oid, check=False).stdout.strip() != b"blob":
+        return None
+    return _git(space_id, "cat-file", "blob", oid).stdout, oid
+
+
+def validate_path(path: object) -> str:
+    if not isinstance(path, str) or not path or len(path) > 1024 or path.startswith("/") or any(
+        c in path for c in '\\"\n\r\0') or not path.isprintable():
+        raise InvalidInput(f"invalid file path {path!r}: use {PATH_RULE}")
+    parts = path.strip("/").split("/")
+    if any(p in ("", ".", "..") for p in parts) or any(p == ".git" for p in parts):
+        raise InvalidInput(f"invalid file path {path!r}: use {PATH_RULE}")
+    return path.strip("/")
+
+
+def commit_files(space_id: str, *, parent: str | None, files: dict[str, bytes], deletions: list[str],
+                 message: str, author: str, check=None) -> str:
+    """Write one commit on ``main`` with ``files`` added or replaced and ``deletions`` (files or
+    folders) removed, on top of ``parent`` (None: the repository is empty). Fails with Conflict if
+    ``main`` moved meanwhile, or with InvalidInput if ``check(commit)`` names problems (the limits a
+    push is held to); returns the new commit id. Nothing is stored if it fails."""
+    stream = [f"commit refs/spaces-upload/{os.getpid()}-{time.time_ns()}".encode()]
+    ref = stream[0].split(b" ", 1)[1].decode()
+    stream.append(f"committer {author} <{author}@users.spaces> {int(time.time())} +0000".encode())
+    body = message.encode()
+    stream += [f"data {len(body)}".encode(), body]
+    if parent:
+        stream.append(f"from {parent}".encode())
+    stream += [f"D {path}".encode() for path in deletions]
+    for path, content in files.items():
+        stream += [f"M 100644 inline {path}".encode(), f"data {len(content)}".encode(), content]
+    run = _git(space_id, "fast-import", "--quiet", "--done", data=b"\n".join(stream) + b"\ndone\n", check=False)
+    if run.returncode != 0:
+        raise SpacesError("the commit could not be written", detail=run.stderr.decode(errors="replace"))
+    try:
+        new = _git(space_id, "rev-parse", ref).stdout.decode().strip()
+        problems = check(new) if check else []
+        if problems:
+            raise InvalidInput("the commit was refused: " + "; ".join(problems))
+        moved = _git(space_id, "update-ref", "-m", f"upload by {author}", f"refs/heads/{DEFAULT_BRANCH}", new, parent or ZERO,
+                     check=False)
+        if moved.returncode != 0:
+            raise Conflict(f"{space_id} changed while this commit was made (someone pushed); fetch and try again")
+    finally:
+        _git(space_id, "update-ref", "-d", ref, check=False)
+    return new
+
+
+def copy_repo(source: str, target: str) -> str | None:
+    """Give ``target``'s (new) repository the history of ``source``'s main; returns its head."""
+    head = head_commit(source)
+    if head is None:
+        return None
+    _git(target, "fetch", "--quiet", str(repo_path(source)), f"refs/heads/{DEFAULT_BRANCH}:refs/heads/{DEFAULT_BRANCH}")
+    return head

@@ -27,6 +27,15 @@ class InvalidInput(SpacesError):
 
 class NotFound(SpacesError):
     status = 404
+    code = "RepoNotFound"  # X-Error-Code, as the Hub sends it (huggingface_hub maps it to its errors)
+
+
+class EntryNotFound(NotFound):
+    code = "EntryNotFound"
+
+
+class RevisionNotFound(NotFound):
+    code = "RevisionNotFound"
 
 
 class Conflict(SpacesError):

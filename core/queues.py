@@ -17,7 +17,7 @@ from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from core import keys
+from core import keys, store
 from core.processes import gone_here
 from core.settings import get_settings
 
@@ -44,6 +44,13 @@ def enqueue_build(r: redis.Redis, space_id: str, build_id: str) -> None:
     job_id = _enqueue(r, keys.QUEUE_BUILDS, "builder.jobs.build_space", space_id, build_id, timeout=-1,
                       description=f"build {space_id} #{build_id}")
     r.hset(keys.build(build_id), "build_job", job_id)
+
+
+def queue_build(r: redis.Redis, space_id: str, commit: str) -> str:
+    """A new commit of ``main`` (pushed or uploaded): record its build and queue it; returns the build id."""
+    build_id = store.create_build(r, space_id, commit)
+    enqueue_build(r, space_id, build_id)
+    return build_id
 
 
 def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seconds: int) -> None:

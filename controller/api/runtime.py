@@ -31,12 +31,19 @@ def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, facto
         build_id = store.create_build(r, space_id, commit, factory=True)
         enqueue_build(r, space_id, build_id)
         return {**runtime_view(store.require_space(r, space_id)), "id": space_id, "build": build_id, "factory": True}
-    build_id = space.get("latest_build") or ""
-    build = store.get_build(r, build_id) if build_id else None
+    latest = store.get_build(r, space.get("latest_build") or "") if space.get("latest_build") else None
+    if latest is not None and latest.get("status") in (BuildStatus.QUEUED.value, BuildStatus.RUNNING.value):
+        # A build is on its way and starts the Space when it is done (also one its owner paused).
+        if space.get("stage") == Stage.PAUSED.value:
+            store.set_stage(r, space_id, Stage.BUILDING, build_id=latest["id"])
+        return {**runtime_view(store.require_space(r, space_id)), "id": space_id, "build": latest["id"], "factory": False}
+    build = latest if latest is not None and latest.get("status") == BuildStatus.SUCCEEDED.value else None
+    if build is None and space.get("running_build"):  # the latest push failed; the serving version restarts
+        build = store.get_build(r, space["running_build"])
     if build is None or build.get("status") != BuildStatus.SUCCEEDED.value:
         raise Conflict(f"{space_id} has no successful build to restart; push a fix or use factory=true")
-    enqueue_deploy(r, space_id, build_id, startup_seconds=int(build.get("startup_seconds", 300)))
-    return {**runtime_view(space), "id": space_id, "build": build_id, "factory": False}
+    enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
+    return {**runtime_view(space), "id": space_id, "build": build["id"], "factory": False}
 
 
 @router.post("/{owner}/{name}/pause")

@@ -8,47 +8,61 @@ import time
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from controller.api.hub import repo_fields, start_delete
 from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, readable_space
+from controller.repos import head_commit
 from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, store
-from core.access import VISIBILITIES, may_read_space, visibility
+from core.access import VISIBILITIES, may_read_repo, may_read_space, visibility
 from core.errors import InvalidInput, NotFound
-from core.queues import enqueue_delete
 from proxy.routes import RedisRouteTable, space_route_name, wait_private
 from core.settings import get_settings
-from core.stages import BuildStatus, Stage
+from core.stages import BuildStatus
 
 router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 
 TERMINAL_BUILD = {BuildStatus.FAILED.value, BuildStatus.SUPERSEDED.value}
 
 
+PAGE = 100
+
+
 @router.get("")
-def list_spaces(r: StoreDep, caller: OptionalUser, author: str | None = None, search: str | None = None,
-                limit: int = Query(1000, ge=1, le=1000)) -> list[dict]:
+def list_spaces(request: Request, response: Response, r: StoreDep, caller: OptionalUser, author: str | None = None,
+                search: str | None = None, limit: int | None = Query(None, ge=1, le=1000),
+                cursor: int = Query(0, ge=0)) -> list[dict]:
+    """Spaces the caller may see, newest first, ``limit`` (default 100) at a time; a ``Link: <…>;
+    rel="next"`` header points at the next page, as on the Hub."""
     settings = get_settings()
     spaces = [s for s in store.list_spaces(r, author=author) if may_read_space(caller, s)]
     if search:
         needle = search.lower()
         spaces = [s for s in spaces if needle in s["id"].lower()]
-    return [space_view(s, settings) for s in spaces[:limit]]
+    size = limit or PAGE
+    if cursor + size < len(spaces):
+        after = request.url.include_query_params(cursor=cursor + size)
+        response.headers["Link"] = f'<{settings.public_url(settings.domain)}{after.path}?{after.query}>; rel="next"'
+    return [space_view(s, settings) for s in spaces[cursor:cursor + size]]
 
 
 @router.get("/{owner}/{name}")
 def space_info(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
-    return space_view(readable_space(r, owner, name, caller)[1], get_settings())
+    """The Space's record; with its ``sha`` and files (``siblings``) for those who may read its repository."""
+    space_id, space = readable_space(r, owner, name, caller)
+    view = space_view(space, get_settings())
+    if may_read_repo(caller, space):
+        view.update(repo_fields(space_id, head_commit(space_id)))
+    return view
 
 
 @router.delete("/{owner}/{name}", status_code=202)
 def delete_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
     """Delete the Space: containers, route, images, repository and records (done by the run worker)."""
     space_id, _ = owned_space(r, owner, name, caller)
-    store.set_stage(r, space_id, Stage.DELETING)
-    enqueue_delete(r, space_id)
-    return {"id": space_id, "stage": Stage.DELETING.value}
+    return start_delete(r, space_id)
 
 
 @router.get("/{owner}/{name}/runtime")
