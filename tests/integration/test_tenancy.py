@@ -9,6 +9,8 @@ without deciding who may call it.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -33,6 +35,8 @@ RULES: dict[str, dict[str, object]] = {
     # git asks for credentials only when challenged: an anonymous fetch of a private repo gets 401.
     "git-read": {"anonymous": 401, "stranger": 404, "read-token": OK, "org-reader": OK, "org-writer": OK, "admin": OK},
     "write": {"anonymous": 401, "stranger": 404, "read-token": 403, "org-reader": 403, "org-writer": OK, "admin": OK},
+    # Copying a Space needs read access to it and a write token for one's own namespace.
+    "duplicate": {"anonymous": 401, "stranger": 404, "read-token": 403, "org-reader": OK, "org-writer": OK, "admin": OK},
     "signed-in": {"anonymous": 401, "stranger": OK, "read-token": OK, "org-reader": OK, "org-writer": OK, "admin": OK},
     "signed-in-write": {"anonymous": 401, "stranger": OK, "read-token": 403, "org-reader": OK, "org-writer": OK, "admin": OK},
     "org-member": {"anonymous": 401, "stranger": 404, "read-token": OK, "org-reader": OK, "org-writer": OK, "admin": OK},
@@ -123,6 +127,34 @@ def delete_space(world: World, user: User | None, actor: str) -> int:
     return httpx.delete(f"{base_url()}/api/spaces/{target}", headers=user.headers if user else {}, timeout=30).status_code
 
 
+def delete_repo(world: World, user: User | None, actor: str) -> int:
+    """As delete_space, through huggingface_hub's path."""
+    target = world.space
+    if RULES["write"][actor] == OK:
+        target = make_space(world, f"doomed-{actor}")
+    org, name = target.split("/")
+    return httpx.request("DELETE", f"{base_url()}/api/repos/delete", headers=user.headers if user else {}, timeout=30,
+                         json={"name": name, "organization": org, "type": "space"}).status_code
+
+
+def duplicate(world: World, user: User | None, actor: str) -> int:
+    owner = user.name if user else "nobody"
+    copy = f"{owner}/{unique('copy')}"
+    status = http("POST", SPACE + "/duplicate", json={"repository": copy})(world, user, actor)
+    if status == 200:
+        assert api("DELETE", f"/api/spaces/{copy}", world.actors["admin"]).status_code == 202
+    return status
+
+
+def ndjson_commit(world: World, user: User | None, actor: str) -> int:
+    lines = [{"key": "header", "value": {"summary": f"commit by {actor}"}},
+             {"key": "file", "value": {"path": f"by-{actor}.txt", "content": base64.b64encode(actor.encode()).decode(),
+                                       "encoding": "base64"}}]
+    return httpx.post(f"{base_url()}/api/spaces/{world.space}/commit/main", timeout=30,
+                      content="\n".join(json.dumps(line) for line in lines),
+                      headers={**(user.headers if user else {}), "Content-Type": "application/x-ndjson"}).status_code
+
+
 def make_space(world: World, name: str) -> str:
     tree = WorkTree(world.tmp / unique(name), example=None)
     tree.write("README.md", "---\ntitle: tenancy\nsdk: static\n---\n")
@@ -168,6 +200,17 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/spaces/{owner}/{repo}/{action:path}"): Case("git-read", git_clone),
     ("POST", "/spaces/{owner}/{repo}/{action:path}"): Case("write", git_push),
     ("GET", "/api/whoami-v2"): Case("signed-in", http("GET", "/api/whoami-v2")),
+    ("POST", "/api/repos/create"): Case(
+        "signed-in-write", http("POST", "/api/repos/create",
+                                json=lambda world, actor: {"name": unique("made"), "type": "space", "sdk": "static"})),
+    ("DELETE", "/api/repos/delete"): Case("write", delete_repo),
+    ("POST", "/api/spaces/{owner}/{name}/preupload/{revision}"): Case(
+        "write", http("POST", SPACE + "/preupload/main", json={"files": [{"path": "index.html", "size": 1, "sample": ""}]})),
+    ("POST", "/api/spaces/{owner}/{name}/commit/{revision}"): Case("write", ndjson_commit),
+    ("POST", "/api/spaces/{owner}/{name}/duplicate"): Case("duplicate", duplicate),
+    ("GET", "/api/spaces/{owner}/{name}/revision/{revision}"): Case("read", http("GET", SPACE + "/revision/main")),
+    ("GET", "/spaces/{owner}/{name}/resolve/{revision}/{path:path}"): Case("read", http("GET", "/spaces/{space}/resolve/main/index.html")),
+    ("POST", "/api/validate-yaml"): Case("anyone", http("POST", "/api/validate-yaml", json={"content": "---\nsdk: static\n---\n"})),
     ("GET", "/api/tokens"): Case("signed-in", http("GET", "/api/tokens")),
     ("POST", "/api/tokens"): Case("signed-in-write", http("POST", "/api/tokens", json={"name": "matrix", "role": "read"}), ok=(201,)),
     ("DELETE", "/api/tokens/{token_id}"): Case(
