@@ -114,6 +114,8 @@ def main() -> None:
 
     api.update_repo_settings(repo_id, private=True, repo_type="space")
     assert api.space_info(repo_id).private is True
+    assert client(repo_id, token).predict("private", api_name="/greet") == "Hello, private!"
+    step("gradio_client by Space id (resolved through HF_ENDPOINT) on a private Space, with a token")
     try:
         HfApi(endpoint=endpoint, token=False).space_info(repo_id)
         raise AssertionError("a private Space was visible anonymously")
