@@ -1,8 +1,9 @@
-"""The ``spaces`` command line: administration on the platform's host.
+"""The ``spaces`` command line: the user commands of :mod:`client.cli` (HTTP only) plus the
+administration groups ``user``, ``org`` and ``admin``.
 
-These commands talk to the platform's Redis directly (run them where the platform runs, as the
-user that runs it). ``spaces user create NAME`` prints the new user's write token alone on its
-last line, so scripts can take it with ``tail -n1``.
+The administration commands talk to the platform's Redis directly (run them where the platform
+runs, as the user that runs it). ``spaces user create NAME`` prints the new user's write token
+alone on its last line, so scripts can take it with ``tail -n1``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import sys
 
 import typer
 
+from client.cli import app, run  # the user commands; the admin groups are added below
 from core import accounts, store
 from core.errors import SpacesError
 from core.settings import get_settings
 
-app = typer.Typer(help="Manage a self-hosted Spaces platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their access tokens (run on the platform's host).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 org_app = typer.Typer(help="Organizations and their members (run on the platform's host).", no_args_is_help=True)
@@ -154,11 +155,7 @@ def org_remove_member(org: str, user: str) -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except SpacesError as exc:  # pragma: no cover - commands catch their own
-        print(f"error: {exc.message}", file=sys.stderr)
-        sys.exit(1)
+    run(app)
 
 
 if __name__ == "__main__":

@@ -156,3 +156,18 @@ def test_download_of_a_private_space_file_needs_access(hub_space):
     assert got.text == (EXAMPLES / "hello-gradio" / "app.py").read_text()
     absent = httpx.get(f"{base_url()}/spaces/{repo_id}/resolve/main/nope.py", headers=user.headers, timeout=30)
     assert absent.status_code == 404 and absent.headers["x-error-code"] == "EntryNotFound"
+
+
+def test_list_spaces_pages_by_link_header(platform):
+    user = create_user()
+    made = [f"{user.name}/{unique('page')}" for _ in range(3)]
+    for space_id in made:
+        owner, name = space_id.split("/")
+        assert api("POST", "/api/repos/create", user, json={"name": name, "type": "space", "sdk": "static"}).status_code == 200
+    seen, url = [], f"{base_url()}/api/spaces?author={user.name}&limit=1"
+    while url:
+        page = httpx.get(url, timeout=30)
+        seen += [s["id"] for s in page.json()]
+        url = page.links.get("next", {}).get("url")
+    assert seen == list(reversed(made))  # newest first, one per page
+    assert [s.id for s in HfApi(endpoint=base_url()).list_spaces(author=user.name)] == seen
