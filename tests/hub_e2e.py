@@ -100,12 +100,20 @@ def main() -> None:
     api.add_space_secret(repo_id, "API_KEY", "secret-value-1234")
     variables = api.get_space_variables(repo_id)
     assert variables["GREETING"].value == "bonjour", variables
-    step("add_space_variable, add_space_secret, get_space_variables")
+    api.add_space_variable(repo_id, "DROPPED", "x")
+    api.delete_space_variable(repo_id, "DROPPED")
+    api.add_space_secret(repo_id, "DROPPED_SECRET", "y-1234")
+    api.delete_space_secret(repo_id, "DROPPED_SECRET")
+    assert "DROPPED" not in api.get_space_variables(repo_id)
+    step("add_space_variable, add_space_secret, get_space_variables, delete_space_variable, delete_space_secret")
 
     assert str(api.pause_space(repo_id).stage).endswith("PAUSED")
     api.restart_space(repo_id)
     wait_running(api, repo_id)
     step("pause_space, restart_space")
+    api.restart_space(repo_id, factory_reboot=True)
+    wait_running(api, repo_id)
+    step("restart_space(factory_reboot=True)")
 
     listed = [s.id for s in api.list_spaces(author=user)]
     assert repo_id in listed, listed

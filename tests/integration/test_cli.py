@@ -120,6 +120,11 @@ def test_create_ls_status_logs_and_owner_actions(cli, tmp_path):
     build_log = cli("logs", name, "--build")
     assert build_log.returncode == 0 and "===== Build Queued at" in build_log.stdout
     assert cli("logs", name, "--build", "--run").returncode == 2
+    # --follow stays with a build under way and ends when it has been deployed.
+    (tmp_path / "s" / "index.html").write_text("<h1>again</h1>")
+    assert cli("push", str(tmp_path / "s"), "--name", name, "--no-follow").returncode == 0
+    followed = cli("logs", name, "--build", "--follow")
+    assert followed.returncode == 0 and "===== Running at" in followed.stdout.strip().splitlines()[-1], followed.stdout
 
     assert cli("sleeptime", name, "600").returncode == 0
     assert json.loads(cli("status", name, "--json").stdout)["runtime"]["gcTimeout"] == 600
