@@ -49,10 +49,14 @@ def rotate_secrets_key() -> None:
     typer.echo(f"re-encrypted {count} secret(s) under a new key in {envvars.key_path()}")
 
 
+FIRST_ADMIN = "administrator"
+
+
 @admin_app.command("ensure-admin")
 def ensure_admin() -> None:
-    """Create user 'admin' (an administrator) if the platform has no administrator yet, and write
-    its password and token to <data dir>/admin-credentials (mode 0600). Prints that file's path."""
+    """Create the user 'administrator' (an admin) if the platform has no administrator yet, and
+    write its password and token to <data dir>/admin-credentials (mode 0600). Prints that file's
+    path. ('admin' itself is a reserved name: it would clash with the platform's own paths.)"""
     r = store.get_redis()
     path = get_settings().data_dir / "admin-credentials"
     if accounts.any_admin(r):
@@ -60,14 +64,14 @@ def ensure_admin() -> None:
         return
     password = secrets.token_urlsafe(18)
     try:
-        accounts.create_user(r, "admin", role="admin", password=password)
+        accounts.create_user(r, FIRST_ADMIN, role="admin", password=password)
     except SpacesError as exc:
         fail(f"could not create the first administrator: {exc.message}")
-    token = accounts.create_token(r, "admin", role="write", display_name="first admin")
+    token = accounts.create_token(r, FIRST_ADMIN, role="write", display_name="first admin")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
-    path.write_text(f"user: admin\npassword: {password}\ntoken: {token}\n")
+    path.write_text(f"user: {FIRST_ADMIN}\npassword: {password}\ntoken: {token}\n")
     typer.echo(str(path))
 
 
