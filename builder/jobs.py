@@ -66,7 +66,10 @@ def _build(space: dict, build: dict, settings: Settings, emit: BuildLog, r: redi
         store.set_stage(
             r, space_id, _building_stage(r, space_id), build_id=build_id,
             sdk=config.sdk, title=config.title or space["name"], emoji=config.emoji or "",
-            short_description=config.short_description or "",
+            short_description=config.short_description or "", color_from=config.colorFrom or "",
+            color_to=config.colorTo or "", pinned="1" if config.pinned else "",
+            disable_embedding="1" if config.disable_embedding else "", full_width="1" if config.fullWidth else "",
+            header=config.header,
         )
         ctx = BuildContext(
             space_id=space_id, build_id=build_id, commit=commit, subdomain=space["subdomain"], src=src,

@@ -19,6 +19,8 @@ from controller.gate import router as gate_router
 from controller.git_http import router as git_router
 from controller.login import router as login_router
 from controller.metrics import router as metrics_router
+from controller.web.pages import router as pages_router
+from controller.web.pages import static_files
 from core import store
 from core.errors import SpacesError
 from core.settings import get_settings
@@ -123,6 +125,8 @@ def create_app() -> FastAPI:
     app.include_router(files_router)  # before git's catch-all /spaces/{owner}/{repo}/{action:path}
     app.include_router(git_router)
     app.include_router(login_router)
+    app.include_router(pages_router)
+    app.mount("/static", static_files, name="static")
     app.include_router(gate_router)
     app.add_middleware(BodyLimit, limit=get_settings().max_api_body_kb * 1024)
     app.add_middleware(DateHeader)

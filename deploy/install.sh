@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(docker.io redis-server git debootstrap libnss-myhostname ca-certificates python3 python3-venv curl
-          chromium)  # headless Chromium: the tests open pages in a real browser
+          chromium fonts-noto-color-emoji)  # headless Chromium (and emoji glyphs): the tests open pages in a real browser
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -49,6 +49,25 @@ class Page:
             return None
         return result.get("result", {}).get("value")
 
+    def screenshot(self, path) -> None:
+        """Save what the page shows now as a PNG (``path``'s folder is made if needed)."""
+        import base64
+        from pathlib import Path
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+
+    def frame_urls(self) -> list[str]:
+        """URLs of the page's frames (the page first, then its iframes), from the browser itself —
+        an iframe from another origin cannot be read from the page's own scripts."""
+        tree = self.call("Page.getFrameTree")["frameTree"]
+        urls, todo = [], [tree]
+        while todo:
+            node = todo.pop(0)
+            urls.append(node["frame"]["url"])
+            todo.extend(node.get("childFrames", []))
+        return urls
+
     def wait_for(self, expression: str, timeout: float = 60, every: float = 0.1) -> list:
         """Poll until ``expression`` is truthy; returns every distinct value of
         ``document.body.innerText`` seen meanwhile (what a visitor saw, in order)."""

@@ -1,0 +1,101 @@
+"""The gallery and a Space's page, as a visitor sees them: plain HTTP (readable without
+JavaScript) and real headless Chromium, which also saves screenshots under tests/artifacts/."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.browser import Browser
+from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, space_url, unique
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+PASSWORD = "a password for pages"
+
+
+@pytest.fixture(scope="module")
+def shown(platform, tmp_path_factory):
+    """A running Gradio Space with a unique title: (space_id, title, owner, url)."""
+    owner = create_user()
+    set_password(owner, PASSWORD)
+    title = f"Gallery test {unique('')}"
+    tree = WorkTree(tmp_path_factory.mktemp("pages") / "repo")
+    readme = (tree.path / "README.md").read_text().replace("title: Hello Gradio", f"title: {title}")
+    tree.write("README.md", readme.replace("colorTo: pink", "colorTo: green"))
+    tree.commit("gallery")
+    run = tree.push(owner.name, "shown", owner)
+    assert run.returncode == 0, output(run)
+    space_id = f"{owner.name}/shown"
+    yield space_id, title, owner, space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    api("DELETE", f"/api/spaces/{space_id}", owner)
+
+
+def cards(html: str) -> list[str]:
+    return re.findall(r'data-space="([^"]+)"', html)
+
+
+def test_gallery_lists_searches_and_filters(shown):
+    space_id, title, owner, url = shown
+    page = httpx.get(base_url() + "/", timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert space_id in cards(page.text)
+    found = httpx.get(base_url() + "/", params={"q": title}, timeout=30).text
+    assert cards(found) == [space_id] and title in found and "Greets whoever types their name" in found
+    assert "#16a34a" in found  # colorTo: green became the card's gradient
+    assert space_id not in cards(httpx.get(base_url() + "/", params={"q": title, "sdk": "static"}, timeout=30).text)
+    assert cards(httpx.get(base_url() + "/", params={"owner": owner.name}, timeout=30).text) == [space_id]
+    assert "No Spaces match." in httpx.get(base_url() + "/", params={"q": "no-such-space-" + unique("")}, timeout=30).text
+    # Escaped, not interpreted.
+    assert "<script>alert(1)</script>" not in httpx.get(base_url() + "/", params={"q": "<script>alert(1)</script>"}, timeout=30).text
+
+
+def test_space_page_embeds_the_app_and_shows_the_stage(shown):
+    space_id, title, owner, url = shown
+    page = httpx.get(f"{base_url()}/spaces/{space_id}", timeout=30)
+    assert page.status_code == 200
+    assert f'<iframe class="app wide" src="{url}"' in page.text
+    assert 'id="stage"' in page.text and ">RUNNING<" in page.text
+    missing = httpx.get(f"{base_url()}/spaces/{owner.name}/{unique('none')}", timeout=30)
+    assert missing.status_code == 404 and "There is no Space" in missing.text
+
+
+def test_private_space_is_shown_only_to_those_who_may_see_it(shown):
+    space_id, title, owner, url = shown
+    assert api("PUT", f"/api/spaces/{space_id}/settings", owner, json={"private": True}).status_code == 200
+    try:
+        assert space_id not in cards(httpx.get(base_url() + "/", params={"q": title}, timeout=30).text)
+        assert httpx.get(f"{base_url()}/spaces/{space_id}", timeout=30).status_code == 404
+        with httpx.Client(base_url=base_url(), timeout=30) as browser:
+            form = browser.get("/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+            browser.post("/login", data={"csrf": csrf, "username": owner.name, "password": PASSWORD, "next": "/"},
+                         headers={"Origin": base_url()})
+            mine = browser.get("/", params={"q": title}).text
+            assert cards(mine) == [space_id] and "🔒 private" in mine and f"Signed in as <strong>{owner.name}</strong>" in mine
+            assert browser.get(f"/spaces/{space_id}").status_code == 200
+    finally:
+        assert api("PUT", f"/api/spaces/{space_id}/settings", owner, json={"private": False}).status_code == 200
+
+
+def test_real_browser_finds_the_space_by_title_and_sees_the_app(shown):
+    space_id, title, owner, url = shown
+    with Browser() as browser:
+        page = browser.open(base_url() + "/")
+        page.wait_for("document.querySelector('.cards') !== null")
+        page.evaluate(f"document.querySelector('#q').value = {title!r}; document.querySelector('form.filters').submit(); true")
+        page.wait_for(f"document.querySelectorAll('.card').length === 1 && document.body.innerText.includes({title!r})")
+        page.screenshot(ARTIFACTS / "gallery.png")
+        page.evaluate("document.querySelector('.card a').click(); true")
+        page.wait_for("document.querySelector('iframe.app') !== null")
+        assert page.evaluate("location.pathname") == f"/spaces/{space_id}"
+        deadline = time.monotonic() + 60
+        while not any(u.startswith(url) for u in page.frame_urls()[1:]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert any(u.startswith(url) for u in page.frame_urls()[1:]), page.frame_urls()
+        time.sleep(3)  # let the Gradio app inside the iframe draw itself for the screenshot
+        page.screenshot(ARTIFACTS / "space-page.png")
+    assert (ARTIFACTS / "gallery.png").stat().st_size > 10_000
