@@ -122,10 +122,11 @@ def create_app() -> FastAPI:
 
     app.include_router(api_router)
     app.include_router(metrics_router)
-    app.include_router(files_router)  # before git's catch-all /spaces/{owner}/{repo}/{action:path}
+    # Before git's catch-all /spaces/{owner}/{repo}/{action:path}:
+    app.include_router(files_router)
+    app.include_router(pages_router)
     app.include_router(git_router)
     app.include_router(login_router)
-    app.include_router(pages_router)
     app.mount("/static", static_files, name="static")
     app.include_router(gate_router)
     app.add_middleware(BodyLimit, limit=get_settings().max_api_body_kb * 1024)

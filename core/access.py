@@ -96,6 +96,15 @@ def require_write(caller: Caller, namespace: str, space: dict | None = None, *, 
         raise Forbidden(f"{what}; a write token is needed")
 
 
+def require_owner_read(caller: Caller, space: dict) -> None:
+    """Refuse unless ``caller`` may read what only the Space's owners see (run logs, secret names).
+    Like :func:`require_write`, except that a browser session (read-only on the API) is enough:
+    reading changes nothing, and other sites cannot read our answers."""
+    if caller.via == "session" and may_read_space(caller, space) and caller.role_in(space["owner"]) in ("write", "admin"):
+        return
+    require_write(caller, space["owner"], space)
+
+
 def require_org_admin(caller: Caller, org: str) -> None:
     if caller.role_in(org) != "admin":
         raise Forbidden(f"{caller.name} is not an admin of '{org}'")

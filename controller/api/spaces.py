@@ -16,7 +16,7 @@ from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, re
 from controller.repos import head_commit
 from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, store
-from core.access import VISIBILITIES, may_read_repo, may_read_space, visibility
+from core.access import VISIBILITIES, may_read_repo, may_read_space, require_owner_read, visibility
 from core.errors import InvalidInput, NotFound
 from proxy.routes import RedisRouteTable, space_route_name, wait_private
 from core.settings import get_settings
@@ -164,6 +164,7 @@ def build_logs(owner: str, name: str, request: Request, r: StoreDep, caller: Opt
 def run_logs(owner: str, name: str, request: Request, r: StoreDep, caller: CurrentUser) -> StreamingResponse:
     """The app's output as server-sent events: the last lines kept (across restarts and redeploys),
     then live. Only for those who may write to the Space: apps print what visitors send them."""
-    space_id, _ = owned_space(r, owner, name, caller)
+    space_id, space = readable_space(r, owner, name, caller)
+    require_owner_read(caller, space)
     return StreamingResponse(_follow_stream(keys.space_run_log(space_id), request), media_type="text/event-stream",
                              headers=SSE_HEADERS)

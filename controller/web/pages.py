@@ -14,8 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from controller.deps import OptionalUser, StoreDep
-from controller.views import space_view
-from core import store
+from controller.views import build_view, space_view
+from core import keys, store
 from core.access import may_read_space, require_read
 from core.errors import SpacesError
 from core.names import parse_space_id
@@ -28,6 +28,7 @@ static_files = StaticFiles(directory=HERE / "static")
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 SDKS = ("gradio", "streamlit", "docker", "static")
+LOG_LINES = 500
 # HF's colorFrom/colorTo names → CSS colours with enough contrast for white text.
 COLOURS = {"red": "#dc2626", "yellow": "#ca8a04", "green": "#16a34a", "blue": "#2563eb", "indigo": "#4f46e5",
            "purple": "#9333ea", "pink": "#db2777", "gray": "#4b5563"}
@@ -64,16 +65,56 @@ def gallery(request: Request, r: StoreDep, caller: OptionalUser, q: str = "", sd
         "title": f"Spaces of {owner}" if owner else "Spaces"})
 
 
-@router.get("/spaces/{owner}/{name}", response_class=HTMLResponse)
-def space_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser) -> Response:
+def _space_or_404(request: Request, r, owner: str, name: str, caller, *, repo: bool = False):
+    """``(space, None)``, or ``(None, a 404 page)`` for a Space that is missing or hidden from ``caller``."""
     try:
         space = store.require_space(r, parse_space_id(owner, name))
-        require_read(caller, space)
+        require_read(caller, space, repo=repo)
+        return space, None
     except SpacesError:
-        return templates.TemplateResponse(request, "missing.html", {"caller": caller, "title": "Not found",
-                                                                    "space_id": f"{owner}/{name}"}, status_code=404)
+        return None, templates.TemplateResponse(request, "missing.html", {"caller": caller, "title": "Not found",
+                                                                          "space_id": f"{owner}/{name}"}, status_code=404)
+
+
+def _context(space: dict, caller, tab: str) -> dict:
     info = card(space, get_settings())
+    owner_view = caller is not None and caller.role_in(space["owner"]) in ("write", "admin")
+    return {"space": info, "caller": caller, "title": info["title"], "tab": tab, "owner_view": owner_view,
+            "error": info["runtime"].get("errorMessage")}
+
+
+@router.get("/spaces/{owner}/{name}", response_class=HTMLResponse)
+def space_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser) -> Response:
+    space, missing = _space_or_404(request, r, owner, name, caller)
+    if missing:
+        return missing
     return templates.TemplateResponse(request, "space.html", {
-        "space": info, "caller": caller, "title": info["title"],
-        "embed": not space.get("disable_embedding"), "full_width": space.get("full_width", "1") == "1",
-        "error": info["runtime"].get("errorMessage")})
+        **_context(space, caller, "app"),
+        "embed": not space.get("disable_embedding"), "full_width": space.get("full_width", "1") == "1"})
+
+
+@router.get("/spaces/{owner}/{name}/logs", response_class=HTMLResponse)
+def logs_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser) -> Response:
+    """The latest build's log (and, for owners, the app's output): the lines so far in the page,
+    then live over server-sent events."""
+    space, missing = _space_or_404(request, r, owner, name, caller, repo=True)
+    if missing:
+        return missing
+    context = _context(space, caller, "logs")
+    build_id = space.get("latest_build")
+    build_log = store.read_log(r, build_id, last=LOG_LINES) if build_id else []
+    run_log = [f["line"] for _, f in reversed(r.xrevrange(keys.space_run_log(space["id"]), count=LOG_LINES))] \
+        if context["owner_view"] else []
+    return templates.TemplateResponse(request, "logs.html", {**context, "build_log": build_log, "run_log": run_log,
+                                                             "build_id": build_id})
+
+
+@router.get("/spaces/{owner}/{name}/builds", response_class=HTMLResponse)
+def builds_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser) -> Response:
+    space, missing = _space_or_404(request, r, owner, name, caller, repo=True)
+    if missing:
+        return missing
+    builds = [store.get_build(r, b) for b in r.lrange(keys.space_builds(space["id"]), 0, 99)]
+    return templates.TemplateResponse(request, "builds.html", {
+        **_context(space, caller, "builds"), "builds": [build_view(b) for b in builds if b],
+        "serving": space.get("running_build")})

@@ -3,6 +3,7 @@ JavaScript) and real headless Chromium, which also saves screenshots under tests
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ PASSWORD = "a password for pages"
 
 @pytest.fixture(scope="module")
 def shown(platform, tmp_path_factory):
-    """A running Gradio Space with a unique title: (space_id, title, owner, url)."""
+    """A running Gradio Space with a unique title: (space_id, title, owner, url, work tree)."""
     owner = create_user()
     set_password(owner, PASSWORD)
     title = f"Gallery test {unique('')}"
@@ -30,8 +31,19 @@ def shown(platform, tmp_path_factory):
     run = tree.push(owner.name, "shown", owner)
     assert run.returncode == 0, output(run)
     space_id = f"{owner.name}/shown"
-    yield space_id, title, owner, space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    yield space_id, title, owner, space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"]), tree
     api("DELETE", f"/api/spaces/{space_id}", owner)
+
+
+@contextlib.contextmanager
+def signed_in(owner):
+    """An httpx client signed in through the form, as a browser would be."""
+    with httpx.Client(base_url=base_url(), timeout=30) as client:
+        form = client.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        client.post("/login", data={"csrf": csrf, "username": owner.name, "password": PASSWORD, "next": "/"},
+                    headers={"Origin": base_url()})
+        yield client
 
 
 def cards(html: str) -> list[str]:
@@ -39,7 +51,7 @@ def cards(html: str) -> list[str]:
 
 
 def test_gallery_lists_searches_and_filters(shown):
-    space_id, title, owner, url = shown
+    space_id, title, owner, url, tree = shown
     page = httpx.get(base_url() + "/", timeout=30)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert space_id in cards(page.text)
@@ -54,7 +66,7 @@ def test_gallery_lists_searches_and_filters(shown):
 
 
 def test_space_page_embeds_the_app_and_shows_the_stage(shown):
-    space_id, title, owner, url = shown
+    space_id, title, owner, url, tree = shown
     page = httpx.get(f"{base_url()}/spaces/{space_id}", timeout=30)
     assert page.status_code == 200
     assert f'<iframe class="app wide" src="{url}"' in page.text
@@ -64,16 +76,12 @@ def test_space_page_embeds_the_app_and_shows_the_stage(shown):
 
 
 def test_private_space_is_shown_only_to_those_who_may_see_it(shown):
-    space_id, title, owner, url = shown
+    space_id, title, owner, url, tree = shown
     assert api("PUT", f"/api/spaces/{space_id}/settings", owner, json={"private": True}).status_code == 200
     try:
         assert space_id not in cards(httpx.get(base_url() + "/", params={"q": title}, timeout=30).text)
         assert httpx.get(f"{base_url()}/spaces/{space_id}", timeout=30).status_code == 404
-        with httpx.Client(base_url=base_url(), timeout=30) as browser:
-            form = browser.get("/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-            browser.post("/login", data={"csrf": csrf, "username": owner.name, "password": PASSWORD, "next": "/"},
-                         headers={"Origin": base_url()})
+        with signed_in(owner) as browser:
             mine = browser.get("/", params={"q": title}).text
             assert cards(mine) == [space_id] and "🔒 private" in mine and f"Signed in as <strong>{owner.name}</strong>" in mine
             assert browser.get(f"/spaces/{space_id}").status_code == 200
@@ -82,7 +90,7 @@ def test_private_space_is_shown_only_to_those_who_may_see_it(shown):
 
 
 def test_real_browser_finds_the_space_by_title_and_sees_the_app(shown):
-    space_id, title, owner, url = shown
+    space_id, title, owner, url, tree = shown
     with Browser() as browser:
         page = browser.open(base_url() + "/")
         page.wait_for("document.querySelector('.cards') !== null")
@@ -99,3 +107,34 @@ def test_real_browser_finds_the_space_by_title_and_sees_the_app(shown):
         time.sleep(3)  # let the Gradio app inside the iframe draw itself for the screenshot
         page.screenshot(ARTIFACTS / "space-page.png")
     assert (ARTIFACTS / "gallery.png").stat().st_size > 10_000
+
+
+def test_logs_and_builds_tabs_without_javascript(shown):
+    space_id, title, owner, url, tree = shown
+    logs = httpx.get(f"{base_url()}/spaces/{space_id}/logs", timeout=30)
+    assert logs.status_code == 200 and "===== Build Queued at" in logs.text and "Running at" in logs.text
+    assert "Container log" not in logs.text  # the app's output is for its owners
+    with signed_in(owner) as browser:
+        mine = browser.get(f"/spaces/{space_id}/logs").text
+        assert "Container log" in mine and "===== Application Startup at" in mine
+        # The page's live pane reads the app's output with the session (reading changes nothing).
+        with browser.stream("GET", f"/api/spaces/{space_id}/logs/run") as stream:
+            assert stream.status_code == 200
+    assert httpx.get(f"{base_url()}/api/spaces/{space_id}/logs/run", timeout=30).status_code == 401
+    builds = httpx.get(f"{base_url()}/spaces/{space_id}/builds", timeout=30).text
+    serving = api("GET", f"/api/spaces/{space_id}/builds").json()[0]
+    assert f'data-build="{serving["id"]}"' in builds and serving["commit"][:12] in builds and ">serving<" in builds
+
+
+def test_real_browser_watches_a_push_build_live(shown):
+    space_id, title, owner, url, tree = shown
+    with Browser() as browser:
+        page = browser.open(f"{base_url()}/spaces/{space_id}/logs")
+        page.wait_for("document.querySelector('#build-log').textContent.includes('Running at')")
+        tree.write("app.py", (tree.path / "app.py").read_text() + "\n# a change watched live\n")
+        commit = tree.commit("watched live")
+        assert tree.push(*space_id.split("/"), owner, "-o", "nowait").returncode == 0
+        page.wait_for(f"document.querySelector('#build-log').textContent.includes('Commit SHA: {commit}')", timeout=60)
+        page.wait_for("document.querySelector('#build-log').textContent.includes('Running at')", timeout=120)
+        page.evaluate("document.querySelector('#build-log').scrollIntoView(); true")
+        page.screenshot(ARTIFACTS / "logs-tab.png")

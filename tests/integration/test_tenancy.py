@@ -232,6 +232,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/healthz"): Case("anyone", http("GET", "/healthz")),
     ("GET", "/"): Case("anyone", http("GET", "/")),
     ("GET", "/spaces/{owner}/{name}"): Case("read", http("GET", "/spaces/{space}")),
+    ("GET", "/spaces/{owner}/{name}/logs"): Case("read", http("GET", "/spaces/{space}/logs")),
+    ("GET", "/spaces/{owner}/{name}/builds"): Case("read", http("GET", "/spaces/{space}/builds")),
     ("GET", "/static"): Case("anyone", http("GET", "/static/style.css")),
     ("GET", "/openapi.json"): Case("anyone", http("GET", "/openapi.json")),
     ("GET", "/docs"): Case("anyone", http("GET", "/docs")),

@@ -127,3 +127,16 @@ def test_protected_space_serves_everyone_but_keeps_its_repo():
         require_read(Caller("stranger"), protected, repo=True)
     assert may_read_space(None, {**SPACE, "visibility": "public"})
     assert not may_read_space(None, {**SPACE, "visibility": "bogus"})  # unknown values fail closed
+
+
+def test_owner_only_reads_take_a_browser_session_but_not_a_read_token():
+    from core.access import require_owner_read
+
+    public = {**SPACE, "visibility": "public"}
+    require_owner_read(Caller("writer", token_role="read", via="session", orgs={"acme": "write"}), public)
+    with pytest.raises(Forbidden):
+        require_owner_read(Caller("writer", token_role="read", orgs={"acme": "write"}), public)  # a read token
+    with pytest.raises(Forbidden):
+        require_owner_read(Caller("reader", token_role="read", via="session", orgs={"acme": "read"}), public)
+    with pytest.raises(NotFound):
+        require_owner_read(Caller("stranger", token_role="read", via="session"), SPACE)

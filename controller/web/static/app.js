@@ -16,3 +16,18 @@
   }
   setTimeout(refresh, 3000);
 })();
+
+// Log panes: replace the lines rendered with the page by the live stream (server-sent events).
+// When a stream ends (its build is done) the browser reconnects, which follows the next build.
+(function () {
+  if (!window.EventSource) return;
+  document.querySelectorAll("pre.log[data-stream]").forEach(function (pane) {
+    const source = new EventSource(pane.dataset.stream);
+    source.onopen = function () { pane.textContent = ""; };
+    source.onmessage = function (event) {
+      const stick = pane.textContent === "" || pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
+      pane.textContent += JSON.parse(event.data).data;
+      if (stick) pane.scrollTop = pane.scrollHeight;
+    };
+  });
+})();
