@@ -21,6 +21,7 @@ from controller.login import router as login_router
 from controller.metrics import router as metrics_router
 from controller.web.pages import router as pages_router
 from controller.web.pages import static_files
+from controller.web.settings import router as settings_router
 from core import store
 from core.errors import SpacesError
 from core.settings import get_settings
@@ -125,6 +126,7 @@ def create_app() -> FastAPI:
     # Before git's catch-all /spaces/{owner}/{repo}/{action:path}:
     app.include_router(files_router)
     app.include_router(pages_router)
+    app.include_router(settings_router)
     app.include_router(git_router)
     app.include_router(login_router)
     app.mount("/static", static_files, name="static")

@@ -138,3 +138,70 @@ def test_real_browser_watches_a_push_build_live(shown):
         page.wait_for("document.querySelector('#build-log').textContent.includes('Running at')", timeout=120)
         page.evaluate("document.querySelector('#build-log').scrollIntoView(); true")
         page.screenshot(ARTIFACTS / "logs-tab.png")
+
+
+def test_settings_forms_need_the_session_and_its_csrf_token(shown):
+    space_id, title, owner, url, tree = shown
+    assert httpx.get(f"{base_url()}/spaces/{space_id}/settings", timeout=30).status_code == 302
+    with signed_in(owner) as browser:
+        page = browser.get(f"/spaces/{space_id}/settings")
+        assert page.status_code == 200 and "Delete this Space" in page.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        forged = browser.post(f"/spaces/{space_id}/settings/pause", data={"csrf": "forged"}, headers={"Origin": base_url()})
+        other_site = browser.post(f"/spaces/{space_id}/settings/pause", data={"csrf": csrf}, headers={"Origin": url.rstrip("/")})
+        assert forged.status_code == 403 and other_site.status_code == 403
+        wrong = browser.post(f"/spaces/{space_id}/settings/delete", data={"csrf": csrf, "confirm": "yes"}, headers={"Origin": base_url()})
+        assert wrong.status_code == 400 and f"type the Space&#39;s full name, {space_id}" in wrong.text
+        bad = browser.post(f"/spaces/{space_id}/settings/variable", data={"csrf": csrf, "key": "1BAD", "value": "x"},
+                           headers={"Origin": base_url()})
+        assert bad.status_code == 400 and "invalid variable name" in bad.text
+    assert api("GET", f"/api/spaces/{space_id}/runtime", owner).json()["stage"] == "RUNNING"
+    assert api("GET", f"/api/spaces/{space_id}/variables").json() == {}
+
+
+def test_real_browser_changes_a_variable_pauses_resumes_and_deletes(platform, tmp_path):
+    owner = create_user()
+    set_password(owner, PASSWORD)
+    tree = WorkTree(tmp_path / "repo")
+    tree.commit("settings")
+    assert tree.push(owner.name, "tuned", owner).returncode == 0
+    space_id = f"{owner.name}/tuned"
+    before = api("GET", f"/api/spaces/{space_id}", owner).json()
+
+    def stage() -> str:
+        return api("GET", f"/api/spaces/{space_id}/runtime", owner).json()["stage"]
+
+    with Browser() as browser:
+        page = browser.open(f"{base_url()}/spaces/{space_id}/settings")
+        page.wait_for("document.querySelector('#password') !== null")
+        page.evaluate(f"""document.querySelector('#username').value = {owner.name!r};
+            document.querySelector('#password').value = {PASSWORD!r}; document.querySelector('form').submit(); true""")
+        page.wait_for("document.querySelector('#variable-key') !== null")
+        page.evaluate("""document.querySelector('#variable-key').value = 'GREETING';
+            document.querySelector('#variable-value').value = 'bonjour';
+            document.querySelector('#variable-key').form.submit(); true""")
+        page.wait_for("document.body.innerText.includes('Variable GREETING saved')")
+        assert "GREETING = bonjour" in page.evaluate("document.querySelector('#variable-list').innerText")
+        page.screenshot(ARTIFACTS / "settings-tab.png")
+        deadline = time.monotonic() + 120  # the Space restarts with it: a new container, then RUNNING again
+        while (api("GET", f"/api/spaces/{space_id}/runtime", owner).json()["stage"] != "RUNNING"
+               or api("GET", f"/api/spaces/{space_id}", owner).json().get("lastModified") == before["lastModified"]) \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert stage() == "RUNNING"
+        page.evaluate("document.querySelector('#do-pause').click(); true")
+        page.wait_for("document.body.innerText.includes('Paused: restart to resume')")
+        assert stage() == "PAUSED"
+        page.evaluate("document.querySelector('#do-restart').click(); true")
+        page.wait_for("document.body.innerText.includes('Restarting')")
+        deadline = time.monotonic() + 120
+        while stage() != "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert stage() == "RUNNING"
+        page.evaluate(f"""document.querySelector('#confirm').value = {space_id!r};
+            document.querySelector('#confirm').form.submit(); true""")
+        page.wait_for(f"location.search === '?owner={owner.name}'")
+    deadline = time.monotonic() + 60
+    while api("GET", f"/api/spaces/{space_id}", owner).status_code != 404 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert api("GET", f"/api/spaces/{space_id}", owner).status_code == 404

@@ -41,6 +41,8 @@ RULES: dict[str, dict[str, object]] = {
     "signed-in-write": {"anonymous": 401, "stranger": OK, "read-token": 403, "org-reader": OK, "org-writer": OK, "admin": OK},
     "org-member": {"anonymous": 401, "stranger": 404, "read-token": OK, "org-reader": OK, "org-writer": OK, "admin": OK},
     "org-admin": {"anonymous": 401, "stranger": 403, "read-token": 403, "org-reader": 403, "org-writer": 403, "admin": OK},
+    # The Settings page: a browser without a session is sent to sign in.
+    "owner-page": {"anonymous": 302, "stranger": 404, "read-token": 403, "org-reader": 403, "org-writer": OK, "admin": OK},
     "platform-admin": {"anonymous": 401, "stranger": 403, "read-token": 403, "org-reader": 403, "org-writer": 403, "admin": OK},
     # Doors that grant nothing by themselves: the same answer for everyone (their real flows are in
     # test_private_space.py).
@@ -234,6 +236,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/spaces/{owner}/{name}"): Case("read", http("GET", "/spaces/{space}")),
     ("GET", "/spaces/{owner}/{name}/logs"): Case("read", http("GET", "/spaces/{space}/logs")),
     ("GET", "/spaces/{owner}/{name}/builds"): Case("read", http("GET", "/spaces/{space}/builds")),
+    ("GET", "/spaces/{owner}/{name}/settings"): Case("owner-page", http("GET", "/spaces/{space}/settings")),
+    # Settings forms act only for a browser session with the form's CSRF token; a token alone is refused.
+    ("POST", "/spaces/{owner}/{name}/settings/{action}"): Case(
+        "form-without-csrf", http("POST", "/spaces/{space}/settings/pause", data={})),
     ("GET", "/static"): Case("anyone", http("GET", "/static/style.css")),
     ("GET", "/openapi.json"): Case("anyone", http("GET", "/openapi.json")),
     ("GET", "/docs"): Case("anyone", http("GET", "/docs")),

@@ -1,0 +1,115 @@
+"""A Space's Settings tab, for its owners: visibility, sleep time, hardware, variables and secrets,
+restart, factory rebuild, pause, and delete with a typed confirmation.
+
+Plain HTML forms. Each POST needs the browser session, its CSRF token and our own origin; it then
+runs the same API handler a token would (so the rules and the checks are the same) as the session's
+user, and comes back to the tab with what happened — or with the error, nothing changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from controller.api import envvars as envvars_api
+from controller.api import runtime as runtime_api
+from controller.api import spaces as spaces_api
+from controller.deps import OptionalUser, StoreDep, caller_for
+from controller.login import login_url, read_form, same_origin
+from controller.web.pages import _context, _space_or_404, templates
+from core import envvars, sessions
+from core.access import VISIBILITIES, require_owner_read
+from core.errors import InvalidInput, SpacesError
+from core.hardware import TIERS
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+def _settings_page(request: Request, r, space: dict, caller, *, notice: str = "", error: str = "", status: int = 200) -> Response:
+    sid = request.cookies.get(sessions.SESSION_COOKIE)
+    return templates.TemplateResponse(request, "settings.html", {
+        **_context(space, caller, "settings"), "csrf": sessions.csrf_token(sid) if sid else "",
+        "variables": envvars.list_variables(r, space["id"]), "secrets": envvars.list_secrets(r, space["id"]),
+        "visibilities": VISIBILITIES, "tiers": list(TIERS), "notice": notice, "form_error": error,
+        "sleep_seconds": space.get("sleep_seconds") or "", "hardware": space.get("hardware") or "cpu-basic",
+        "visibility": space.get("visibility") or "public"}, status_code=status)
+
+
+@router.get("/spaces/{owner}/{name}/settings", response_class=HTMLResponse)
+def settings_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser, done: str = "") -> Response:
+    if caller is None:
+        return RedirectResponse(login_url(f"/spaces/{owner}/{name}/settings"), status_code=302)
+    space, missing = _space_or_404(request, r, owner, name, caller)
+    if missing:
+        return missing
+    try:
+        require_owner_read(caller, space)
+    except SpacesError as exc:
+        return templates.TemplateResponse(request, "missing.html", {"caller": caller, "title": "Not allowed",
+                                                                    "space_id": space["id"], "reason": exc.message},
+                                          status_code=exc.status)
+    return _settings_page(request, r, space, caller, notice=done[:200])
+
+
+def _int(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{what} must be a whole number; got {value!r}") from None
+
+
+# action -> (what it does, given the form) ; each returns the notice shown afterwards
+ACTIONS = {
+    "visibility": lambda o, n, r, c, f: (spaces_api.update_settings(o, n, r, c, {"visibility": f.get("visibility")}),
+                                         f"Visibility is now {f.get('visibility')}")[1],
+    "sleeptime": lambda o, n, r, c, f: (runtime_api.set_sleep_time(o, n, r, c, _int(f.get("seconds", ""), "The sleep time")),
+                                        "Sleep time saved")[1],
+    "hardware": lambda o, n, r, c, f: (runtime_api.request_hardware(o, n, r, c, f.get("flavor")), f"Hardware: {f.get('flavor')}")[1],
+    "variable": lambda o, n, r, c, f: (envvars_api.add_variable(o, n, envvars_api.EnvEntry(key=f.get("key", ""), value=f.get("value", ""), description=f.get("description", "")), r, c),
+                                       f"Variable {f.get('key')} saved; the Space restarts with it")[1],
+    "variable-delete": lambda o, n, r, c, f: (envvars_api.delete_variable(o, n, envvars_api.EnvKey(key=f.get("key", "")), r, c),
+                                              f"Variable {f.get('key')} removed; the Space restarts")[1],
+    "secret": lambda o, n, r, c, f: (envvars_api.add_secret(o, n, envvars_api.EnvEntry(key=f.get("key", ""), value=f.get("value", ""), description=f.get("description", "")), r, c),
+                                     f"Secret {f.get('key')} saved; the Space restarts with it")[1],
+    "secret-delete": lambda o, n, r, c, f: (envvars_api.delete_secret(o, n, envvars_api.EnvKey(key=f.get("key", "")), r, c),
+                                            f"Secret {f.get('key')} removed; the Space restarts")[1],
+    "restart": lambda o, n, r, c, f: (runtime_api.restart_space(o, n, r, c, factory=False), "Restarting")[1],
+    "factory": lambda o, n, r, c, f: (runtime_api.restart_space(o, n, r, c, factory=True), "Rebuilding from scratch")[1],
+    "pause": lambda o, n, r, c, f: (runtime_api.pause_space(o, n, r, c), "Paused: restart to resume")[1],
+}
+
+
+@router.post("/spaces/{owner}/{name}/settings/{action}")
+async def settings_action(request: Request, owner: str, name: str, action: str, r: StoreDep) -> Response:
+    form = await read_form(request)
+    sid = request.cookies.get(sessions.SESSION_COOKIE)
+    user = sessions.session_user(r, sid)
+    if not user or not same_origin(request) or not sessions.csrf_ok(sid, form.get("csrf")):
+        return HTMLResponse("<p>This form expired or came from another site. Reload the settings page and try again.</p>",
+                            status_code=403)
+    # The form proves the session's owner sent it: act with write rights, under the usual rules.
+    caller = caller_for(r, user, token_role="write", via="form")
+    space, missing = _space_or_404(request, r, owner, name, caller)
+    if missing:
+        return missing
+    try:
+        if action == "delete":
+            if form.get("confirm") != space["id"]:
+                raise InvalidInput(f"type the Space's full name, {space['id']}, to delete it")
+            spaces_api.delete_space(owner, name, r, caller)
+            log.info("%s deleted %s from the settings page", user, space["id"])
+            return RedirectResponse(f"/?owner={quote(owner)}", status_code=303)
+        if action not in ACTIONS:
+            raise InvalidInput(f"unknown settings action {action!r}")
+        notice = ACTIONS[action](owner, name, r, caller, form)
+    except SpacesError as exc:
+        return _settings_page(request, r, space, caller, error=exc.message, status=exc.status)
+    except ValidationError as exc:  # a field over its length
+        problem = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
+        return _settings_page(request, r, space, caller, error=problem, status=400)
+    return RedirectResponse(f"/spaces/{owner}/{name}/settings?done={quote(notice)}", status_code=303)
