@@ -169,3 +169,18 @@ def copy_repo(source: str, target: str) -> str | None:
         return None
     _git(target, "fetch", "--quiet", str(repo_path(source)), f"refs/heads/{DEFAULT_BRANCH}:refs/heads/{DEFAULT_BRANCH}")
     return head
+
+
+def revert_to(space_id: str, commit: str, *, author: str, message: str) -> str:
+    """A new commit on ``main`` whose files are those of ``commit`` (a roll-back that keeps history);
+    returns its id. Fails with Conflict if ``main`` moves meanwhile."""
+    head = head_commit(space_id)
+    tree = _git(space_id, "rev-parse", f"{commit}^{{tree}}").stdout.decode().strip()
+    identity = {"GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": f"{author}@users.spaces",
+                "GIT_COMMITTER_NAME": author, "GIT_COMMITTER_EMAIL": f"{author}@users.spaces"}
+    new = subprocess.run(["git", f"--git-dir={repo_path(space_id)}", "commit-tree", tree, *(["-p", head] if head else []),
+                          "-m", message], capture_output=True, check=True, env={**os.environ, **identity}).stdout.decode().strip()
+    moved = _git(space_id, "update-ref", "-m", message, f"refs/heads/{DEFAULT_BRANCH}", new, head or ZERO, check=False)
+    if moved.returncode != 0:
+        raise Conflict(f"{space_id} changed meanwhile (someone pushed); try again")
+    return new

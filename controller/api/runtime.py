@@ -6,12 +6,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Body
 
 from controller.deps import CurrentUser, StoreDep, owned_space
-from controller.repos import head_commit
+from controller.repos import head_commit, revert_to
 from controller.views import runtime_view
 from core import keys, store
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, NotFound
 from core.hardware import DEFAULT_TIER, TIERS
-from core.queues import enqueue_build, enqueue_deploy, enqueue_pause
+from core.queues import enqueue_build, enqueue_deploy, enqueue_pause, queue_build
 from core.stages import BuildStatus, Stage
 
 router = APIRouter(prefix="/api/spaces", tags=["runtime"])
@@ -44,6 +44,22 @@ def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, facto
         raise Conflict(f"{space_id} has no successful build to restart; push a fix or use factory=true")
     enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
     return {**runtime_view(space), "id": space_id, "build": build["id"], "factory": False}
+
+
+@router.post("/{owner}/{name}/rollback")
+def rollback(owner: str, name: str, r: StoreDep, caller: CurrentUser, build: object = Body(..., embed=True)) -> dict:
+    """Serve an earlier successful build again: a new commit on main with that build's files (the
+    history stays), built and deployed like a push."""
+    space_id, space = owned_space(r, owner, name, caller)
+    record = store.get_build(r, str(build)) if isinstance(build, (int, str)) and str(build).isdigit() else None
+    if record is None or record.get("space") != space_id:
+        raise NotFound(f"{space_id} has no build {build!r}")
+    if record.get("status") != BuildStatus.SUCCEEDED.value:
+        raise Conflict(f"build #{build} of {space_id} did not succeed ({record.get('status')}); roll back to one that did")
+    commit = revert_to(space_id, record["commit"], author=caller.name,
+                       message=f"Roll back to build #{build} (commit {record['commit'][:12]})")
+    new_build = queue_build(r, space_id, commit)
+    return {**runtime_view(store.require_space(r, space_id)), "id": space_id, "build": new_build, "commit": commit}
 
 
 @router.post("/{owner}/{name}/pause")

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from controller.deps import OptionalUser, StoreDep
 from controller.views import build_view, space_view
-from core import keys, store
+from core import keys, sessions, store
 from core.access import may_read_space, require_read
 from core.errors import SpacesError
 from core.names import parse_space_id
@@ -115,6 +115,7 @@ def builds_page(request: Request, owner: str, name: str, r: StoreDep, caller: Op
     if missing:
         return missing
     builds = [store.get_build(r, b) for b in r.lrange(keys.space_builds(space["id"]), 0, 99)]
+    sid = request.cookies.get(sessions.SESSION_COOKIE)
     return templates.TemplateResponse(request, "builds.html", {
         **_context(space, caller, "builds"), "builds": [build_view(b) for b in builds if b],
-        "serving": space.get("running_build")})
+        "serving": space.get("running_build"), "csrf": sessions.csrf_token(sid) if sid and caller else ""})

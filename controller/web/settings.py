@@ -81,6 +81,8 @@ ACTIONS = {
     "restart": lambda o, n, r, c, f: (runtime_api.restart_space(o, n, r, c, factory=False), "Restarting")[1],
     "factory": lambda o, n, r, c, f: (runtime_api.restart_space(o, n, r, c, factory=True), "Rebuilding from scratch")[1],
     "pause": lambda o, n, r, c, f: (runtime_api.pause_space(o, n, r, c), "Paused: restart to resume")[1],
+    "rollback": lambda o, n, r, c, f: (runtime_api.rollback(o, n, r, c, f.get("build", "")),
+                                       f"Rolling back to build #{f.get('build')}")[1],
 }
 
 

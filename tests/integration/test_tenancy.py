@@ -189,6 +189,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/spaces/{owner}/{name}/logs/run"): Case("write", http("GET", SPACE + "/logs/run")),
     ("POST", "/api/spaces/{owner}/{name}/restart"): Case("write", http("POST", SPACE + "/restart")),
     ("POST", "/api/spaces/{owner}/{name}/pause"): Case("write", http("POST", SPACE + "/pause")),
+    ("POST", "/api/spaces/{owner}/{name}/rollback"): Case(
+        "write", http("POST", SPACE + "/rollback", json=lambda world, actor: {"build": first_build(world)})),
     ("POST", "/api/spaces/{owner}/{name}/sleeptime"): Case("write", http("POST", SPACE + "/sleeptime", json={"seconds": -1})),
     ("POST", "/api/spaces/{owner}/{name}/storage"): Case("write", http("POST", SPACE + "/storage", json={"tier": "small"}), ok=(409,)),
     ("DELETE", "/api/spaces/{owner}/{name}/storage"): Case("write", http("DELETE", SPACE + "/storage")),
@@ -254,6 +256,11 @@ MATRIX: dict[tuple[str, str], Case] = {
     **{(method, "/auth/space"): Case("gate-direct", gate(method))
        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")},
 }
+
+
+def first_build(world: World) -> str:
+    """The private Space's first build (it succeeded): what a roll-back goes back to."""
+    return api("GET", f"/api/spaces/{world.space}/builds", world.owner).json()[-1]["id"]
 
 
 def extra_member(world: World) -> str:

@@ -1,0 +1,76 @@
+"""Rolling back to an earlier build: through the API and with one click on the Builds tab. The
+roll-back is a new commit with the old files (history kept), built and served like a push."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+
+from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, space_url, wait_stage
+
+PASSWORD = "a password to roll back"
+
+
+def static_space(tmp_path, owner, versions: list[str]) -> tuple[str, str, WorkTree]:
+    tree = WorkTree(tmp_path / "repo", example=None)
+    tree.write("README.md", "---\nsdk: static\n---\n")
+    for text in versions:
+        tree.write("index.html", text)
+        tree.commit(text)
+        run = tree.push(owner.name, "rolled", owner)
+        assert run.returncode == 0, output(run)
+    space_id = f"{owner.name}/rolled"
+    return space_id, space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"]), tree
+
+
+def serves(url: str, text: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(url, timeout=30).text == text:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_rollback_through_the_api(platform, tmp_path):
+    owner = create_user()
+    space_id, url, tree = static_space(tmp_path, owner, ["v1", "v2"])
+    first, second = reversed(api("GET", f"/api/spaces/{space_id}/builds").json()[:2])
+    assert httpx.get(url, timeout=30).text == "v2"
+    rolled = api("POST", f"/api/spaces/{space_id}/rollback", owner, json={"build": first["id"]})
+    assert rolled.status_code == 200, rolled.text
+    assert serves(url, "v1")
+    wait_stage(space_id, {"RUNNING"})
+    assert api("GET", f"/api/spaces/{space_id}", owner).json()["sha"] == rolled.json()["commit"]
+    tree.git("pull", "-q", f"http://{owner.name}:{owner.token}@{httpx.URL(base_url()).host}:{httpx.URL(base_url()).port}/spaces/{space_id}", "main")
+    assert (tree.path / "index.html").read_text() == "v1"
+    assert tree.git("log", "-1", "--format=%s").stdout.strip() == f"Roll back to build #{first['id']} (commit {first['commit'][:12]})"
+    missing = api("POST", f"/api/spaces/{space_id}/rollback", owner, json={"build": "999999"})
+    assert missing.status_code == 404 and "has no build '999999'" in missing.json()["error"]
+    other = api("POST", f"/api/spaces/{space_id}/rollback", create_user(), json={"build": first["id"]})
+    assert other.status_code == 403
+    assert httpx.get(url, timeout=30).text == "v1"
+    api("DELETE", f"/api/spaces/{space_id}", owner)
+
+
+def test_rollback_with_one_click_on_the_builds_tab(platform, tmp_path):
+    owner = create_user()
+    set_password(owner, PASSWORD)
+    space_id, url, _ = static_space(tmp_path, owner, ["first page", "second page"])
+    first = api("GET", f"/api/spaces/{space_id}/builds").json()[1]
+    with httpx.Client(base_url=base_url(), timeout=30) as browser:
+        form = browser.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        browser.post("/login", data={"csrf": csrf, "username": owner.name, "password": PASSWORD, "next": "/"},
+                     headers={"Origin": base_url()})
+        tab = browser.get(f"/spaces/{space_id}/builds").text
+        assert f'id="rollback-{first["id"]}"' in tab
+        csrf = re.search(r'name="csrf" value="([^"]+)"', tab).group(1)
+        done = browser.post(f"/spaces/{space_id}/settings/rollback", data={"csrf": csrf, "build": first["id"]},
+                            headers={"Origin": base_url()}, follow_redirects=True)
+        assert done.status_code == 200 and f"Rolling back to build #{first['id']}" in done.text
+    assert serves(url, "first page")
+    assert f'id="rollback-{first["id"]}"' not in httpx.get(f"{base_url()}/spaces/{space_id}/builds", timeout=30).text
+    api("DELETE", f"/api/spaces/{space_id}", owner)
