@@ -184,3 +184,12 @@ def revert_to(space_id: str, commit: str, *, author: str, message: str) -> str:
     if moved.returncode != 0:
         raise Conflict(f"{space_id} changed meanwhile (someone pushed); try again")
     return new
+
+
+def recent_commits(space_id: str, count: int = 20) -> list[dict]:
+    """The newest commits of main: ``[{"id", "author", "time", "summary"}]``."""
+    if head_commit(space_id) is None:
+        return []
+    out = _git(space_id, "log", f"-n{count}", "--format=%H%x00%an%x00%at%x00%s", f"refs/heads/{DEFAULT_BRANCH}").stdout
+    return [dict(zip(("id", "author", "time", "summary"), line.split("\0", 3)))
+            for line in out.decode(errors="replace").splitlines() if line]

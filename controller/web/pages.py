@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from controller import repos
 from controller.deps import OptionalUser, StoreDep
 from controller.views import build_view, space_view
 from core import keys, sessions, store
@@ -119,3 +120,32 @@ def builds_page(request: Request, owner: str, name: str, r: StoreDep, caller: Op
     return templates.TemplateResponse(request, "builds.html", {
         **_context(space, caller, "builds"), "builds": [build_view(b) for b in builds if b],
         "serving": space.get("running_build"), "csrf": sessions.csrf_token(sid) if sid and caller else ""})
+
+
+MAX_SHOWN = 512 * 1024
+
+
+@router.get("/spaces/{owner}/{name}/files", response_class=HTMLResponse)
+def files_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser, rev: str = "main",
+               path: str = "") -> Response:
+    """The repository at a commit (``rev``, default main): every file, or one text file (``path``)."""
+    space, missing = _space_or_404(request, r, owner, name, caller, repo=True)
+    if missing:
+        return missing
+    context = _context(space, caller, "files")
+    commit = repos.resolve_revision(space["id"], rev)
+    files = repos.list_files(space["id"], commit) if commit else []
+    shown, binary = None, False
+    if path and commit:
+        found = repos.read_file(space["id"], commit, path)
+        if found is None:
+            return templates.TemplateResponse(request, "missing.html", {**context, "title": "No such file",
+                                              "reason": f"{space['id']} has no file {path!r} at {rev}"}, status_code=404)
+        content = found[0]
+        try:
+            shown = content[:MAX_SHOWN].decode("utf-8")
+        except UnicodeDecodeError:
+            binary = True
+    return templates.TemplateResponse(request, "files.html", {
+        **context, "rev": rev, "commit": commit, "files": files, "path": path, "shown": shown, "binary": binary,
+        "truncated": shown is not None and len(shown.encode()) >= MAX_SHOWN, "commits": repos.recent_commits(space["id"])})

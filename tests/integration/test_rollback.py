@@ -74,3 +74,19 @@ def test_rollback_with_one_click_on_the_builds_tab(platform, tmp_path):
     assert serves(url, "first page")
     assert f'id="rollback-{first["id"]}"' not in httpx.get(f"{base_url()}/spaces/{space_id}/builds", timeout=30).text
     api("DELETE", f"/api/spaces/{space_id}", owner)
+
+
+def test_files_tab_browses_any_commit(platform, tmp_path):
+    owner = create_user()
+    space_id, url, tree = static_space(tmp_path, owner, ["<b>v1</b>", "<b>v2</b>"])
+    first = tree.git("rev-list", "--max-parents=0", "HEAD").stdout.strip()
+    listing = httpx.get(f"{base_url()}/spaces/{space_id}/files", timeout=30).text
+    assert "README.md" in listing and "index.html" in listing and first[:12] in listing  # the commit picker
+    latest = httpx.get(f"{base_url()}/spaces/{space_id}/files", params={"path": "index.html"}, timeout=30).text
+    assert "&lt;b&gt;v2&lt;/b&gt;" in latest  # shown as text, escaped
+    old = httpx.get(f"{base_url()}/spaces/{space_id}/files", params={"rev": first, "path": "index.html"}, timeout=30).text
+    assert "&lt;b&gt;v1&lt;/b&gt;" in old
+    missing = httpx.get(f"{base_url()}/spaces/{space_id}/files", params={"path": "nope.txt"}, timeout=30)
+    assert missing.status_code == 404 and "has no file &#39;nope.txt&#39;" in missing.text
+    assert "Nothing here yet" in httpx.get(f"{base_url()}/spaces/{space_id}/files", params={"rev": "no-such-rev"}, timeout=30).text
+    api("DELETE", f"/api/spaces/{space_id}", owner)

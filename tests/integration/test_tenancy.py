@@ -237,6 +237,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/"): Case("anyone", http("GET", "/")),
     ("GET", "/spaces/{owner}/{name}"): Case("read", http("GET", "/spaces/{space}")),
     ("GET", "/spaces/{owner}/{name}/logs"): Case("read", http("GET", "/spaces/{space}/logs")),
+    ("GET", "/spaces/{owner}/{name}/files"): Case("read", http("GET", "/spaces/{space}/files", params={"path": "index.html"})),
     ("GET", "/spaces/{owner}/{name}/builds"): Case("read", http("GET", "/spaces/{space}/builds")),
     ("GET", "/spaces/{owner}/{name}/settings"): Case("owner-page", http("GET", "/spaces/{space}/settings")),
     # Settings forms act only for a browser session with the form's CSRF token; a token alone is refused.
