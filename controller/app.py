@@ -20,6 +20,7 @@ from controller.git_http import router as git_router
 from controller.login import router as login_router
 from controller.metrics import router as metrics_router
 from controller.web.pages import router as pages_router
+from controller.web.admin import router as admin_router
 from controller.web.pages import static_files
 from controller.web.settings import router as settings_router
 from core import store
@@ -129,6 +130,7 @@ def create_app() -> FastAPI:
     app.include_router(settings_router)
     app.include_router(git_router)
     app.include_router(login_router)
+    app.include_router(admin_router)
     app.mount("/static", static_files, name="static")
     app.include_router(gate_router)
     app.add_middleware(BodyLimit, limit=get_settings().max_api_body_kb * 1024)

@@ -14,6 +14,8 @@ ORGS = f"{PREFIX}:orgs"  # set of organization names
 NAMESPACES = f"{PREFIX}:namespaces"  # hash: user or organization name -> "user" | "org" (one name, one owner)
 SPACES_INDEX = f"{PREFIX}:spaces"  # sorted set: space id -> created timestamp
 BUILD_SEQ = f"{PREFIX}:build-seq"
+SPACE_USAGE = f"{PREFIX}:usage"  # hash: space id -> JSON {memory, cpu_percent, image_size, started_at, at} (the monitor)
+MONITOR_HEARTBEAT = f"{PREFIX}:monitor:heartbeat"  # JSON {at, docker, instances}, with a TTL
 
 QUEUE_BUILDS = "builds"
 QUEUE_RUNS = "runs"

@@ -76,7 +76,12 @@ def enqueue_delete(r: redis.Redis, space_id: str) -> None:
 
 def build_queue_status(r: redis.Redis) -> tuple[int, int]:
     """(builds waiting in the queue, live builder workers listening to it)."""
-    queue = _queue(r, keys.QUEUE_BUILDS)
+    return queue_status(r, keys.QUEUE_BUILDS)
+
+
+def queue_status(r: redis.Redis, name: str) -> tuple[int, int]:
+    """(jobs waiting in queue ``name``, live workers listening to it)."""
+    queue = _queue(r, name)
     return len(queue), len(live_workers(queue))
 
 

@@ -49,11 +49,14 @@ class Page:
             return None
         return result.get("result", {}).get("value")
 
-    def screenshot(self, path) -> None:
-        """Save what the page shows now as a PNG (``path``'s folder is made if needed)."""
+    def screenshot(self, path, width: int = 1280, height: int = 800) -> None:
+        """Save what the page shows now, in a ``width`` × ``height`` window, as a PNG (``path``'s
+        folder is made if needed)."""
         import base64
         from pathlib import Path
 
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        time.sleep(0.3)  # let the page lay itself out again
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
 

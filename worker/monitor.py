@@ -1,6 +1,7 @@
 """The monitor: every ``SPACES_IDLE_CHECK_INTERVAL`` seconds, notice crashed apps
-(:mod:`worker.crashes`) and idle Spaces (:mod:`worker.sleeper`), and follow the output of new
-containers (:mod:`worker.runlogs`). ``python -m worker.monitor``."""
+(:mod:`worker.crashes`) and idle Spaces (:mod:`worker.sleeper`), follow the output of new
+containers (:mod:`worker.runlogs`) and sample what they use (:mod:`worker.usage`).
+``python -m worker.monitor``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from worker.crashes import CrashWatcher
 from worker.jobs import backend
 from worker.runlogs import RunLogCollector
 from worker.sleeper import Sleeper
+from worker.usage import UsageRecorder
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,8 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings, r = get_settings(), store.get_redis()
     runtime = backend()
-    checks = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings), RunLogCollector(r, runtime)]
+    checks = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings), RunLogCollector(r, runtime),
+              UsageRecorder(r, runtime, settings)]
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:
         try:  # one look at the records and the containers per tick, shared by every check

@@ -43,6 +43,7 @@ RULES: dict[str, dict[str, object]] = {
     "org-admin": {"anonymous": 401, "stranger": 403, "read-token": 403, "org-reader": 403, "org-writer": 403, "admin": OK},
     # The Settings page: a browser without a session is sent to sign in.
     "owner-page": {"anonymous": 302, "stranger": 404, "read-token": 403, "org-reader": 403, "org-writer": OK, "admin": OK},
+    "admin-page": {"anonymous": 302, "stranger": 403, "read-token": 403, "org-reader": 403, "org-writer": 403, "admin": OK},
     "platform-admin": {"anonymous": 401, "stranger": 403, "read-token": 403, "org-reader": 403, "org-writer": 403, "admin": OK},
     # Doors that grant nothing by themselves: the same answer for everyone (their real flows are in
     # test_private_space.py).
@@ -233,6 +234,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/organizations/{org}/members/{user}"): Case(
         "org-admin", lambda world, user, actor: http("DELETE", f"/api/organizations/{{org}}/members/{extra_member(world)}")(world, user, actor)),
     ("GET", "/metrics"): Case("platform-admin", http("GET", "/metrics")),
+    ("GET", "/admin"): Case("admin-page", http("GET", "/admin")),
+    ("GET", "/admin/users"): Case("admin-page", http("GET", "/admin/users")),
+    ("GET", "/admin/system"): Case("admin-page", http("GET", "/admin/system")),
+    ("POST", "/admin/bulk"): Case("form-without-csrf", http("POST", "/admin/bulk", data={"action": "pause"})),
     ("GET", "/healthz"): Case("anyone", http("GET", "/healthz")),
     ("GET", "/"): Case("anyone", http("GET", "/")),
     ("GET", "/spaces/{owner}/{name}"): Case("read", http("GET", "/spaces/{space}")),

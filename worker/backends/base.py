@@ -93,6 +93,14 @@ class RuntimeBackend(abc.ABC):
         return {i.id: ("paused" if i.paused else "running" if i.running else "exited", i.space_id)
                 for i in self.list_instances()}
 
+    def usage(self, instance_id: str) -> tuple[int, int] | None:
+        """``(memory bytes, CPU time in nanoseconds)`` the instance uses now, or None if unknown."""
+        return None
+
+    def image_size(self, image: str) -> int | None:
+        """Bytes of an image on disk, or None if unknown."""
+        return None
+
     def forget(self, space_id: str) -> None:
         """Drop what the backend keeps for a deleted Space besides instances (e.g. images). Default: nothing."""
 

@@ -93,6 +93,29 @@ class DockerBackend(RuntimeBackend):
         log.info("created the /data volume of %s", space_id)
         return name
 
+    # cgroup v1 (cgroupfs driver), then v2: read the kernel's counters directly; `docker stats`
+    # takes a second per container to sample.
+    CGROUP_FILES = (("/sys/fs/cgroup/memory/docker/{id}/memory.usage_in_bytes", "/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage"),
+                    ("/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.current", "/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat"))
+
+    def usage(self, instance_id: str) -> tuple[int, int] | None:
+        for memory_file, cpu_file in self.CGROUP_FILES:
+            try:
+                memory = int(open(memory_file.format(id=instance_id)).read().split()[0])
+                cpu_text = open(cpu_file.format(id=instance_id)).read()
+            except (OSError, ValueError, IndexError):
+                continue
+            if cpu_text.startswith("usage_usec"):  # v2: microseconds
+                return memory, int(cpu_text.split()[1]) * 1000
+            return memory, int(cpu_text.split()[0])
+        return None
+
+    def image_size(self, image: str) -> int | None:
+        try:
+            return int(self.client.images.get(image).attrs.get("Size") or 0) or None
+        except docker.errors.DockerException:
+            return None
+
     def has_storage(self, space_id: str) -> bool:
         try:
             self.client.volumes.get(volume_name(space_id))

@@ -1,0 +1,66 @@
+"""What the admin dashboard shows of each running Space: memory and CPU now, image size and when its
+container started — sampled by the monitor every few seconds into ``keys.SPACE_USAGE`` — and the
+monitor's own heartbeat (``keys.MONITOR_HEARTBEAT``), which tells the dashboard Docker answers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+
+from core import keys, store
+from core.settings import Settings
+from worker.backends import RuntimeBackend
+
+EVERY = 5.0
+HEARTBEAT_TTL = 30
+
+
+class UsageRecorder:
+    def __init__(self, r: redis.Redis, runtime: RuntimeBackend, settings: Settings) -> None:
+        self.r, self.runtime, self.settings = r, runtime, settings
+        self.last_sample = 0.0
+        self.previous: dict[str, tuple[float, int]] = {}  # instance id -> (monotonic time, CPU ns)
+        self.image_sizes: dict[str, int | None] = {}
+
+    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
+        self.r.set(keys.MONITOR_HEARTBEAT, json.dumps({"at": time.time(), "docker": "ok", "instances": len(states)}),
+                   ex=HEARTBEAT_TTL)
+        if time.monotonic() - self.last_sample < EVERY:
+            return
+        self.last_sample = time.monotonic()
+        samples: dict[str, str] = {}
+        for space in spaces:
+            instance = space.get("instance") or ""
+            if states.get(instance, ("", ""))[0] != "running":
+                continue
+            sample = self._sample(space, instance)
+            if sample:
+                samples[space["id"]] = json.dumps(sample)
+        with self.r.pipeline(transaction=True) as p:
+            p.delete(keys.SPACE_USAGE)
+            if samples:
+                p.hset(keys.SPACE_USAGE, mapping=samples)
+            p.execute()
+        running = {s.get("instance") for s in spaces}
+        self.previous = {k: v for k, v in self.previous.items() if k in running}
+
+    def _sample(self, space: dict, instance: str) -> dict | None:
+        used = self.runtime.usage(instance)
+        if used is None:
+            return None
+        memory, cpu_ns = used
+        now = time.monotonic()
+        before = self.previous.get(instance)
+        self.previous[instance] = (now, cpu_ns)
+        cpu_percent = None
+        if before and now > before[0]:
+            cpu_percent = round(100 * (cpu_ns - before[1]) / ((now - before[0]) * 1e9), 1)
+        build = store.get_build(self.r, space.get("running_build") or "") or {}
+        image = build.get("image") or ""
+        if image and image not in self.image_sizes:
+            self.image_sizes[image] = self.runtime.image_size(image)
+        polled = self.runtime.poll(instance)
+        return {"memory": memory, "cpu_percent": cpu_percent, "image_size": self.image_sizes.get(image),
+                "started_at": polled.started_at if polled else None, "at": time.time()}
