@@ -13,7 +13,7 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -149,6 +149,14 @@ def duplicate(world: World, user: User | None, actor: str) -> int:
     return status
 
 
+def create_repo(world: World, user: User | None, actor: str) -> int:
+    name = unique("made")
+    status = http("POST", "/api/repos/create", json={"name": name, "type": "space", "sdk": "static"})(world, user, actor)
+    if status == 200:
+        assert api("DELETE", f"/api/spaces/{user.name}/{name}", world.actors["admin"]).status_code == 202
+    return status
+
+
 def ndjson_commit(world: World, user: User | None, actor: str) -> int:
     lines = [{"key": "header", "value": {"summary": f"commit by {actor}"}},
              {"key": "file", "value": {"path": f"by-{actor}.txt", "content": base64.b64encode(actor.encode()).decode(),
@@ -205,9 +213,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/spaces/{owner}/{repo}/{action:path}"): Case("git-read", git_clone),
     ("POST", "/spaces/{owner}/{repo}/{action:path}"): Case("write", git_push),
     ("GET", "/api/whoami-v2"): Case("signed-in", http("GET", "/api/whoami-v2")),
-    ("POST", "/api/repos/create"): Case(
-        "signed-in-write", http("POST", "/api/repos/create",
-                                json=lambda world, actor: {"name": unique("made"), "type": "space", "sdk": "static"})),
+    ("POST", "/api/repos/create"): Case("signed-in-write", lambda world, user, actor: create_repo(world, user, actor)),
     ("DELETE", "/api/repos/delete"): Case("write", delete_repo),
     ("POST", "/api/spaces/{owner}/{name}/preupload/{revision}"): Case(
         "write", http("POST", SPACE + "/preupload/main", json={"files": [{"path": "index.html", "size": 1, "sample": ""}]})),
@@ -278,7 +284,7 @@ def extra_member(world: World) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(platform, tmp_path_factory) -> World:
+def world(platform, tmp_path_factory) -> Iterator[World]:
     owner, reader, writer, stranger = create_user(), create_user(), create_user(), create_user()
     admin = create_user(admin=True)
     org = create_org(owner, {reader.name: "read", writer.name: "write"})
@@ -288,7 +294,8 @@ def world(platform, tmp_path_factory) -> World:
     })
     world.space = make_space(world, "private")
     wait_stage(world.space, {"RUNNING"}, timeout=120, user=owner)
-    return world
+    yield world
+    api("DELETE", f"/api/spaces/{world.space}", admin)
 
 
 def test_every_endpoint_is_in_the_matrix():
