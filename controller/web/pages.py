@@ -45,7 +45,7 @@ def card(space: dict, settings) -> dict:
             "colour_from": COLOURS.get(space.get("color_from") or "", COLOURS["indigo"]),
             "colour_to": COLOURS.get(space.get("color_to") or "", COLOURS["purple"]),
             "stage": stage, "tone": "error" if Stage(stage).is_error else STAGE_TONE.get(stage, "rest"),
-            "pinned": bool(space.get("pinned"))}
+            "pinned": bool(space.get("pinned")), "header": space.get("header") or "default"}
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -205,3 +205,28 @@ def test_real_browser_changes_a_variable_pauses_resumes_and_deletes(platform, tm
     while api("GET", f"/api/spaces/{space_id}", owner).status_code != 404 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert api("GET", f"/api/spaces/{space_id}", owner).status_code == 404
+
+
+def test_mini_header_and_a_wake_button_for_a_sleeping_space(platform, tmp_path):
+    owner = create_user()
+    tree = WorkTree(tmp_path / "repo")
+    readme = (tree.path / "README.md").read_text().replace("pinned: false", "pinned: false\nheader: mini")
+    tree.write("README.md", readme)
+    tree.commit("mini")
+    assert tree.push(owner.name, "drowsy", owner).returncode == 0
+    space_id = f"{owner.name}/drowsy"
+    url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
+    try:
+        page = httpx.get(f"{base_url()}/spaces/{space_id}", timeout=30).text
+        assert 'class="space-head mini"' in page and 'id="wake"' not in page
+        assert api("POST", f"/api/spaces/{space_id}/sleeptime", owner, json={"seconds": 2}).status_code == 200
+        deadline = time.monotonic() + 60
+        while api("GET", f"/api/spaces/{space_id}/runtime").json()["stage"] != "SLEEPING" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        asleep = httpx.get(f"{base_url()}/spaces/{space_id}", timeout=30).text
+        assert f'<a class="wake" id="wake" href="{url}">Wake it up</a>' in asleep
+        assert api("POST", f"/api/spaces/{space_id}/sleeptime", owner, json={"seconds": -1}).status_code == 200
+        assert httpx.get(url, timeout=120).status_code == 200  # following the button wakes it
+        assert api("GET", f"/api/spaces/{space_id}/runtime").json()["stage"] == "RUNNING"
+    finally:
+        api("DELETE", f"/api/spaces/{space_id}", owner)
