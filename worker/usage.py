@@ -1,10 +1,15 @@
 """What the admin dashboard shows of each running Space: memory and CPU now, image size and when its
 container started — sampled by the monitor every few seconds into ``keys.SPACE_USAGE`` — and the
-monitor's own heartbeat (``keys.MONITOR_HEARTBEAT``), which tells the dashboard Docker answers."""
+monitor's own heartbeat (``keys.MONITOR_HEARTBEAT``), which tells the dashboard Docker answers.
+
+Sampling asks Docker about each container, which can take seconds on a busy host; it runs in a
+thread of its own so that it never delays the monitor's other checks (crashes, new containers' logs)."""
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 
 import redis
@@ -13,6 +18,8 @@ from core import keys, store
 from core.settings import Settings
 from worker.backends import RuntimeBackend
 
+log = logging.getLogger(__name__)
+
 EVERY = 5.0
 HEARTBEAT_TTL = 30
 
@@ -20,16 +27,26 @@ HEARTBEAT_TTL = 30
 class UsageRecorder:
     def __init__(self, r: redis.Redis, runtime: RuntimeBackend, settings: Settings) -> None:
         self.r, self.runtime, self.settings = r, runtime, settings
-        self.last_sample = 0.0
         self.previous: dict[str, tuple[float, int]] = {}  # instance id -> (monotonic time, CPU ns)
         self.image_sizes: dict[str, int | None] = {}
+        self.latest: tuple[list[dict], dict[str, tuple[str, str]]] = ([], {})
+        threading.Thread(target=self._loop, daemon=True, name="usage").start()
 
     def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
+        """Called every monitor tick: note the heartbeat and hand over the tick's view (no Docker calls here)."""
         self.r.set(keys.MONITOR_HEARTBEAT, json.dumps({"at": time.time(), "docker": "ok", "instances": len(states)}),
                    ex=HEARTBEAT_TTL)
-        if time.monotonic() - self.last_sample < EVERY:
-            return
-        self.last_sample = time.monotonic()
+        self.latest = (spaces, states)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(EVERY)
+            try:
+                self.sample(*self.latest)
+            except Exception:  # noqa: BLE001 - a failed sample must not end the thread
+                log.exception("sampling what the Spaces use failed")
+
+    def sample(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
         samples: dict[str, str] = {}
         for space in spaces:
             instance = space.get("instance") or ""
