@@ -54,12 +54,14 @@ def token_from_request(request: Request) -> str | None:
     return None
 
 
-def caller_for(r: redis.Redis, user: str, *, token_role: str, token_name: str = "", via: str = "token") -> Caller | None:
+def caller_for(r: redis.Redis, user: str, *, token_role: str, via: str = "token", token: dict | None = None) -> Caller | None:
+    """The signed-in ``user`` as this request presents them (``token``: the token record used)."""
     record = accounts.get_user(r, user)
     if record is None:
         return None
-    return Caller(name=user, role=record.get("role", "user"), token_role=token_role,
-                  orgs=accounts.orgs_of(r, user), token_name=token_name, via=via)
+    token = token or {}
+    return Caller(name=user, role=record.get("role", "user"), token_role=token_role, orgs=accounts.orgs_of(r, user),
+                  token_name=token.get("name", ""), token_created_at=token.get("created_at", ""), via=via)
 
 
 def caller_from_token(r: redis.Redis, token: str, ip: str) -> Caller:
@@ -67,7 +69,7 @@ def caller_from_token(r: redis.Redis, token: str, ip: str) -> Caller:
     settings = get_settings()
     sessions.check_failures(r, "token", ip, settings.token_failures_per_minute, "requests with bad tokens")
     record = accounts.lookup_token(r, token)
-    caller = caller_for(r, record["user"], token_role=record.get("role", "read"), token_name=record.get("name", "")) if record else None
+    caller = caller_for(r, record["user"], token_role=record.get("role", "read"), token=record) if record else None
     if caller is None:
         sessions.record_failure(r, "token", ip, 60)
         raise Unauthorized("invalid or revoked access token")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, InvalidInput, NotFound
 
 VISIBILITIES = ("public", "private", "protected")
 
@@ -32,7 +32,8 @@ class Caller:
     token_role: str = "read"  # credential: "read" or "write"
     orgs: dict[str, str] = field(default_factory=dict)  # organization -> member role
     token_name: str = ""
-    via: str = "token"  # "token" or "session"
+    token_created_at: str = ""
+    via: str = "token"  # "token", "session", or "form" (a session's form with its CSRF token)
 
     @property
     def is_admin(self) -> bool:
@@ -52,6 +53,23 @@ class Caller:
 def visibility(space: dict) -> str:
     value = space.get("visibility") or "public"
     return value if value in VISIBILITIES else "private"  # an unknown value fails closed
+
+
+def visibility_from(body: dict, default: str | None = None) -> str:
+    """The visibility a request asks for: ``{"visibility": …}``, or huggingface_hub's older
+    ``{"private": bool}`` (given both, they must agree); ``default`` if it asks for none."""
+    wanted = body.get("visibility")
+    if "private" in body:
+        if not isinstance(body["private"], bool):
+            raise InvalidInput(f"private must be true or false; got {body['private']!r}")
+        if wanted is None:
+            wanted = "private" if body["private"] else "public"
+        elif (wanted == "private") != body["private"]:
+            raise InvalidInput(f"private={body['private']} contradicts visibility={wanted!r}")
+    wanted = wanted or default
+    if wanted not in VISIBILITIES:
+        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}; got {wanted!r}")
+    return wanted
 
 
 def is_private(space: dict) -> bool:

@@ -218,16 +218,17 @@ def create_token(r: redis.Redis, user: str, *, role: str = "write", display_name
     return token
 
 
-def lookup_token(r: redis.Redis, token: str) -> dict | None:
+def lookup_token(r: redis.Redis, token: str, *, touch: bool = True) -> dict | None:
     """The token's record (``user``, ``role``, ``name``, ...) or None if it is unknown or revoked.
-    Records the time it was last used."""
+    ``touch``: record that it was used just now."""
     if not token:
         return None
     digest = hash_token(token)
     data = r.hgetall(keys.token(digest))
     if not data:
         return None
-    r.hset(keys.token(digest), "last_used_at", _now())
+    if touch:
+        r.hset(keys.token(digest), "last_used_at", _now())
     return data
 
 

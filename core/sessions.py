@@ -19,6 +19,8 @@ import json
 import os
 import secrets
 import time
+from functools import lru_cache
+from pathlib import Path
 
 import redis
 
@@ -47,7 +49,12 @@ def _digest(value: str) -> str:
 
 
 def _key() -> bytes:
-    path = get_settings().data_dir / "session.key"
+    return _key_in(get_settings().data_dir / "session.key")
+
+
+@lru_cache
+def _key_in(path: Path) -> bytes:
+    """The key in ``path``, made on first use; read once per process (every form asks for it)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

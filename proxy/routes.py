@@ -42,6 +42,7 @@ def flatten(tree: dict[str, Any], prefix: str = keys.TRAEFIK_ROOT) -> dict[str, 
 
 # The forwardAuth middleware in front of private Spaces (defined with the controller's routes).
 AUTH_MIDDLEWARE = "spaces-auth"
+MAX_MIDDLEWARES = 4
 
 
 def route_config(name: str, host: str, target: str, *, root_path: str | None = None, private: bool = False) -> dict[str, Any]:
@@ -124,10 +125,13 @@ class RedisRouteTable(RouteTable):
         if pipeline is None:
             p.execute()
 
+    def _middleware_keys(self, name: str) -> list[str]:
+        # A Space's router has at most two middlewares (the access check, the root rewrite): read
+        # them by key rather than scanning the keyspace (the reconciler asks for every Space).
+        return [f"{keys.TRAEFIK_ROOT}/http/routers/{name}/middlewares/{i}" for i in range(MAX_MIDDLEWARES)]
+
     def _middlewares(self, name: str) -> list[str]:
-        prefix = f"{keys.TRAEFIK_ROOT}/http/routers/{name}/middlewares/"
-        found = sorted(self.r.scan_iter(match=f"{prefix}*", count=100), key=lambda k: int(k[len(prefix):]))
-        return [self.r.get(k) or "" for k in found]
+        return [m for m in self.r.mget(self._middleware_keys(name)) if m]
 
     def is_private(self, name: str) -> bool:
         return AUTH_MIDDLEWARE in self._middlewares(name)
@@ -135,14 +139,13 @@ class RedisRouteTable(RouteTable):
     def set_private(self, name: str, private: bool) -> None:
         if not self.r.exists(f"{keys.TRAEFIK_ROOT}/http/routers/{name}/rule"):
             return  # no route yet: the first deploy writes it with the Space's visibility
-        prefix = f"{keys.TRAEFIK_ROOT}/http/routers/{name}/middlewares"
+        slots = self._middleware_keys(name)
         others = [m for m in self._middlewares(name) if m != AUTH_MIDDLEWARE]
         wanted = ([AUTH_MIDDLEWARE] if private else []) + others
         with self.r.pipeline(transaction=True) as p:
-            for key in self.r.scan_iter(match=f"{prefix}/*", count=100):
-                p.delete(key)
+            p.delete(*slots)
             if wanted:
-                p.mset({f"{prefix}/{i}": m for i, m in enumerate(wanted)})
+                p.mset(dict(zip(slots, wanted)))
             p.execute()
 
     def put_config(self, config: dict[str, Any]) -> None:
@@ -171,40 +174,44 @@ class RedisRouteTable(RouteTable):
     @staticmethod
     def wait_live(name: str, target: str, *, timeout: float = 15.0) -> float:
         """Block until Traefik's API serves ``name`` with ``target``; returns the seconds it took."""
-        api = get_settings().traefik_api_url
-        started = time.monotonic()
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() - started < timeout:
-                try:
-                    svc = client.get(f"{api}/api/http/services/{name}@redis")
-                    router = client.get(f"{api}/api/http/routers/{name}@redis")
-                    if svc.status_code == 200 and router.status_code == 200:
-                        servers = svc.json().get("loadBalancer", {}).get("servers", [])
-                        if any(s.get("url") == target for s in servers) and router.json().get("status") == "enabled":
-                            return time.monotonic() - started
-                except httpx.HTTPError as exc:
-                    log.debug("Traefik API not answering yet: %s", exc)
-                time.sleep(0.05)
-        raise BackendError(f"Traefik did not pick up the route {name} within {timeout:.0f} s")
+
+        def served(client: httpx.Client, api: str) -> bool:
+            svc = client.get(f"{api}/api/http/services/{name}@redis")
+            router = client.get(f"{api}/api/http/routers/{name}@redis")
+            if svc.status_code != 200 or router.status_code != 200:
+                return False
+            servers = svc.json().get("loadBalancer", {}).get("servers", [])
+            return any(s.get("url") == target for s in servers) and router.json().get("status") == "enabled"
+
+        return _wait_for_traefik(served, timeout, f"the route {name}")
+
+
+def _wait_for_traefik(served, timeout: float, what: str) -> float:
+    """Poll Traefik's API until ``served(client, api_url)`` is true; returns the seconds it took."""
+    api = get_settings().traefik_api_url
+    started = time.monotonic()
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() - started < timeout:
+            try:
+                if served(client, api):
+                    return time.monotonic() - started
+            except httpx.HTTPError as exc:
+                log.debug("Traefik API not answering yet: %s", exc)
+            time.sleep(0.05)
+    raise BackendError(f"Traefik did not pick up {what} within {timeout:.0f} s")
 
 
 def wait_private(name: str, private: bool, *, timeout: float = 10.0) -> None:
     """Block until Traefik serves the router ``name`` with (or without) the access check."""
-    api = get_settings().traefik_api_url
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            try:
-                router = client.get(f"{api}/api/http/routers/{name}@redis")
-                if router.status_code == 404:
-                    return  # no route (yet): the first deploy writes it with the Space's visibility
-                served = any(m.split("@")[0] == AUTH_MIDDLEWARE for m in router.json().get("middlewares", []))
-                if served == private and router.json().get("status") == "enabled":
-                    return
-            except httpx.HTTPError as exc:
-                log.debug("Traefik API not answering yet: %s", exc)
-            time.sleep(0.05)
-    raise BackendError(f"Traefik did not pick up the visibility of {name} within {timeout:.0f} s")
+
+    def served(client: httpx.Client, api: str) -> bool:
+        router = client.get(f"{api}/api/http/routers/{name}@redis")
+        if router.status_code == 404:
+            return True  # no route (yet): the first deploy writes it with the Space's visibility
+        checked = any(m.split("@")[0] == AUTH_MIDDLEWARE for m in router.json().get("middlewares", []))
+        return checked == private and router.json().get("status") == "enabled"
+
+    _wait_for_traefik(served, timeout, f"the visibility of {name}")
 
 
 def controller_config(host: str, target: str) -> dict[str, Any]:

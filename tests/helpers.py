@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +54,17 @@ def create_user(name: str | None = None, *, admin: bool = False) -> User:
     argv = [SPACES_CLI, "user", "create", name, *(["--admin"] if admin else [])]
     run = subprocess.run(argv, capture_output=True, text=True, check=True)
     return User(name=name, token=run.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def signed_in(user: User, password: str) -> Iterator[httpx.Client]:
+    """An httpx client on the platform's host, signed in through the sign-in form as a browser is."""
+    with httpx.Client(base_url=base_url(), timeout=60) as client:
+        form = client.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        client.post("/login", data={"csrf": csrf, "username": user.name, "password": password, "next": "/"},
+                    headers={"Origin": base_url()})
+        yield client
 
 
 def issue_token(user: User, role: str = "write", name: str = "tests") -> User:

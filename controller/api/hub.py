@@ -23,11 +23,12 @@ from fastapi.responses import JSONResponse
 
 from builder.config import parse_config
 from controller import repos
+from controller.api.runtime import check_sleep_seconds
 from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, readable_space
 from controller.git_hook import tree_problems
 from controller.views import space_view
 from core import accounts, envvars, keys, store
-from core.access import VISIBILITIES, Caller, require_write
+from core.access import Caller, require_write, visibility_from
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, RevisionNotFound
 from core.hardware import TIERS
 from core.names import parse_space_id
@@ -38,7 +39,6 @@ from core.stages import Stage
 router = APIRouter(prefix="/api", tags=["Hugging Face Hub"])
 
 SDKS = ("gradio", "streamlit", "docker", "static")
-MAX_SLEEP_SECONDS = 30 * 24 * 3600
 
 
 def repo_url(space_id: str) -> str:
@@ -51,18 +51,6 @@ def _only_spaces(kind: object) -> None:
         raise InvalidInput(f"only Spaces are hosted here: the repo type must be 'space'; got {kind!r}")
 
 
-def _visibility(body: dict, default: str = "public") -> str:
-    wanted = body.get("visibility")
-    if wanted is None and "private" in body:
-        if not isinstance(body["private"], bool):
-            raise InvalidInput(f"private must be true or false; got {body['private']!r}")
-        wanted = "private" if body["private"] else "public"
-    wanted = wanted or default
-    if wanted not in VISIBILITIES:
-        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}; got {wanted!r}")
-    return wanted
-
-
 def _env_entries(body: dict, field: str) -> list[dict]:
     entries = body.get(field) or []
     if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("key"), str) for e in entries):
@@ -72,14 +60,14 @@ def _env_entries(body: dict, field: str) -> list[dict]:
     return entries
 
 
-def _space_options(body: dict, space_id: str) -> dict:
+def _space_options(body: dict) -> dict:
     """The Space settings a create or duplicate request may carry, checked before anything is made."""
     hardware = body.get("hardware")
     if hardware is not None and hardware not in TIERS:
         raise InvalidInput(f"hardware must be one of {', '.join(TIERS)} (this platform has no GPUs); got {hardware!r}")
     sleep = body.get("sleepTimeSeconds")
-    if sleep is not None and (isinstance(sleep, bool) or not isinstance(sleep, int) or not (sleep == -1 or 1 <= sleep <= MAX_SLEEP_SECONDS)):
-        raise InvalidInput(f"sleepTimeSeconds must be -1 or 1 to {MAX_SLEEP_SECONDS}; got {sleep!r}")
+    if sleep is not None:
+        check_sleep_seconds(sleep, "sleepTimeSeconds")
     return {"hardware": hardware, "sleep": sleep, "secrets": _env_entries(body, "secrets"),
             "variables": _env_entries(body, "variables")}
 
@@ -118,7 +106,7 @@ def create_repo(r: StoreDep, caller: CurrentUser, body: dict = Body(...)) -> JSO
     sdk = body.get("sdk")
     if sdk not in SDKS:
         raise InvalidInput(f"sdk must be one of {', '.join(SDKS)}; got {sdk!r}")
-    refused = _new_space(r, caller, space_id, sdk=sdk, visibility=_visibility(body), options=_space_options(body, space_id))
+    refused = _new_space(r, caller, space_id, sdk=sdk, visibility=visibility_from(body, 'public'), options=_space_options(body))
     if refused is not None:
         return refused
     return JSONResponse({"url": repo_url(space_id), "name": space_id, "id": space_id}, status_code=200)
@@ -221,8 +209,8 @@ def duplicate(owner: str, name: str, r: StoreDep, caller: CurrentUser, body: dic
     if not isinstance(target, str) or target.count("/") != 1:
         raise InvalidInput(f"repository must be 'owner/name'; got {target!r}")
     target_id = parse_space_id(*target.split("/"))
-    refused = _new_space(r, caller, target_id, sdk=source.get("sdk", ""), visibility=_visibility(body, source.get("visibility") or "public"),
-                         options=_space_options(body, target_id))
+    refused = _new_space(r, caller, target_id, sdk=source.get("sdk", ""), visibility=visibility_from(body, source.get("visibility") or "public"),
+                         options=_space_options(body))
     if refused is not None:
         return refused
     given = {e["key"] for e in body.get("variables") or []} | {e["key"] for e in body.get("secrets") or []}

@@ -19,6 +19,13 @@ router = APIRouter(prefix="/api/spaces", tags=["runtime"])
 MAX_SLEEP_SECONDS = 30 * 24 * 3600
 
 
+def check_sleep_seconds(seconds: object, field: str = "seconds") -> int:
+    """A sleep time as the API takes it: -1 (never) or 1 to MAX_SLEEP_SECONDS."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not (seconds == -1 or 1 <= seconds <= MAX_SLEEP_SECONDS):
+        raise InvalidInput(f"{field} must be -1 (never sleep) or a whole number from 1 to {MAX_SLEEP_SECONDS}; got {seconds!r}")
+    return seconds
+
+
 @router.post("/{owner}/{name}/restart")
 def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, factory: bool = False) -> dict:
     """Restart the Space (also resumes one its owner paused); ``factory=true`` rebuilds it from
@@ -77,10 +84,7 @@ def pause_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict
 def set_sleep_time(owner: str, name: str, r: StoreDep, caller: CurrentUser, seconds: object = Body(..., embed=True)) -> dict:
     """How long the Space may stay idle before it sleeps (HF's ``gcTimeout``); -1: never."""
     space_id, _ = owned_space(r, owner, name, caller)
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or not (seconds == -1 or 1 <= seconds <= MAX_SLEEP_SECONDS):
-        raise InvalidInput(
-            f"seconds must be -1 (never sleep) or a whole number from 1 to {MAX_SLEEP_SECONDS}; got {seconds!r}"
-        )
+    check_sleep_seconds(seconds)
     r.hset(keys.space(space_id), "sleep_seconds", str(seconds))
     return runtime_view(store.require_space(r, space_id))
 

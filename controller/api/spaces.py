@@ -16,7 +16,7 @@ from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, re
 from controller.repos import head_commit
 from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, store
-from core.access import VISIBILITIES, may_read_repo, may_read_space, require_owner_read, visibility
+from core.access import VISIBILITIES, may_read_repo, may_read_space, require_owner_read, visibility, visibility_from
 from core.errors import InvalidInput, NotFound
 from proxy.routes import RedisRouteTable, space_route_name, wait_private
 from core.settings import get_settings
@@ -79,16 +79,7 @@ def update_settings(owner: str, name: str, r: StoreDep, caller: CurrentUser, bod
     unknown = sorted(set(body) - {"private", "visibility"})
     if unknown or not body:
         raise InvalidInput(f"settings accepts 'private' (true/false) or 'visibility' ({', '.join(VISIBILITIES)}); got {sorted(body)}")
-    wanted = body.get("visibility")
-    if "private" in body:
-        if not isinstance(body["private"], bool):
-            raise InvalidInput(f"private must be true or false; got {body['private']!r}")
-        if wanted is None:
-            wanted = "private" if body["private"] else "public"
-        elif (wanted == "private") != body["private"]:
-            raise InvalidInput(f"private={body['private']} contradicts visibility={wanted!r}")
-    if wanted not in VISIBILITIES:
-        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}; got {wanted!r}")
+    wanted = visibility_from(body)
     r.hset(keys.space(space_id), mapping={"visibility": wanted, "updated_at": store.now()})
     route = space_route_name(space["subdomain"])
     RedisRouteTable(r).set_private(route, wanted == "private")

@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from controller.deps import CurrentUser, StoreDep, token_from_request
+from controller.deps import CurrentUser, StoreDep
 from controller.views import iso
 from core import accounts
 from core.access import Caller, require_platform_admin
@@ -23,13 +23,12 @@ router = APIRouter(prefix="/api", tags=["users"])
 
 
 @router.get("/whoami-v2")
-def whoami(request: Request, r: StoreDep, caller: CurrentUser) -> dict:
-    token = accounts.lookup_token(r, token_from_request(request) or "") or {}
+def whoami(caller: CurrentUser) -> dict:
     if caller.via == "session":
         auth = {"type": "session"}
     else:
         auth = {"type": "access_token", "accessToken": {
-            "displayName": token.get("name", "default"), "role": caller.token_role, "createdAt": iso(token.get("created_at")),
+            "displayName": caller.token_name or "default", "role": caller.token_role, "createdAt": iso(caller.token_created_at),
         }}
     return {
         "type": "user",
@@ -77,7 +76,7 @@ def create_token(body: NewToken, r: StoreDep, caller: CurrentUser) -> dict:
     """A new token of the caller; its value is in this answer only."""
     _require_token_owner(caller)
     value = accounts.create_token(r, caller.name, role=body.role, display_name=body.name)
-    record = accounts.lookup_token(r, value) or {}
+    record = accounts.lookup_token(r, value, touch=False) or {}
     return {**token_view(record), "token": value}
 
 

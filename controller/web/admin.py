@@ -67,6 +67,7 @@ def admin_spaces(request: Request, r: StoreDep, caller: OptionalUser, sort: str 
     if refused:
         return refused
     rows = _rows(r)
+    stages = sorted({row["stage"] for row in rows})
     if q:
         rows = [row for row in rows if q.lower() in row["id"].lower()]
     if stage:
@@ -74,7 +75,7 @@ def admin_spaces(request: Request, r: StoreDep, caller: OptionalUser, sort: str 
     rows.sort(key=SORTS.get(sort, SORTS["id"]))
     return templates.TemplateResponse(request, "admin_spaces.html", {
         "caller": caller, "title": "Admin · Spaces", "rows": rows, "sort": sort, "q": q, "stage": stage, "done": done[:300],
-        "stages": sorted({row["stage"] for row in _rows(r)}), "sorts": list(SORTS), "csrf": _csrf(request), "now": time.time()})
+        "stages": stages, "sorts": list(SORTS), "csrf": _csrf(request), "now": time.time()})
 
 
 @router.post("/admin/bulk")

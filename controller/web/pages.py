@@ -66,7 +66,7 @@ def gallery(request: Request, r: StoreDep, caller: OptionalUser, q: str = "", sd
         "title": f"Spaces of {owner}" if owner else "Spaces"})
 
 
-def _space_or_404(request: Request, r, owner: str, name: str, caller, *, repo: bool = False):
+def space_or_404(request: Request, r, owner: str, name: str, caller, *, repo: bool = False):
     """``(space, None)``, or ``(None, a 404 page)`` for a Space that is missing or hidden from ``caller``."""
     try:
         space = store.require_space(r, parse_space_id(owner, name))
@@ -77,7 +77,7 @@ def _space_or_404(request: Request, r, owner: str, name: str, caller, *, repo: b
                                                                           "space_id": f"{owner}/{name}"}, status_code=404)
 
 
-def _context(space: dict, caller, tab: str) -> dict:
+def space_context(space: dict, caller, tab: str) -> dict:
     info = card(space, get_settings())
     owner_view = caller is not None and caller.role_in(space["owner"]) in ("write", "admin")
     return {"space": info, "caller": caller, "title": info["title"], "tab": tab, "owner_view": owner_view,
@@ -86,11 +86,11 @@ def _context(space: dict, caller, tab: str) -> dict:
 
 @router.get("/spaces/{owner}/{name}", response_class=HTMLResponse)
 def space_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser) -> Response:
-    space, missing = _space_or_404(request, r, owner, name, caller)
+    space, missing = space_or_404(request, r, owner, name, caller)
     if missing:
         return missing
     return templates.TemplateResponse(request, "space.html", {
-        **_context(space, caller, "app"),
+        **space_context(space, caller, "app"),
         "embed": not space.get("disable_embedding"), "full_width": space.get("full_width", "1") == "1"})
 
 
@@ -98,10 +98,10 @@ def space_page(request: Request, owner: str, name: str, r: StoreDep, caller: Opt
 def logs_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser) -> Response:
     """The latest build's log (and, for owners, the app's output): the lines so far in the page,
     then live over server-sent events."""
-    space, missing = _space_or_404(request, r, owner, name, caller, repo=True)
+    space, missing = space_or_404(request, r, owner, name, caller, repo=True)
     if missing:
         return missing
-    context = _context(space, caller, "logs")
+    context = space_context(space, caller, "logs")
     build_id = space.get("latest_build")
     build_log = store.read_log(r, build_id, last=LOG_LINES) if build_id else []
     run_log = [f["line"] for _, f in reversed(r.xrevrange(keys.space_run_log(space["id"]), count=LOG_LINES))] \
@@ -112,13 +112,13 @@ def logs_page(request: Request, owner: str, name: str, r: StoreDep, caller: Opti
 
 @router.get("/spaces/{owner}/{name}/builds", response_class=HTMLResponse)
 def builds_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser) -> Response:
-    space, missing = _space_or_404(request, r, owner, name, caller, repo=True)
+    space, missing = space_or_404(request, r, owner, name, caller, repo=True)
     if missing:
         return missing
     builds = [store.get_build(r, b) for b in r.lrange(keys.space_builds(space["id"]), 0, 99)]
     sid = request.cookies.get(sessions.SESSION_COOKIE)
     return templates.TemplateResponse(request, "builds.html", {
-        **_context(space, caller, "builds"), "builds": [build_view(b) for b in builds if b],
+        **space_context(space, caller, "builds"), "builds": [build_view(b) for b in builds if b],
         "serving": space.get("running_build"), "csrf": sessions.csrf_token(sid) if sid and caller else ""})
 
 
@@ -129,10 +129,10 @@ MAX_SHOWN = 512 * 1024
 def files_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser, rev: str = "main",
                path: str = "") -> Response:
     """The repository at a commit (``rev``, default main): every file, or one text file (``path``)."""
-    space, missing = _space_or_404(request, r, owner, name, caller, repo=True)
+    space, missing = space_or_404(request, r, owner, name, caller, repo=True)
     if missing:
         return missing
-    context = _context(space, caller, "files")
+    context = space_context(space, caller, "files")
     commit = repos.resolve_revision(space["id"], rev)
     files = repos.list_files(space["id"], commit) if commit else []
     shown, binary = None, False

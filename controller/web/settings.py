@@ -9,6 +9,7 @@ user, and comes back to the tab with what happened — or with the error, nothin
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -20,7 +21,7 @@ from controller.api import runtime as runtime_api
 from controller.api import spaces as spaces_api
 from controller.deps import OptionalUser, StoreDep, caller_for
 from controller.login import login_url, read_form, same_origin
-from controller.web.pages import _context, _space_or_404, templates
+from controller.web.pages import space_context, space_or_404, templates
 from core import envvars, sessions
 from core.access import VISIBILITIES, require_owner_read
 from core.errors import InvalidInput, SpacesError
@@ -33,7 +34,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 def _settings_page(request: Request, r, space: dict, caller, *, notice: str = "", error: str = "", status: int = 200) -> Response:
     sid = request.cookies.get(sessions.SESSION_COOKIE)
     return templates.TemplateResponse(request, "settings.html", {
-        **_context(space, caller, "settings"), "csrf": sessions.csrf_token(sid) if sid else "",
+        **space_context(space, caller, "settings"), "csrf": sessions.csrf_token(sid) if sid else "",
         "variables": envvars.list_variables(r, space["id"]), "secrets": envvars.list_secrets(r, space["id"]),
         "visibilities": VISIBILITIES, "tiers": list(TIERS), "notice": notice, "form_error": error,
         "sleep_seconds": space.get("sleep_seconds") or "", "hardware": space.get("hardware") or "cpu-basic",
@@ -44,7 +45,7 @@ def _settings_page(request: Request, r, space: dict, caller, *, notice: str = ""
 def settings_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser, done: str = "") -> Response:
     if caller is None:
         return RedirectResponse(login_url(f"/spaces/{owner}/{name}/settings"), status_code=302)
-    space, missing = _space_or_404(request, r, owner, name, caller)
+    space, missing = space_or_404(request, r, owner, name, caller)
     if missing:
         return missing
     try:
@@ -63,26 +64,29 @@ def _int(value: str, what: str) -> int:
         raise InvalidInput(f"{what} must be a whole number; got {value!r}") from None
 
 
-# action -> (what it does, given the form) ; each returns the notice shown afterwards
+def _entry(form: dict) -> envvars_api.EnvEntry:
+    return envvars_api.EnvEntry(key=form.get("key", ""), value=form.get("value", ""), description=form.get("description", ""))
+
+
+# action -> (the API handler it runs, given owner, name, store, caller and the form; what the page says afterwards)
 ACTIONS = {
-    "visibility": lambda o, n, r, c, f: (spaces_api.update_settings(o, n, r, c, {"visibility": f.get("visibility")}),
-                                         f"Visibility is now {f.get('visibility')}")[1],
-    "sleeptime": lambda o, n, r, c, f: (runtime_api.set_sleep_time(o, n, r, c, _int(f.get("seconds", ""), "The sleep time")),
-                                        "Sleep time saved")[1],
-    "hardware": lambda o, n, r, c, f: (runtime_api.request_hardware(o, n, r, c, f.get("flavor")), f"Hardware: {f.get('flavor')}")[1],
-    "variable": lambda o, n, r, c, f: (envvars_api.add_variable(o, n, envvars_api.EnvEntry(key=f.get("key", ""), value=f.get("value", ""), description=f.get("description", "")), r, c),
-                                       f"Variable {f.get('key')} saved; the Space restarts with it")[1],
-    "variable-delete": lambda o, n, r, c, f: (envvars_api.delete_variable(o, n, envvars_api.EnvKey(key=f.get("key", "")), r, c),
-                                              f"Variable {f.get('key')} removed; the Space restarts")[1],
-    "secret": lambda o, n, r, c, f: (envvars_api.add_secret(o, n, envvars_api.EnvEntry(key=f.get("key", ""), value=f.get("value", ""), description=f.get("description", "")), r, c),
-                                     f"Secret {f.get('key')} saved; the Space restarts with it")[1],
-    "secret-delete": lambda o, n, r, c, f: (envvars_api.delete_secret(o, n, envvars_api.EnvKey(key=f.get("key", "")), r, c),
-                                            f"Secret {f.get('key')} removed; the Space restarts")[1],
-    "restart": lambda o, n, r, c, f: (runtime_api.restart_space(o, n, r, c, factory=False), "Restarting")[1],
-    "factory": lambda o, n, r, c, f: (runtime_api.restart_space(o, n, r, c, factory=True), "Rebuilding from scratch")[1],
-    "pause": lambda o, n, r, c, f: (runtime_api.pause_space(o, n, r, c), "Paused: restart to resume")[1],
-    "rollback": lambda o, n, r, c, f: (runtime_api.rollback(o, n, r, c, f.get("build", "")),
-                                       f"Rolling back to build #{f.get('build')}")[1],
+    "visibility": (lambda o, n, r, c, f: spaces_api.update_settings(o, n, r, c, {"visibility": f.get("visibility")}),
+                   "Visibility is now {visibility}"),
+    "sleeptime": (lambda o, n, r, c, f: runtime_api.set_sleep_time(o, n, r, c, _int(f.get("seconds", ""), "The sleep time")),
+                  "Sleep time saved"),
+    "hardware": (lambda o, n, r, c, f: runtime_api.request_hardware(o, n, r, c, f.get("flavor")), "Hardware: {flavor}"),
+    "variable": (lambda o, n, r, c, f: envvars_api.add_variable(o, n, _entry(f), r, c),
+                 "Variable {key} saved; the Space restarts with it"),
+    "variable-delete": (lambda o, n, r, c, f: envvars_api.delete_variable(o, n, envvars_api.EnvKey(key=f.get("key", "")), r, c),
+                        "Variable {key} removed; the Space restarts"),
+    "secret": (lambda o, n, r, c, f: envvars_api.add_secret(o, n, _entry(f), r, c),
+               "Secret {key} saved; the Space restarts with it"),
+    "secret-delete": (lambda o, n, r, c, f: envvars_api.delete_secret(o, n, envvars_api.EnvKey(key=f.get("key", "")), r, c),
+                      "Secret {key} removed; the Space restarts"),
+    "restart": (lambda o, n, r, c, f: runtime_api.restart_space(o, n, r, c, factory=False), "Restarting"),
+    "factory": (lambda o, n, r, c, f: runtime_api.restart_space(o, n, r, c, factory=True), "Rebuilding from scratch"),
+    "pause": (lambda o, n, r, c, f: runtime_api.pause_space(o, n, r, c), "Paused: restart to resume"),
+    "rollback": (lambda o, n, r, c, f: runtime_api.rollback(o, n, r, c, f.get("build", "")), "Rolling back to build #{build}"),
 }
 
 
@@ -96,7 +100,7 @@ async def settings_action(request: Request, owner: str, name: str, action: str, 
                             status_code=403)
     # The form proves the session's owner sent it: act with write rights, under the usual rules.
     caller = caller_for(r, user, token_role="write", via="form")
-    space, missing = _space_or_404(request, r, owner, name, caller)
+    space, missing = space_or_404(request, r, owner, name, caller)
     if missing:
         return missing
     try:
@@ -108,7 +112,9 @@ async def settings_action(request: Request, owner: str, name: str, action: str, 
             return RedirectResponse(f"/?owner={quote(owner)}", status_code=303)
         if action not in ACTIONS:
             raise InvalidInput(f"unknown settings action {action!r}")
-        notice = ACTIONS[action](owner, name, r, caller, form)
+        handler, notice = ACTIONS[action]
+        handler(owner, name, r, caller, form)
+        notice = notice.format_map(defaultdict(str, form))
     except SpacesError as exc:
         return _settings_page(request, r, space, caller, error=exc.message, status=exc.status)
     except ValidationError as exc:  # a field over its length

@@ -4,7 +4,6 @@ HTTP and in real Chromium (which saves a screenshot of the table under tests/art
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from pathlib import Path
@@ -13,20 +12,10 @@ import httpx
 import pytest
 
 from tests.browser import Browser
-from tests.helpers import WorkTree, api, base_url, create_org, create_user, output, set_password, wait_stage
+from tests.helpers import WorkTree, api, base_url, create_org, create_user, output, set_password, signed_in, wait_stage
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "admin pages password"
-
-
-@contextlib.contextmanager
-def signed_in(user):
-    with httpx.Client(base_url=base_url(), timeout=60) as client:
-        form = client.get("/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-        client.post("/login", data={"csrf": csrf, "username": user.name, "password": PASSWORD, "next": "/"},
-                    headers={"Origin": base_url()})
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +52,7 @@ def row(html: str, space_id: str) -> str:
 def test_only_admins_see_the_dashboard(fleet):
     admin, owner, busy, statics = fleet
     assert httpx.get(f"{base_url()}/admin", timeout=30).status_code == 302
-    with signed_in(owner) as client:
+    with signed_in(owner, PASSWORD) as client:
         for path in ("/admin", "/admin/users", "/admin/system"):
             refused = client.get(path)
             assert refused.status_code == 403 and "Admins only" in refused.text
@@ -72,7 +61,7 @@ def test_only_admins_see_the_dashboard(fleet):
 
 def test_spaces_table_has_the_figures_sorts_and_filters(fleet):
     admin, owner, busy, statics = fleet
-    with signed_in(admin) as client:
+    with signed_in(admin, PASSWORD) as client:
         deadline = time.monotonic() + 30  # the monitor samples every 5 s
         while "MiB" not in row(client.get("/admin").text, busy).split("</td>")[6] and time.monotonic() < deadline:
             time.sleep(1)
@@ -89,7 +78,7 @@ def test_spaces_table_has_the_figures_sorts_and_filters(fleet):
 
 def test_bulk_pause_and_restart(fleet):
     admin, owner, busy, statics = fleet
-    with signed_in(admin) as client:
+    with signed_in(admin, PASSWORD) as client:
         page = client.get("/admin")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
         forged = client.post("/admin/bulk", data={"csrf": "forged", "action": "pause", "space": statics}, headers={"Origin": base_url()})
@@ -106,7 +95,7 @@ def test_bulk_pause_and_restart(fleet):
 
 def test_users_and_system_pages(fleet):
     admin, owner, busy, statics = fleet
-    with signed_in(admin) as client:
+    with signed_in(admin, PASSWORD) as client:
         users = client.get("/admin/users").text
         assert f'href="/?owner={owner.name}"' in users and "cli" in users  # its token's name
         assert re.search(rf'<a href="/\?owner=org[0-9a-f]+">org[0-9a-f]+</a></td>\s*<td>{owner.name} \(admin\)', users)

@@ -3,7 +3,6 @@ JavaScript) and real headless Chromium, which also saves screenshots under tests
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from tests.browser import Browser
-from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, space_url, unique
+from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, signed_in, space_url, unique
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "a password for pages"
@@ -33,17 +32,6 @@ def shown(platform, tmp_path_factory):
     space_id = f"{owner.name}/shown"
     yield space_id, title, owner, space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"]), tree
     api("DELETE", f"/api/spaces/{space_id}", owner)
-
-
-@contextlib.contextmanager
-def signed_in(owner):
-    """An httpx client signed in through the form, as a browser would be."""
-    with httpx.Client(base_url=base_url(), timeout=30) as client:
-        form = client.get("/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-        client.post("/login", data={"csrf": csrf, "username": owner.name, "password": PASSWORD, "next": "/"},
-                    headers={"Origin": base_url()})
-        yield client
 
 
 def cards(html: str) -> list[str]:
@@ -81,7 +69,7 @@ def test_private_space_is_shown_only_to_those_who_may_see_it(shown):
     try:
         assert space_id not in cards(httpx.get(base_url() + "/", params={"q": title}, timeout=30).text)
         assert httpx.get(f"{base_url()}/spaces/{space_id}", timeout=30).status_code == 404
-        with signed_in(owner) as browser:
+        with signed_in(owner, PASSWORD) as browser:
             mine = browser.get("/", params={"q": title}).text
             assert cards(mine) == [space_id] and "🔒 private" in mine and f"Signed in as <strong>{owner.name}</strong>" in mine
             assert browser.get(f"/spaces/{space_id}").status_code == 200
@@ -114,7 +102,7 @@ def test_logs_and_builds_tabs_without_javascript(shown):
     logs = httpx.get(f"{base_url()}/spaces/{space_id}/logs", timeout=30)
     assert logs.status_code == 200 and "===== Build Queued at" in logs.text and "Running at" in logs.text
     assert "Container log" not in logs.text  # the app's output is for its owners
-    with signed_in(owner) as browser:
+    with signed_in(owner, PASSWORD) as browser:
         mine = browser.get(f"/spaces/{space_id}/logs").text
         assert "Container log" in mine and "===== Application Startup at" in mine
         # The page's live pane reads the app's output with the session (reading changes nothing).
@@ -143,7 +131,7 @@ def test_real_browser_watches_a_push_build_live(shown):
 def test_settings_forms_need_the_session_and_its_csrf_token(shown):
     space_id, title, owner, url, tree = shown
     assert httpx.get(f"{base_url()}/spaces/{space_id}/settings", timeout=30).status_code == 302
-    with signed_in(owner) as browser:
+    with signed_in(owner, PASSWORD) as browser:
         page = browser.get(f"/spaces/{space_id}/settings")
         assert page.status_code == 200 and "Delete this Space" in page.text
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, space_url, wait_stage
+from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, signed_in, space_url, wait_stage
 
 PASSWORD = "a password to roll back"
 
@@ -60,11 +60,7 @@ def test_rollback_with_one_click_on_the_builds_tab(platform, tmp_path):
     set_password(owner, PASSWORD)
     space_id, url, _ = static_space(tmp_path, owner, ["first page", "second page"])
     first = api("GET", f"/api/spaces/{space_id}/builds").json()[1]
-    with httpx.Client(base_url=base_url(), timeout=30) as browser:
-        form = browser.get("/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-        browser.post("/login", data={"csrf": csrf, "username": owner.name, "password": PASSWORD, "next": "/"},
-                     headers={"Origin": base_url()})
+    with signed_in(owner, PASSWORD) as browser:
         tab = browser.get(f"/spaces/{space_id}/builds").text
         assert f'id="rollback-{first["id"]}"' in tab
         csrf = re.search(r'name="csrf" value="([^"]+)"', tab).group(1)

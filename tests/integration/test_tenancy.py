@@ -122,20 +122,20 @@ def git_push(world: World, user: User | None, actor: str) -> int:
     return git_status(tree.git("push", "-o", "nowait", remote(world, user), "main", check=False))
 
 
+def doomed(world: World, actor: str) -> str:
+    """What a deletion by ``actor`` aims at: callers allowed to delete get a Space made for it;
+    the others try the shared one (which must survive)."""
+    return make_space(world, f"doomed-{actor}") if RULES["write"][actor] == OK else world.space
+
+
 def delete_space(world: World, user: User | None, actor: str) -> int:
-    """Allowed callers delete a Space of their own (made for this); the others try the shared one."""
-    target = world.space
-    if RULES["write"][actor] == OK:
-        target = make_space(world, f"doomed-{actor}")
+    target = doomed(world, actor)
     return httpx.delete(f"{base_url()}/api/spaces/{target}", headers=user.headers if user else {}, timeout=30).status_code
 
 
 def delete_repo(world: World, user: User | None, actor: str) -> int:
     """As delete_space, through huggingface_hub's path."""
-    target = world.space
-    if RULES["write"][actor] == OK:
-        target = make_space(world, f"doomed-{actor}")
-    org, name = target.split("/")
+    org, name = doomed(world, actor).split("/")
     return httpx.request("DELETE", f"{base_url()}/api/repos/delete", headers=user.headers if user else {}, timeout=30,
                          json={"name": name, "organization": org, "type": "space"}).status_code
 
