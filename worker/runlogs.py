@@ -1,6 +1,9 @@
 """Run logs: every running app's output, copied into a Redis stream per Space.
 
-The monitor (:mod:`worker.monitor`) starts one follower thread per running container. Lines are
+A thread of the monitor (:mod:`worker.monitor`) watches the backend's start events and starts one
+follower thread per container the moment it starts: a container replaced within seconds by a
+redeploy still has its output kept, however long the monitor's other checks take. Each monitor
+tick also looks for running containers without a follower (after a monitor restart). Lines are
 stored with secrets masked, the last ``KEEP`` of them per Space, across restarts and redeploys; a
 new container's output starts with ``===== Application Startup at … =====`` as on Hugging Face. The
 controller serves the stream at ``GET /api/spaces/{owner}/{name}/logs/run``. A restarted monitor
@@ -28,25 +31,45 @@ class RunLogCollector:
     def __init__(self, r: redis.Redis, runtime: RuntimeBackend) -> None:
         self.r, self.backend = r, runtime
         self.followers: dict[str, threading.Thread] = {}
+        self.lock = threading.Lock()
+        threading.Thread(target=self._watch, daemon=True, name="runlog-starts").start()
 
     def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
-        """Follow every running container from the moment it is seen, new versions still starting included."""
+        """Follow every running container that has no follower yet, new versions still starting included."""
         for instance, (state, space_id) in states.items():
-            if state != "running" or not space_id:
-                continue
+            if state == "running" and space_id:
+                self.follow(instance, space_id)
+        with self.lock:
+            for instance in [i for i, t in self.followers.items() if not t.is_alive() and i not in states]:
+                del self.followers[instance]
+
+    def follow(self, instance: str, space_id: str) -> None:
+        """Start copying the output of ``instance`` unless a live follower already does."""
+        with self.lock:
             follower = self.followers.get(instance)
-            if follower is None or not follower.is_alive():
-                follower = threading.Thread(target=self._follow, args=(space_id, instance), daemon=True,
-                                            name=f"runlog-{instance[:12]}")
-                self.followers[instance] = follower
-                follower.start()
-        for instance in [i for i, t in self.followers.items() if not t.is_alive() and i not in states]:
-            del self.followers[instance]
+            if follower is not None and follower.is_alive():
+                return
+            follower = threading.Thread(target=self._follow, args=(space_id, instance), daemon=True,
+                                        name=f"runlog-{instance[:12]}")
+            self.followers[instance] = follower
+            follower.start()
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                for instance, space_id in self.backend.watch_starts():
+                    if instance and space_id:
+                        self.follow(instance, space_id)
+            except Exception:  # noqa: BLE001 - Docker restarted or away: the ticks cover the gap
+                log.warning("watching for started containers failed; trying again", exc_info=True)
+            time.sleep(1)
 
     def _follow(self, space_id: str, instance: str) -> None:
         stream = keys.space_run_log(space_id)
         inst = self.backend.poll(instance)
-        started = inst.started_at if inst and inst.started_at else time.time()
+        if inst is None:
+            return  # removed before it could be followed
+        started = inst.started_at or time.time()
         # Where this container's output stopped being copied (several containers may write: blue/green).
         mine = (fields for _, fields in self.r.xrevrange(stream, count=KEEP) if fields.get("instance") == instance)
         last_ts = float(next(mine, {}).get("ts") or 0)

@@ -109,7 +109,7 @@ def test_run_log_keeps_output_across_restarts_masks_secrets_and_is_owner_only(us
     assert api("POST", f"/api/spaces/{space_id}/secrets", user, json={"key": "API_KEY", "value": secret}).status_code == 200
     wait_for(lambda: any("the key is ********" in line for line in read_run_log(space_id, user, 1)), "the masked key")
     # The redeploy that brought the secret has finished once the old container is gone.
-    wait_for(lambda: len(docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})) == 1,
+    wait_for(lambda: len(docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)) == 1,
              "the old container to be retired")
     wait_stage(space_id, {"RUNNING"}, timeout=30)
     url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])

@@ -46,14 +46,14 @@ def env_space(tmp_path_factory):
 
 
 def running_container(space_id: str):
-    (container,) = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"})
+    (container,) = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     return container
 
 
 def wait_restarted(space_id: str, before: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        containers = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"})
+        containers = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
         if len(containers) == 1 and containers[0].id != before and api("GET", f"/api/spaces/{space_id}/runtime").json()["stage"] == "RUNNING":
             return
         time.sleep(0.5)
@@ -153,7 +153,7 @@ def test_variables_are_build_arguments_of_docker_spaces(user, track, tmp_path):
     assert len(builds) == 2, "a variable change rebuilds a Docker Space"
     deadline = time.monotonic() + 120
     while True:
-        containers = docker.from_env().containers.list(filters={"label": f"org.spaces.build={builds[0]['id']}"})
+        containers = docker.from_env().containers.list(filters={"label": f"org.spaces.build={builds[0]['id']}"}, ignore_removed=True)
         if containers and api("GET", f"/api/spaces/{space_id}/runtime").json()["stage"] == "RUNNING":
             break
         assert time.monotonic() < deadline, "the rebuilt Space did not start"

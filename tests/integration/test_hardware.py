@@ -30,7 +30,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 7860), Handler).serve_forever()
 
 def limits_of(space_id: str) -> tuple[int, float, int]:
     """(memory MiB, CPUs, pids) of the Space's newest running container."""
-    found = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"})
+    found = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     host = max(found, key=lambda c: c.attrs["Created"]).attrs["HostConfig"]
     return host["Memory"] // 2**20, host["NanoCpus"] / 1e9, host["PidsLimit"]
 

@@ -43,7 +43,7 @@ def two_spaces(tmp_path_factory):
         tree.commit(name)
         run = tree.push(owner.name, name, owner)
         assert run.returncode == 0, output(run)
-        (container,) = docker.from_env().containers.list(filters={"label": f"org.spaces.space={owner.name}/{name}"})
+        (container,) = docker.from_env().containers.list(filters={"label": f"org.spaces.space={owner.name}/{name}"}, ignore_removed=True)
         containers.append(container)
     yield containers
     for name in ("iso-a", "iso-b"):

@@ -62,7 +62,7 @@ def make_up() -> None:
 
 
 def started_at(space_id: str) -> list[str]:
-    found = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})
+    found = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     return [c.attrs["State"]["StartedAt"] for c in found]
 
 
@@ -128,7 +128,7 @@ def test_kill_9_of_the_waker_mid_wake_leaves_nothing_stuck(user, worktree, track
     api("POST", f"/api/spaces/{space_id}/sleeptime", user, json={"seconds": 1})
     deadline = time.monotonic() + 60
     while started_at(space_id) and docker.from_env().containers.list(
-            all=True, filters={"label": f"org.spaces.space={space_id}", "status": "exited"}) == []:
+            all=True, filters={"label": f"org.spaces.space={space_id}", "status": "exited"}, ignore_removed=True) == []:
         assert time.monotonic() < deadline, "the Space never reached the stopped tier"
         time.sleep(0.3)
     api("POST", f"/api/spaces/{space_id}/sleeptime", user, json={"seconds": -1})

@@ -39,7 +39,7 @@ def test_metrics_count_builds_deploys_wakes_and_requests(user, worktree, track):
         assert httpx.get(url, timeout=10).status_code == 200
     api("POST", f"/api/spaces/{space_id}/sleeptime", user, json={"seconds": 1})
     wait_stage(space_id, {"SLEEPING"}, timeout=30)
-    (container,) = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})
+    (container,) = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     deadline = time.monotonic() + 10
     while container.status != "paused" and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -50,7 +50,7 @@ def served(tmp_path_factory):
 
 
 def container_of(space_id: str):
-    (container,) = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})
+    (container,) = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     return container
 
 

@@ -122,4 +122,4 @@ def test_three_redeploys_under_load_fail_no_request(user, worktree, track):
 
 
 def containers_of(space_id: str) -> list:
-    return docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})
+    return docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)

@@ -79,7 +79,7 @@ def test_app_sees_hf_environment_as_uid_1000(probe):
 
 def test_container_is_confined(probe):
     space_id = probe[0]
-    (container,) = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"})
+    (container,) = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     host = container.attrs["HostConfig"]
     assert container.attrs["Config"]["User"] == "1000:1000"
     assert host["CapDrop"] == ["ALL"]

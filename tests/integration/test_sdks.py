@@ -33,7 +33,7 @@ def test_static_space_is_served_without_a_process_of_its_own(user, track, tmp_pa
     assert httpx.get(url + "missing.html", timeout=10).status_code == 404
     import docker
 
-    assert docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"}) == []
+    assert docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True) == []
 
 
 def test_static_app_file_in_a_folder_is_the_home_page(user, track, tmp_path):
@@ -106,7 +106,7 @@ def test_sdk_version_packages_and_pre_requirements(user, track, tmp_path):
     # Layers, oldest first: Debian packages, pre-requirements, requirements, then the code.
     import docker
 
-    (container,) = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"})
+    (container,) = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     steps = [layer["CreatedBy"] for layer in reversed(container.image.history())]
     where = [next(i for i, step in enumerate(steps) if marker in step)
              for marker in ("apt-get install", "spaces-pre-requirements.txt", "spaces-requirements.txt")]

@@ -72,7 +72,7 @@ def sleepy(tmp_path_factory) -> tuple[str, str, User]:
 
 
 def container_status(space_id: str) -> str:
-    (container,) = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"})
+    (container,) = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     return container.status
 
 

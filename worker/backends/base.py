@@ -93,6 +93,11 @@ class RuntimeBackend(abc.ABC):
         return {i.id: ("paused" if i.paused else "running" if i.running else "exited", i.space_id)
                 for i in self.list_instances()}
 
+    def watch_starts(self) -> Iterator[tuple[str, str]]:
+        """``(instance id, space id)`` as each instance starts, for as long as the backend can tell;
+        blocks between starts. Default: nothing (callers fall back to looking at :meth:`states`)."""
+        return iter(())
+
     def usage(self, instance_id: str) -> tuple[int, int] | None:
         """``(memory bytes, CPU time in nanoseconds)`` the instance uses now, or None if unknown."""
         return None

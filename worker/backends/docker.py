@@ -285,6 +285,14 @@ class DockerBackend(RuntimeBackend):
                 stamp, _, text = raw.decode("utf-8", errors="replace").partition(" ")
                 yield _unix_time(stamp), text.rstrip("\r")
 
+    def watch_starts(self) -> Iterator[tuple[str, str]]:
+        # A client of its own: the event stream holds its connection open for as long as it runs.
+        client = docker.from_env(timeout=120)
+        filters = {"type": "container", "event": "start", "label": f"{LABEL_MANAGED}=1"}
+        for event in client.events(decode=True, filters=filters):
+            attributes = (event.get("Actor") or {}).get("Attributes") or {}
+            yield event.get("id") or "", attributes.get(LABEL_SPACE, "")
+
     def list_instances(self) -> list[Instance]:
         found = []
         # sparse: no inspect inside list(), which raises NotFound for a container removed meanwhile.
