@@ -15,6 +15,8 @@ NAMESPACES = f"{PREFIX}:namespaces"  # hash: user or organization name -> "user"
 SPACES_INDEX = f"{PREFIX}:spaces"  # sorted set: space id -> created timestamp
 BUILD_SEQ = f"{PREFIX}:build-seq"
 SPACE_USAGE = f"{PREFIX}:usage"  # hash: space id -> JSON {memory, cpu_percent, image_size, started_at, at} (the monitor)
+DISK_USAGE = f"{PREFIX}:disk"  # JSON: bytes used by images, volumes, build cache and our folders (the monitor)
+CLEANUP_RESULT = f"{PREFIX}:disk:cleanup"  # JSON {at, removed, freed_bytes, skipped} of the last clean-up
 MONITOR_HEARTBEAT = f"{PREFIX}:monitor:heartbeat"  # JSON {at, docker, instances}, with a TTL
 
 QUEUE_BUILDS = "builds"

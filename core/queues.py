@@ -4,7 +4,8 @@ Jobs are enqueued by dotted name, so the controller never imports the builder or
 
 - ``builds``: ``builder.jobs.build_space(space_id, build_id)``
 - ``runs``:   ``worker.jobs.deploy_space(space_id, build_id)``, ``worker.jobs.delete_space(space_id)``,
-  ``worker.sleep.pause_space(space_id)``, ``worker.crashes.restart_crashed(space_id)``
+  ``worker.sleep.pause_space(space_id)``, ``worker.crashes.restart_crashed(space_id)``,
+  ``worker.disk.clean_up()``
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import redis
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 
 from core import keys, store
 from core.processes import gone_here
@@ -72,6 +74,15 @@ def enqueue_delete(r: redis.Redis, space_id: str) -> None:
     job_id = _enqueue(r, keys.QUEUE_RUNS, "worker.jobs.delete_space", space_id, timeout=600,
                       description=f"delete {space_id}")
     r.hset(keys.space(space_id), "delete_job", job_id)
+
+
+def enqueue_clean_up(r: redis.Redis) -> str:
+    return _enqueue(r, keys.QUEUE_RUNS, "worker.disk.clean_up", timeout=1800, description="clean up images and caches")
+
+
+def builds_running(r: redis.Redis) -> int:
+    """Builds a builder is working on now."""
+    return len(StartedJobRegistry(queue=_queue(r, keys.QUEUE_BUILDS)))
 
 
 def build_queue_status(r: redis.Redis) -> tuple[int, int]:

@@ -11,7 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(docker.io redis-server git debootstrap libnss-myhostname ca-certificates python3 python3-venv curl
-          chromium fonts-noto-color-emoji)  # headless Chromium (and emoji glyphs): the tests open pages in a real browser
+          chromium fonts-noto-color-emoji  # headless Chromium (and emoji glyphs): the tests open pages in a real browser
+          wrk)  # the load generator of bench/lifecycle.py
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

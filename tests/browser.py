@@ -49,16 +49,65 @@ class Page:
             return None
         return result.get("result", {}).get("value")
 
-    def screenshot(self, path, width: int = 1280, height: int = 800) -> None:
+    def screenshot(self, path, width: int = 1280, height: int = 800, *, mobile: bool = False) -> None:
         """Save what the page shows now, in a ``width`` × ``height`` window, as a PNG (``path``'s
         folder is made if needed)."""
         import base64
         from pathlib import Path
 
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
-        time.sleep(0.3)  # let the page lay itself out again
+        self.set_viewport(width, height, mobile=mobile)  # and let the page lay itself out again
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+
+    def goto(self, url: str) -> None:
+        """Load ``url`` in this page (cookies kept) and wait until it has loaded."""
+        self.call("Page.navigate", url=url)
+        time.sleep(0.2)
+        self.wait_for(f"location.href.startsWith({url.split('#')[0]!r}) && document.readyState === 'complete'")
+
+    def set_viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
+        """Lay the page out as a ``width`` × ``height`` screen (``mobile``: a phone's viewport rules)."""
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
+        time.sleep(0.3)
+
+    KEYS = {"Tab": 9, "Enter": 13, "Space": 32}
+
+    def press(self, key: str, *, shift: bool = False) -> None:
+        """A key pressed and released, as from a keyboard (``Tab``, ``Enter``, ``Space``)."""
+        code = self.KEYS[key]
+        text = {"Enter": "\r", "Space": " "}.get(key, "")
+        common = {"key": " " if key == "Space" else key, "code": key, "windowsVirtualKeyCode": code,
+                  "nativeVirtualKeyCode": code, "modifiers": 8 if shift else 0}
+        self.call("Input.dispatchKeyEvent", type="keyDown", **common, **({"text": text} if text else {}))
+        self.call("Input.dispatchKeyEvent", type="keyUp", **common)
+
+    def type_text(self, text: str) -> None:
+        """Text typed into the focused field."""
+        self.call("Input.insertText", text=text)
+
+    def tab_to(self, selector: str, limit: int = 40) -> int:
+        """Press Tab until the element matching ``selector`` has the focus; returns how many presses."""
+        for presses in range(1, limit + 1):
+            self.press("Tab")
+            if self.evaluate(f"document.activeElement === document.querySelector({selector!r})"):
+                return presses
+        raise AssertionError(f"{selector} never got the focus in {limit} presses of Tab; "
+                             f"last focused: {self.evaluate('document.activeElement.outerHTML.slice(0, 200)')}")
+
+    def layout_problems(self) -> list[str]:
+        """What stops the page working at its current width: sideways scrolling of the whole page,
+        and form controls without a label."""
+        return self.evaluate("""(() => {
+            const problems = [];
+            const extra = document.documentElement.scrollWidth - window.innerWidth;
+            if (extra > 1) problems.push(`the page scrolls sideways by ${extra} px`);
+            for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea, button')) {
+                const named = (el.labels && el.labels.length) || el.getAttribute('aria-label') ||
+                              (el.tagName === 'BUTTON' && el.innerText.trim());
+                if (!named) problems.push(`no label: ${el.outerHTML.slice(0, 120)}`);
+            }
+            return problems;
+        })()""")
 
     def frame_urls(self) -> list[str]:
         """URLs of the page's frames (the page first, then its iframes), from the browser itself —

@@ -75,6 +75,12 @@ def main() -> None:
     answer = client(host, token).predict("hub", api_name="/greet")
     assert answer == "Hello, hub!", answer
     step("gradio_client predict")
+    if hasattr(api, "fetch_space_logs"):  # huggingface_hub ≥ 1.x: the build and run logs (SSE)
+        build_log = "".join(api.fetch_space_logs(repo_id, build=True))
+        assert "Running at" in build_log, build_log[-500:]
+        run_log = "".join(api.fetch_space_logs(repo_id))
+        assert "===== Application Startup at" in run_log, run_log[-500:]
+        step("fetch_space_logs (build and run)")
 
     api.upload_file(path_or_fileobj=b"notes\n", path_in_repo="docs/notes.txt", repo_id=repo_id, repo_type="space")
     path = hf_hub_download(repo_id=repo_id, filename="docs/notes.txt", repo_type="space", endpoint=endpoint, token=token,

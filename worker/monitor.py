@@ -1,6 +1,7 @@
 """The monitor: every ``SPACES_IDLE_CHECK_INTERVAL`` seconds, notice crashed apps
 (:mod:`worker.crashes`) and idle Spaces (:mod:`worker.sleeper`), follow the output of new
-containers (:mod:`worker.runlogs`) and sample what they use (:mod:`worker.usage`).
+containers (:mod:`worker.runlogs`), sample what they use (:mod:`worker.usage`) and the disk
+(:mod:`worker.disk`).
 ``python -m worker.monitor``."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from core import store
 from core.settings import get_settings
 from worker.crashes import CrashWatcher
+from worker.disk import DiskRecorder
 from worker.jobs import backend
 from worker.runlogs import RunLogCollector
 from worker.sleeper import Sleeper
@@ -27,7 +29,7 @@ def main() -> None:
     settings, r = get_settings(), store.get_redis()
     runtime = backend()
     checks = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings), RunLogCollector(r, runtime),
-              UsageRecorder(r, runtime, settings)]
+              UsageRecorder(r, runtime, settings), DiskRecorder(r)]
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:
         try:  # one look at the records and the containers per tick, shared by every check

@@ -1,6 +1,7 @@
 """Organizations: a namespace several users share, with member roles ``read``, ``write``, ``admin``.
 
-- ``POST /api/organizations {"name"}``: any signed-in user (write token) creates one and becomes its admin.
+- ``POST /api/organizations {"name"}``: any signed-in user (write token) creates one and becomes its admin;
+  a platform admin may name another user as its first admin (``{"name", "admin"}``).
 - ``GET /api/organizations/{org}/members``: its members, for its members and platform admins.
 - ``POST /api/organizations/{org}/members {"user", "role"}``: add a member or change a role (org admins).
 - ``DELETE /api/organizations/{org}/members/{user}``: remove a member (org admins; the last admin stays).
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 from controller.deps import CurrentUser, StoreDep
 from controller.views import iso
 from core import accounts
-from core.access import require_org_admin
+from core.access import require_org_admin, require_platform_admin
 from core.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/api/organizations", tags=["organizations"])
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/api/organizations", tags=["organizations"])
 
 class NewOrg(BaseModel):
     name: str = Field(max_length=100)
+    admin: str | None = Field(default=None, max_length=100)  # its first admin; platform admins may name another user
 
 
 class Member(BaseModel):
@@ -39,7 +41,9 @@ def org_view(r, org: str) -> dict:
 def create_org(body: NewOrg, r: StoreDep, caller: CurrentUser) -> dict:
     if not caller.can_write:
         raise Forbidden(f"the token of {caller.name} is read-only; a write token is needed")
-    accounts.create_org(r, body.name, admin=caller.name)
+    if body.admin and body.admin != caller.name:
+        require_platform_admin(caller)
+    accounts.create_org(r, body.name, admin=body.admin or caller.name)
     return org_view(r, body.name)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -103,12 +104,26 @@ def _build_finished(r, build_id: str) -> bool:
     return build.get("status") == BuildStatus.SUCCEEDED.value and build.get("deploy") in ("running", "failed")
 
 
-async def _follow_stream(stream: str, request: Request, finished=None) -> AsyncIterator[bytes]:
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+def resume_after(request: Request, prefix: str = "") -> str:
+    """Where a reconnecting browser left off: its ``Last-Event-ID`` if that names an entry of this
+    stream (``prefix`` + entry id), else the start."""
+    last = request.headers.get("last-event-id", "")
+    if last.startswith(prefix) and STREAM_ID.fullmatch(last[len(prefix):]):
+        return last[len(prefix):]
+    return "0-0"
+
+
+async def _follow_stream(stream: str, request: Request, finished=None, prefix: str = "") -> AsyncIterator[bytes]:
     """Server-sent events of a log stream: what it holds, then new lines as they come, until the
-    client leaves or ``finished()`` (run in a thread) says nothing more will come."""
+    client leaves or ``finished()`` (run in a thread) says nothing more will come. Each event's
+    ``id`` is ``prefix`` + its entry id, so a browser's EventSource that reconnects (as it does
+    when a finished build's stream ends) gets only what it has not seen."""
     settings = get_settings()
     client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
-    last = "0-0"
+    last = resume_after(request, prefix)
     quiet_since = time.monotonic()
     try:
         while not await request.is_disconnected():
@@ -118,7 +133,7 @@ async def _follow_stream(stream: str, request: Request, finished=None) -> AsyncI
                     last = entry_id
                     stamp = float(fields.get("ts") or int(entry_id.split("-", 1)[0]) / 1000)
                     payload = {"data": fields.get("line", "") + "\n", "timestamp": iso(stamp)}
-                    yield f"data: {json.dumps(payload)}\n\n".encode()
+                    yield f"id: {prefix}{entry_id}\ndata: {json.dumps(payload)}\n\n".encode()
                 quiet_since = time.monotonic()
             if not entries and finished is not None and await asyncio.to_thread(finished):
                 return
@@ -146,7 +161,7 @@ def build_logs(owner: str, name: str, request: Request, r: StoreDep, caller: Opt
         raise NotFound(f"Space {space_id} has no build{' ' + build if build else ''}")
     sync = store.get_redis()
     return StreamingResponse(
-        _follow_stream(keys.build_log(build_id), request, lambda: _build_finished(sync, build_id)),
+        _follow_stream(keys.build_log(build_id), request, lambda: _build_finished(sync, build_id), prefix=f"{build_id}:"),
         media_type="text/event-stream", headers=SSE_HEADERS,
     )
 

@@ -5,7 +5,8 @@
 - ``GET/POST /api/tokens``, ``DELETE /api/tokens/{id}``: the caller's own tokens — listed without
   their values, created (the value is in that one answer only), revoked.
 - ``GET/POST /api/admin/users``: platform admins list and create users (a new user gets a write
-  token, shown once, and optionally a password for the browser).
+  token, shown once, and optionally a password for the browser);
+  ``DELETE /api/admin/users/{user}/tokens/{id}`` revokes anyone's token.
 """
 
 from __future__ import annotations
@@ -110,3 +111,11 @@ def admin_create_user(body: NewUser, r: StoreDep, caller: CurrentUser) -> dict:
     accounts.create_user(r, body.name, role=body.role, password=body.password)
     token = accounts.create_token(r, body.name, role="write", display_name="created by admin")
     return {**user_view(accounts.require_user(r, body.name), r), "token": token}
+
+
+@router.delete("/admin/users/{user}/tokens/{token_id}", status_code=204)
+def admin_revoke_token(user: str, token_id: str, r: StoreDep, caller: CurrentUser) -> None:
+    """Revoke any user's token (a leaked one, say); it stops working at once."""
+    require_platform_admin(caller)
+    accounts.require_user(r, user)
+    accounts.revoke_token(r, user, token_id)

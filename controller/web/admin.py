@@ -1,6 +1,7 @@
 """The admin dashboard (platform admins only): every Space in one table (stage, owner, SDK, uptime,
-memory and CPU now, last visit, image size; sort, filter, bulk restart or pause), the users and
-organizations, and the health of the platform's parts.
+memory and CPU now, last visit, image size; sort, filter, bulk restart or pause), the users,
+organizations and tokens (create users and organizations, add members, revoke tokens), and the
+health of the platform's parts with the disk its images and caches use (and a clean-up).
 
 Usage figures come from the monitor (``worker.usage``) through Redis: the web process never talks
 to Docker itself.
@@ -10,19 +11,25 @@ from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from urllib.parse import parse_qs, quote
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from pydantic import ValidationError
+
+from controller.api import orgs as orgs_api
 from controller.api import runtime as runtime_api
+from controller.api import users as users_api
 from controller.deps import OptionalUser, StoreDep, caller_for
-from controller.login import MAX_FORM, login_url, same_origin
+from controller.login import MAX_FORM, login_url, read_form, same_origin
 from controller.web.pages import card, templates
 from core import accounts, keys, sessions, store
-from core.errors import SpacesError
-from core.queues import queue_status
+from core.access import require_platform_admin
+from core.errors import InvalidInput, SpacesError
+from core.queues import enqueue_clean_up, queue_status
 from core.settings import get_settings
 
 router = APIRouter(tags=["admin"], include_in_schema=False)
@@ -44,6 +51,16 @@ def _admin_or_refusal(request: Request, caller):
 def _csrf(request: Request) -> str:
     sid = request.cookies.get(sessions.SESSION_COOKIE)
     return sessions.csrf_token(sid) if sid else ""
+
+
+def _form_caller(request: Request, r, csrf: str | None):
+    """The admin who sent this form with their session, its CSRF token and our origin; else None."""
+    sid = request.cookies.get(sessions.SESSION_COOKIE)
+    user = sessions.session_user(r, sid)
+    if not user or not same_origin(request) or not sessions.csrf_ok(sid, csrf):
+        return None
+    caller = caller_for(r, user, token_role="write", via="form")
+    return caller if caller.is_admin else None
 
 
 def _rows(r) -> list[dict]:
@@ -85,10 +102,8 @@ async def admin_bulk(request: Request, r: StoreDep) -> Response:
     if len(body) > MAX_FORM:
         return HTMLResponse("<p>Too many Spaces ticked at once.</p>", status_code=413)
     fields = parse_qs(body.decode("utf-8", "replace"))
-    sid = request.cookies.get(sessions.SESSION_COOKIE)
-    user = sessions.session_user(r, sid)
-    caller = caller_for(r, user, token_role="write", via="form") if user else None
-    if caller is None or not caller.is_admin or not same_origin(request) or not sessions.csrf_ok(sid, (fields.get("csrf") or [""])[0]):
+    caller = _form_caller(request, r, (fields.get("csrf") or [""])[0])
+    if caller is None:
         return HTMLResponse("<p>This form expired, came from another site, or you are not an admin.</p>", status_code=403)
     action = (fields.get("action") or [""])[0]
     ids = fields.get("space") or []
@@ -108,16 +123,56 @@ async def admin_bulk(request: Request, r: StoreDep) -> Response:
     return RedirectResponse("/admin?done=" + quote("; ".join(outcomes)), status_code=303)
 
 
-@router.get("/admin/users", response_class=HTMLResponse)
-def admin_users(request: Request, r: StoreDep, caller: OptionalUser) -> Response:
-    refused = _admin_or_refusal(request, caller)
-    if refused:
-        return refused
+def _users_page(request: Request, r, caller, *, notice: str = "", error: str = "", token: str = "", status: int = 200) -> Response:
     users = [{**u, "orgs": accounts.orgs_of(r, u["name"]), "tokens": accounts.list_tokens(r, u["name"])}
              for u in accounts.list_users(r)]
     orgs = [{"name": o, "members": accounts.members_of(r, o)} for o in sorted(r.smembers(keys.ORGS))]
-    return templates.TemplateResponse(request, "admin_users.html", {"caller": caller, "title": "Admin · Users",
-                                                                    "users": users, "orgs": orgs})
+    return templates.TemplateResponse(request, "admin_users.html", {
+        "caller": caller, "title": "Admin · Users", "users": users, "orgs": orgs, "csrf": _csrf(request),
+        "notice": notice, "form_error": error, "new_token": token, "now": time.time()}, status_code=status)
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def admin_users(request: Request, r: StoreDep, caller: OptionalUser, done: str = "") -> Response:
+    refused = _admin_or_refusal(request, caller)
+    if refused:
+        return refused
+    return _users_page(request, r, caller, notice=done[:300])
+
+
+# action -> (what it runs with the store, the admin and the form; what the page says afterwards)
+USER_ACTIONS = {
+    "create-org": (lambda r, c, f: orgs_api.create_org(orgs_api.NewOrg(name=f.get("name", ""), admin=f.get("admin") or None), r, c),
+                   "Organization {name} created; {admin} is its admin"),
+    "add-member": (lambda r, c, f: orgs_api.set_member(f.get("org", ""), orgs_api.Member(user=f.get("user", ""), role=f.get("role", "read")), r, c),
+                   "{user} is now {role} in {org}"),
+    "revoke-token": (lambda r, c, f: users_api.admin_revoke_token(f.get("user", ""), f.get("id", ""), r, c),
+                     "Token {name} of {user} revoked"),
+}
+
+
+@router.post("/admin/users/{action}")
+async def admin_users_action(request: Request, action: str, r: StoreDep) -> Response:
+    form = await read_form(request)
+    caller = _form_caller(request, r, form.get("csrf"))
+    if caller is None:
+        return HTMLResponse("<p>This form expired, came from another site, or you are not an admin.</p>", status_code=403)
+    try:
+        if action == "create-user":  # the answer shows the new user's token once: no redirect
+            created = users_api.admin_create_user(users_api.NewUser(
+                name=form.get("name", ""), role=form.get("role", "user"), password=form.get("password") or None), r, caller)
+            return _users_page(request, r, caller, notice=f"User {created['name']} created", token=created["token"])
+        if action not in USER_ACTIONS:
+            raise InvalidInput(f"unknown action {action!r}")
+        handler, notice = USER_ACTIONS[action]
+        handler(r, caller, form)
+    except SpacesError as exc:
+        return _users_page(request, r, caller, error=exc.message, status=exc.status)
+    except ValidationError as exc:
+        problem = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
+        return _users_page(request, r, caller, error=problem, status=400)
+    message = notice.format_map(defaultdict(str, form, admin=form.get("admin") or caller.name))
+    return RedirectResponse("/admin/users?done=" + quote(message), status_code=303)
 
 
 def health(r) -> list[dict]:
@@ -150,9 +205,24 @@ def health(r) -> list[dict]:
 
 
 @router.get("/admin/system", response_class=HTMLResponse)
-def admin_system(request: Request, r: StoreDep, caller: OptionalUser) -> Response:
+def admin_system(request: Request, r: StoreDep, caller: OptionalUser, done: str = "") -> Response:
     refused = _admin_or_refusal(request, caller)
     if refused:
         return refused
-    return templates.TemplateResponse(request, "admin_system.html", {"caller": caller, "title": "Admin · System",
-                                                                     "parts": health(r)})
+    disk = json.loads(r.get(keys.DISK_USAGE) or "null")
+    cleanup = json.loads(r.get(keys.CLEANUP_RESULT) or "null")
+    return templates.TemplateResponse(request, "admin_system.html", {
+        "caller": caller, "title": "Admin · System", "parts": health(r), "disk": disk, "cleanup": cleanup,
+        "csrf": _csrf(request), "done": done[:300], "now": time.time()})
+
+
+@router.post("/admin/system/clean-up")
+async def admin_clean_up(request: Request, r: StoreDep) -> Response:
+    """Queue the clean-up of unused images and caches (``worker.disk.clean_up``)."""
+    caller = _form_caller(request, r, (await read_form(request)).get("csrf"))
+    if caller is None:
+        return HTMLResponse("<p>This form expired, came from another site, or you are not an admin.</p>", status_code=403)
+    require_platform_admin(caller)
+    enqueue_clean_up(r)
+    return RedirectResponse("/admin/system?done=" + quote("Clean-up queued; its result shows below when it is done"),
+                            status_code=303)

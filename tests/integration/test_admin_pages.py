@@ -12,7 +12,10 @@ import httpx
 import pytest
 
 from tests.browser import Browser
-from tests.helpers import WorkTree, api, base_url, create_org, create_user, output, set_password, signed_in, wait_stage
+import docker
+
+from tests.helpers import (User, WorkTree, api, base_url, create_org, create_user, output, set_password, signed_in,
+                           space_url, unique, wait_stage)
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "admin pages password"
@@ -104,6 +107,86 @@ def test_users_and_system_pages(fleet):
             assert re.search(rf"<td>{re.escape(part)}</td><td><span class=\"badge ok outlined\">ok</span>", system), part
 
 
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_admin_creates_users_and_organizations_and_revokes_tokens(fleet):
+    admin, owner, busy, statics = fleet
+    origin = {"Origin": base_url()}
+    with signed_in(admin, PASSWORD) as client:
+        csrf = csrf_of(client.get("/admin/users").text)
+        name = unique("hired")
+        made = client.post("/admin/users/create-user", data={"csrf": csrf, "name": name, "password": "a long password"}, headers=origin)
+        assert made.status_code == 200 and f"User {name} created" in made.text
+        token = re.search(r'id="new-token">.*?<code>([^<]+)</code>', made.text, re.S).group(1)
+        hired = User(name=name, token=token)
+        assert api("GET", "/api/whoami-v2", hired).json()["name"] == name
+        # A bad name: refused with the reason, nothing created.
+        bad = client.post("/admin/users/create-user", data={"csrf": csrf, "name": "Not A Name!"}, headers=origin)
+        assert bad.status_code == 400 and "form-error" in bad.text
+        assert "Not A Name!" not in {u["name"] for u in api("GET", "/api/admin/users", admin).json()}
+        org = unique("team")
+        done = client.post("/admin/users/create-org", data={"csrf": csrf, "name": org, "admin": name}, headers=origin,
+                           follow_redirects=True)
+        assert f"Organization {org} created; {name} is its admin" in done.text
+        assert re.search(rf'data-org="{org}"><td>.*?</td>\s*<td>{name} \(admin\)</td>', done.text)
+        done = client.post("/admin/users/add-member", data={"csrf": csrf, "org": org, "user": owner.name, "role": "write"},
+                           headers=origin, follow_redirects=True)
+        assert f"{owner.name} is now write in {org}" in done.text
+        missing = client.post("/admin/users/add-member", data={"csrf": csrf, "org": org, "user": unique("nobody"), "role": "read"},
+                              headers=origin)
+        assert missing.status_code == 404 and "form-error" in missing.text
+        # Revoke the new user's token from its row: it stops working at once.
+        user_row = re.search(rf'<tr data-user="{name}">(.*?)</tr>', client.get("/admin/users").text, re.S).group(1)
+        token_id = re.search(r'name="id" value="([0-9a-f]+)"', user_row).group(1)
+        done = client.post("/admin/users/revoke-token", data={"csrf": csrf, "user": name, "id": token_id, "name": "created by admin"},
+                           headers=origin, follow_redirects=True)
+        assert "Token created by admin of " + name + " revoked" in done.text
+        assert api("GET", "/api/whoami-v2", hired).status_code == 401
+        forged = client.post("/admin/users/create-org", data={"csrf": "forged", "name": unique("x")}, headers=origin)
+        assert forged.status_code == 403
+    # A non-admin's own session and CSRF token are not enough.
+    with signed_in(owner, PASSWORD) as client:
+        csrf = csrf_of(client.get(f"/spaces/{busy}/settings").text)  # a valid token of the owner's session
+        refused = client.post("/admin/users/create-org", data={"csrf": csrf, "name": unique("y")}, headers=origin)
+        assert refused.status_code == 403
+    # Through the API: only a platform admin names someone else as an organization's first admin.
+    other = create_user()
+    assert api("POST", "/api/organizations", owner, json={"name": unique("z"), "admin": other.name}).status_code == 403
+    assert api("POST", "/api/organizations", admin, json={"name": unique("z"), "admin": other.name}).status_code == 201
+
+
+def test_system_page_shows_the_disk_and_cleans_up(fleet):
+    admin, owner, busy, statics = fleet
+    client_docker = docker.from_env()
+    small = client_docker.images.get("spaces-static-server:1")
+    leftover = f"spaces-app/{unique('gone')}-space:0123456789ab"  # the image of a Space deleted long ago
+    small.tag(leftover)
+    (container,) = client_docker.containers.list(filters={"label": f"org.spaces.space={busy}"}, ignore_removed=True)
+    serving = container.image.id
+    with signed_in(admin, PASSWORD) as client:
+        deadline = time.monotonic() + 90  # the monitor measures once a minute
+        while 'data-disk="images"' not in (system := client.get("/admin/system").text) and time.monotonic() < deadline:
+            time.sleep(2)
+        images = re.search(r'<tr data-disk="images"><td>Docker images</td><td>([\d.]+) (MiB|GiB)</td>', system)
+        assert images and float(images.group(1)) > 0, system
+        assert 'data-disk="wheel cache"' in system and 'data-disk="repositories"' in system
+        forged = client.post("/admin/system/clean-up", data={"csrf": "forged"}, headers={"Origin": base_url()})
+        assert forged.status_code == 403 and client_docker.images.list(name=leftover.split(":")[0])
+        done = client.post("/admin/system/clean-up", data={"csrf": csrf_of(system)}, headers={"Origin": base_url()},
+                           follow_redirects=True)
+        assert "Clean-up queued" in done.text
+        deadline = time.monotonic() + 120
+        while leftover not in (system := client.get("/admin/system").text) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert re.search(r'id="cleanup-result".*?removed \d+ image tag\(s\)', system, re.S) and leftover in system, system
+    assert client_docker.images.list(name=leftover.split(":")[0]) == []
+    client_docker.images.get("spaces-static-server:1")  # the tag went, the image other things use stayed
+    client_docker.images.get(serving)  # the serving build's image stayed
+    assert httpx.get(space_url(api("GET", f"/api/spaces/{busy}").json()["subdomain"]), timeout=30).status_code == 200
+
+
 def test_real_browser_shows_the_admin_table(fleet):
     admin, owner, busy, statics = fleet
     with Browser() as browser:
@@ -116,3 +199,13 @@ def test_real_browser_shows_the_admin_table(fleet):
         page.wait_for("location.search.includes('sort=memory')")
         page.screenshot(ARTIFACTS / "admin-table.png")
         assert busy in page.evaluate("document.querySelector('#admin-spaces').innerText")
+        assert page.layout_problems() == [], page.layout_problems()
+        # At phone width the wide table scrolls inside its box; the page itself does not.
+        page.set_viewport(390, 844, mobile=True)
+        for path in ("/admin", "/admin/users", "/admin/system"):
+            page.goto(base_url() + path)
+            assert page.layout_problems() == [], (path, page.layout_problems())
+        page.goto(base_url() + "/admin")
+        page.screenshot(ARTIFACTS / "admin-phone.png", 390, 844, mobile=True)
+        page.goto(base_url() + "/admin/system")
+        page.screenshot(ARTIFACTS / "admin-system.png")

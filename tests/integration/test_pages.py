@@ -3,6 +3,7 @@ JavaScript) and real headless Chromium, which also saves screenshots under tests
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -126,6 +127,38 @@ def test_real_browser_watches_a_push_build_live(shown):
         page.wait_for("document.querySelector('#build-log').textContent.includes('Running at')", timeout=120)
         page.evaluate("document.querySelector('#build-log').scrollIntoView(); true")
         page.screenshot(ARTIFACTS / "logs-tab.png")
+        # The build is over: its stream has ended and the browser reconnects now and then, but the
+        # pane is neither emptied nor refilled (it once re-streamed the whole log every 3 s).
+        page.evaluate("""window.paneChanges = 0; new MutationObserver(() => window.paneChanges++)
+            .observe(document.querySelector('#build-log'), {childList: true, characterData: true, subtree: true}); true""")
+        time.sleep(8)
+        assert page.evaluate("window.paneChanges") == 0
+        assert page.evaluate(f"document.querySelector('#build-log').textContent.split('Commit SHA: {commit}').length") == 2
+
+
+def sse(path: str, user, last_event_id: str = "") -> list[tuple[str, str]]:
+    """(id, line) of each event a finished stream sends."""
+    headers = {**user.headers, **({"Last-Event-ID": last_event_id} if last_event_id else {})}
+    events, current = [], ""
+    with httpx.stream("GET", base_url() + path, headers=headers, timeout=30) as response:
+        for raw in response.iter_lines():
+            if raw.startswith("id: "):
+                current = raw[4:]
+            elif raw.startswith("data: "):
+                events.append((current, json.loads(raw[6:])["data"]))
+    return events
+
+
+def test_a_reconnecting_log_stream_sends_only_what_is_new(shown):
+    space_id, title, owner, url, tree = shown
+    build = api("GET", f"/api/spaces/{space_id}/builds", owner).json()[0]["id"]
+    events = sse(f"/api/spaces/{space_id}/logs/build", owner)
+    assert len(events) > 3 and all(re.fullmatch(rf"{build}:\d+-\d+", i) for i, _ in events), events[:3]
+    assert sse(f"/api/spaces/{space_id}/logs/build", owner, events[-1][0]) == []
+    assert sse(f"/api/spaces/{space_id}/logs/build", owner, events[-3][0]) == events[-2:]
+    # An id of another build, or garbage, starts from the beginning.
+    assert sse(f"/api/spaces/{space_id}/logs/build", owner, f"0:{events[-1][0].split(':')[1]}") == events
+    assert sse(f"/api/spaces/{space_id}/logs/build", owner, "not an id") == events
 
 
 def test_settings_forms_need_the_session_and_its_csrf_token(shown):
@@ -218,3 +251,47 @@ def test_mini_header_and_a_wake_button_for_a_sleeping_space(platform, tmp_path):
         assert api("GET", f"/api/spaces/{space_id}/runtime").json()["stage"] == "RUNNING"
     finally:
         api("DELETE", f"/api/spaces/{space_id}", owner)
+
+
+def test_keyboard_alone_finds_and_opens_a_space(shown):
+    """No mouse: Tab to the search field, type, Enter; Tab to the card (the focus is visible), Enter."""
+    space_id, title, owner, url, tree = shown
+    with Browser() as browser:
+        page = browser.open(base_url() + "/")
+        page.wait_for("document.querySelector('#q') !== null")
+        assert page.tab_to("#q") <= 4  # the brand link and "Sign in" come first
+        page.type_text(title)
+        page.press("Enter")
+        page.wait_for(f"location.search.includes('q=') && document.querySelectorAll('.card').length === 1")
+        page.tab_to(".card a")
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline not in (None, "none"), "the focused card shows no focus ring"
+        page.press("Enter")
+        page.wait_for(f"location.pathname === '/spaces/{space_id}'")
+        # The tabs are reachable and work from the keyboard too.
+        page.tab_to(f"a[href='/spaces/{space_id}/logs']")
+        page.press("Enter")
+        page.wait_for(f"location.pathname === '/spaces/{space_id}/logs'")
+
+
+def test_pages_work_at_phone_width(shown):
+    """At 390 px wide nothing makes the page scroll sideways and every control has a label."""
+    space_id, title, owner, url, tree = shown
+    with Browser() as browser:
+        page = browser.open("about:blank")
+        page.set_viewport(390, 844, mobile=True)
+        for path in ("/", f"/?q={title}", f"/spaces/{space_id}", f"/spaces/{space_id}/logs", f"/spaces/{space_id}/builds",
+                     f"/spaces/{space_id}/files", f"/spaces/{space_id}/files?path=app.py", "/login"):
+            page.goto(base_url() + path)
+            assert page.layout_problems() == [], (path, page.layout_problems())
+        page.goto(f"{base_url()}/?q={title}")
+        page.screenshot(ARTIFACTS / "gallery-phone.png", 390, 844, mobile=True)
+        page.goto(f"{base_url()}/spaces/{space_id}")
+        page.screenshot(ARTIFACTS / "space-page-phone.png", 390, 844, mobile=True)
+        # Signed in, the owner's Settings tab too.
+        page.goto(f"{base_url()}/login?next=/spaces/{space_id}/settings")
+        page.evaluate(f"""document.querySelector('#username').value = {owner.name!r};
+            document.querySelector('#password').value = {PASSWORD!r}; document.querySelector('form').submit(); true""")
+        page.wait_for("document.querySelector('#variable-key') !== null")
+        assert page.layout_problems() == [], page.layout_problems()
+        page.screenshot(ARTIFACTS / "settings-phone.png", 390, 844, mobile=True)

@@ -186,6 +186,12 @@ def token_to_revoke(world: World, actor: str) -> str:
     return api("POST", "/api/tokens", user, json={"name": f"revoke me {actor}", "role": "read"}).json()["id"]
 
 
+def others_token(world: World, actor: str) -> str:
+    """``user/id`` of a fresh token of the org's reader, for an admin to revoke (others must fail to)."""
+    reader = world.actors["org-reader"]
+    return f"{reader.name}/tokens/{api('POST', '/api/tokens', reader, json={'name': f'leaked {actor}', 'role': 'read'}).json()['id']}"
+
+
 SPACE = "/api/spaces/{space}"
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/spaces"): Case("anyone", http("GET", "/api/spaces")),
@@ -231,6 +237,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/admin/users"): Case("platform-admin", http("GET", "/api/admin/users")),
     ("POST", "/api/admin/users"): Case(
         "platform-admin", http("POST", "/api/admin/users", json=lambda world, actor: {"name": unique("made")}), ok=(201,)),
+    ("DELETE", "/api/admin/users/{user}/tokens/{token_id}"): Case(
+        "platform-admin",
+        lambda world, user, actor: http("DELETE", f"/api/admin/users/{others_token(world, actor)}")(world, user, actor),
+        ok=(204,)),
     ("POST", "/api/organizations"): Case(
         "signed-in-write", http("POST", "/api/organizations", json=lambda world, actor: {"name": unique("neworg")}), ok=(201,)),
     ("GET", "/api/organizations/{org}/members"): Case("org-member", http("GET", "/api/organizations/{org}/members")),
@@ -244,6 +254,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/admin/users"): Case("admin-page", http("GET", "/admin/users")),
     ("GET", "/admin/system"): Case("admin-page", http("GET", "/admin/system")),
     ("POST", "/admin/bulk"): Case("form-without-csrf", http("POST", "/admin/bulk", data={"action": "pause"})),
+    ("POST", "/admin/users/{action}"): Case(
+        "form-without-csrf", http("POST", "/admin/users/create-org", data=lambda world, actor: {"name": unique("formorg")})),
+    ("POST", "/admin/system/clean-up"): Case("form-without-csrf", http("POST", "/admin/system/clean-up", data={})),
     ("GET", "/healthz"): Case("anyone", http("GET", "/healthz")),
     ("GET", "/"): Case("anyone", http("GET", "/")),
     ("GET", "/spaces/{owner}/{name}"): Case("read", http("GET", "/spaces/{space}")),

@@ -17,14 +17,19 @@
   setTimeout(refresh, 3000);
 })();
 
-// Log panes: replace the lines rendered with the page by the live stream (server-sent events).
-// When a stream ends (its build is done) the browser reconnects, which follows the next build.
+// Log panes: follow the live stream (server-sent events) after the lines rendered with the page.
+// A build's stream ends with the build; the browser then reconnects now and then, sending the id
+// of the last line it got, and the server sends only newer lines — or a new build's, which
+// replaces the pane (event ids are "<build>:<entry>").
 (function () {
   if (!window.EventSource) return;
   document.querySelectorAll("pre.log[data-stream]").forEach(function (pane) {
     const source = new EventSource(pane.dataset.stream);
-    source.onopen = function () { pane.textContent = ""; };
+    let shown = null;  // the build (or "") whose lines the pane holds since the stream opened
     source.onmessage = function (event) {
+      const id = event.lastEventId || "";
+      const build = id.includes(":") ? id.slice(0, id.indexOf(":")) : "";
+      if (build !== shown) { pane.textContent = ""; shown = build; }
       const stick = pane.textContent === "" || pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
       pane.textContent += JSON.parse(event.data).data;
       if (stick) pane.scrollTop = pane.scrollHeight;
