@@ -96,7 +96,7 @@ class DiskRecorder:
 
 def _kept_images(r: redis.Redis, client: docker.DockerClient) -> set[str]:
     """Ids of the app images to keep: in use by a container, serving, or the latest build of a Space."""
-    kept = {c.image.id for c in client.containers.list(all=True, ignore_removed=True) if c.image}
+    kept = {c.attrs.get("Image") or "" for c in client.containers.list(all=True, ignore_removed=True)}
     for space in store.list_spaces(r):
         for build_id in (space.get("running_build"), space.get("latest_build")):
             image = (store.get_build(r, build_id or "") or {}).get("image")

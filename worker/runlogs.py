@@ -76,12 +76,13 @@ class RunLogCollector:
         if last_ts < started:  # a new container, or this one started again since the last line kept
             stamp = datetime.fromtimestamp(started, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
             self._add(stream, instance, f"===== Application Startup at {stamp} =====", started)
-            last_ts = started - 1e-6
-        since = last_ts + 1e-6
+        # Everything after the last line kept of this container — all of it if none was: an app's
+        # first lines can carry a time just before Docker's StartedAt.
+        since = last_ts + 1e-6 if last_ts else None
         secrets = envvars.secret_values(self.r, space_id)
         try:
             for stamp, line in self.backend.follow_logs(instance, since=since):
-                if stamp < since:
+                if since is not None and stamp < since:
                     continue  # Docker's ``since`` has whole-second precision
                 self._add(stream, instance, envvars.mask(line, secrets), stamp)
         except Exception:  # noqa: BLE001 - a container removed mid-stream ends its follower

@@ -31,7 +31,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 SDKS = ("gradio", "streamlit", "docker", "static")
 LOG_LINES = 500
 # HF's colorFrom/colorTo names → CSS colours with enough contrast for white text.
-COLOURS = {"red": "#dc2626", "yellow": "#ca8a04", "green": "#16a34a", "blue": "#2563eb", "indigo": "#4f46e5",
+COLOURS = {"red": "#dc2626", "yellow": "#a16207", "green": "#15803d", "blue": "#2563eb", "indigo": "#4f46e5",
            "purple": "#9333ea", "pink": "#db2777", "gray": "#4b5563"}
 STAGE_TONE = {"RUNNING": "ok", "SLEEPING": "rest", "PAUSED": "rest", "STOPPED": "rest", "BUILDING": "busy",
               "APP_STARTING": "busy", "RUNNING_BUILDING": "ok", "RUNNING_APP_STARTING": "ok", "DELETING": "busy"}

@@ -46,7 +46,7 @@ def test_gallery_lists_searches_and_filters(shown):
     assert space_id in cards(page.text)
     found = httpx.get(base_url() + "/", params={"q": title}, timeout=30).text
     assert cards(found) == [space_id] and title in found and "Greets whoever types their name" in found
-    assert "#16a34a" in found  # colorTo: green became the card's gradient
+    assert "#15803d" in found  # colorTo: green became the card's gradient
     assert space_id not in cards(httpx.get(base_url() + "/", params={"q": title, "sdk": "static"}, timeout=30).text)
     assert cards(httpx.get(base_url() + "/", params={"owner": owner.name}, timeout=30).text) == [space_id]
     assert "No Spaces match." in httpx.get(base_url() + "/", params={"q": "no-such-space-" + unique("")}, timeout=30).text

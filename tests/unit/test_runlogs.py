@@ -19,6 +19,7 @@ class FakeBackend(RuntimeBackend):
     def __init__(self) -> None:
         self.starts: queue.Queue[tuple[str, str]] = queue.Queue()
         self.containers: dict[str, tuple[float, list[str]]] = {}  # id -> (started at, output)
+        self.early = -0.001  # how long before Docker's StartedAt the first line is stamped
 
     def watch_starts(self) -> Iterator[tuple[str, str]]:
         while True:
@@ -33,7 +34,7 @@ class FakeBackend(RuntimeBackend):
     def follow_logs(self, instance_id: str, *, since: float | None = None) -> Iterator[tuple[float, str]]:
         started, lines = self.containers.get(instance_id, (0.0, []))
         for i, line in enumerate(lines):
-            yield started + 0.001 * (i + 1), line
+            yield started + 0.001 * i - self.early, line
 
     def start(self, spec): raise NotImplementedError
     def resume(self, instance_id): raise NotImplementedError
@@ -87,3 +88,14 @@ def test_a_container_seen_twice_is_copied_once(redis_db):
     time.sleep(0.3)
     assert stored(redis_db).count("once") == 1, stored(redis_db)
     assert sum(line.startswith("===== Application Startup") for line in stored(redis_db)) == 1
+
+
+def test_first_lines_stamped_before_docker_s_start_time_are_kept(redis_db):
+    """Docker records StartedAt after the process is running: its first lines can be older."""
+    backend = FakeBackend()
+    backend.early = 0.005
+    RunLogCollector(redis_db, backend)
+    backend.containers["c5"] = (time.time(), ["the key is None", "listening"])
+    backend.starts.put(("c5", "alice/demo"))
+    wait_until(lambda: "listening" in stored(redis_db))
+    assert stored(redis_db)[1:] == ["the key is None", "listening"], stored(redis_db)
