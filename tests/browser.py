@@ -63,7 +63,7 @@ class Page:
         """Load ``url`` in this page (cookies kept) and wait until it has loaded."""
         self.call("Page.navigate", url=url)
         time.sleep(0.2)
-        self.wait_for(f"location.href.startsWith({url.split('#')[0]!r}) && document.readyState === 'complete'")
+        self.wait_for(f"location.href.startsWith(new URL({url.split('#')[0]!r}).href) && document.readyState === 'complete'")
 
     def set_viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
         """Lay the page out as a ``width`` × ``height`` screen (``mobile``: a phone's viewport rules)."""

@@ -57,13 +57,14 @@ def measure(client: docker.DockerClient) -> dict:
     images = df.get("Images") or []
     unused = sum(i.get("Size", 0) - max(i.get("SharedSize", 0), 0) for i in images if not i.get("Containers"))
     settings = get_settings()
+    wheels, caches = dir_size(settings.wheel_cache), dir_size(settings.data_dir / "cache")
     return {
         "at": time.time(),
         "images": {"count": len(images), "bytes": df.get("LayersSize") or 0, "unused_bytes": max(unused, 0)},
         "containers": sum(c.get("SizeRw") or 0 for c in df.get("Containers") or []),
         "volumes": sum(max((v.get("UsageData") or {}).get("Size", 0), 0) for v in df.get("Volumes") or []),
         "build_cache": sum(b.get("Size") or 0 for b in df.get("BuildCache") or []),
-        "folders": {"wheel cache": dir_size(settings.wheel_cache), "repositories": dir_size(settings.repos_dir),
+        "folders": {"wheel cache": wheels, "other caches": caches - wheels, "repositories": dir_size(settings.repos_dir),
                     "logs": dir_size(settings.data_dir / "logs"), "static sites": dir_size(settings.static_dir)},
     }
 

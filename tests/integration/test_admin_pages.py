@@ -4,6 +4,7 @@ HTTP and in real Chromium (which saves a screenshot of the table under tests/art
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from pathlib import Path
@@ -160,9 +161,9 @@ def test_admin_creates_users_and_organizations_and_revokes_tokens(fleet):
 def test_system_page_shows_the_disk_and_cleans_up(fleet):
     admin, owner, busy, statics = fleet
     client_docker = docker.from_env()
-    small = client_docker.images.get("spaces-static-server:1")
     leftover = f"spaces-app/{unique('gone')}-space:0123456789ab"  # the image of a Space deleted long ago
-    small.tag(leftover)
+    client_docker.images.build(fileobj=io.BytesIO(f"FROM scratch\nLABEL test={leftover}\n".encode()), tag=leftover, rm=True)
+    shared = "spaces-static-server:1"  # the static Spaces' server: in use, tagged like the platform's own images
     (container,) = client_docker.containers.list(filters={"label": f"org.spaces.space={busy}"}, ignore_removed=True)
     serving = container.image.id
     with signed_in(admin, PASSWORD) as client:
@@ -182,7 +183,7 @@ def test_system_page_shows_the_disk_and_cleans_up(fleet):
             time.sleep(1)
         assert re.search(r'id="cleanup-result".*?removed \d+ image tag\(s\)', system, re.S) and leftover in system, system
     assert client_docker.images.list(name=leftover.split(":")[0]) == []
-    client_docker.images.get("spaces-static-server:1")  # the tag went, the image other things use stayed
+    client_docker.images.get(shared)  # in use: stays
     client_docker.images.get(serving)  # the serving build's image stayed
     assert httpx.get(space_url(api("GET", f"/api/spaces/{busy}").json()["subdomain"]), timeout=30).status_code == 200
 
