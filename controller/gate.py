@@ -17,14 +17,15 @@ A host that is not a Space's subdomain is refused (fail closed).
 
 from __future__ import annotations
 
+import html
 import logging
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from controller.deps import StoreDep, caller_for, client_ip, resolve_caller, token_from_request
-from controller.login import login_url, page, safe_next
+from controller.login import login_url, safe_next
 from core import keys, sessions, store
 from core.access import is_private, may_read_space
 from core.errors import SpacesError
@@ -36,6 +37,18 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["private Spaces"], include_in_schema=False)
 
 TICKET_PATH = "/__spaces/auth"
+
+
+def page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
+    """A small page served on a Space's own host, where the platform's /static is not routed: its style inline."""
+    doc = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} · Spaces</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#111;background:#fff}}
+label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}}
+button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}.error{{color:#a00000;font-weight:600}}</style>
+</head><body><main>{body}</main></body></html>"""
+    return HTMLResponse(doc, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def space_of_host(r, host: str) -> dict | None:

@@ -9,15 +9,15 @@ user and per client (429 with ``Retry-After``).
 
 from __future__ import annotations
 
-import html
 import logging
 import secrets
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from controller.deps import StoreDep, client_ip
+from controller.web.pages import templates
 from core import accounts, sessions
 from core.errors import InvalidInput
 from core.settings import get_settings
@@ -28,17 +28,6 @@ router = APIRouter(tags=["sign-in"], include_in_schema=False)
 
 MAX_FORM = 16 * 1024
 LOGIN_WINDOW = 300
-
-
-def page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
-    doc = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} · Spaces</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#111;background:#fff}}
-label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}}
-button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}.error{{color:#a00000;font-weight:600}}</style>
-</head><body><main>{body}</main></body></html>"""
-    return HTMLResponse(doc, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def safe_next(value: str | None) -> str:
@@ -62,16 +51,11 @@ async def read_form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
 
-def login_form(request: Request, *, next_path: str, error: str = "", status: int = 200, name: str = "") -> HTMLResponse:
+def login_form(request: Request, *, next_path: str, error: str = "", status: int = 200, name: str = "") -> Response:
     nonce = request.cookies.get(sessions.CSRF_COOKIE) or secrets.token_urlsafe(24)
-    notice = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
-    response = page("Sign in", f"""<h1>Sign in to Spaces</h1>{notice}
-<form method="post" action="/login">
-<input type="hidden" name="csrf" value="{sessions.csrf_token(nonce)}">
-<input type="hidden" name="next" value="{html.escape(next_path)}">
-<label for="username">User name</label><input id="username" name="username" autocomplete="username" required value="{html.escape(name)}">
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>""", status=status)
+    response = templates.TemplateResponse(request, "login.html", {
+        "title": "Sign in", "caller": None, "csrf": sessions.csrf_token(nonce), "next_path": next_path,
+        "name": name, "error": error}, status_code=status, headers={"Cache-Control": "no-store"})
     response.set_cookie(sessions.CSRF_COOKIE, nonce, httponly=True, samesite="strict", path="/")
     return response
 
@@ -119,9 +103,9 @@ def logout_page(request: Request, r: StoreDep) -> Response:
     user = sessions.session_user(r, sid)
     if not user:
         return RedirectResponse("/login", status_code=303)
-    return page("Sign out", f"""<h1>Sign out</h1><p>Signed in as <strong>{html.escape(user)}</strong>.</p>
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="{sessions.csrf_token(sid)}">
-<button type="submit">Sign out</button></form>""")
+    return templates.TemplateResponse(request, "logout.html", {
+        "title": "Sign out", "caller": None, "user": user, "csrf": sessions.csrf_token(sid)},
+        headers={"Cache-Control": "no-store"})
 
 
 @router.post("/logout")
@@ -129,7 +113,9 @@ async def logout(request: Request, r: StoreDep) -> Response:
     form = await read_form(request)
     sid = request.cookies.get(sessions.SESSION_COOKIE)
     if not same_origin(request) or not sessions.csrf_ok(sid, form.get("csrf")):
-        return page("Sign out", '<p class="error">This form expired or came from another site. <a href="/logout">Sign out</a></p>', status=403)
+        return templates.TemplateResponse(request, "logout.html", {
+            "title": "Sign out", "caller": None, "csrf": sessions.csrf_token(sid) if sid else "",
+            "error": "This form expired or came from another site; try again."}, status_code=403)
     sessions.end_session(r, sid)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/")
