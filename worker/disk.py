@@ -7,9 +7,11 @@ the ``runs`` queue job behind the system page's button. It removes only what not
 - app images (``spaces-app/…``) that no container uses and that are neither the serving build nor
   the latest build of their Space — a rollback rebuilds from the commit, from cached layers;
 - every app image of a Space that no longer exists;
-- dependency images (``spaces-deps:…``) that no kept app image is built on;
-- untagged (dangling) images and Docker's build cache — not while a build runs, which may be
-  using them.
+- dependency images (``spaces-deps:…``) that no kept app image is built on, untagged (dangling)
+  images and Docker's build cache — not while a build runs, which may be using them.
+
+Images made in the last ``RECENT`` seconds stay whatever they are: a build may have just made one
+that a deploy is about to start.
 
 Runtime and root images, volumes (persistent storage) and the wheel cache stay.
 """
@@ -21,6 +23,7 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import docker
@@ -36,6 +39,16 @@ log = logging.getLogger(__name__)
 
 EVERY = 60.0
 DEPS_REPO = "spaces-deps"
+RECENT = 900  # seconds: images younger than this are kept (a build or a deploy may be about to use them)
+
+
+def _created(image) -> float:
+    """Unix time the image was made (Docker's RFC 3339 ``Created``; 0 if unreadable)."""
+    stamp = (image.attrs.get("Created") or "").rstrip("Z").split(".")[0]
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def dir_size(path: Path) -> int:
@@ -122,11 +135,14 @@ def clean_up() -> dict:
         except docker.errors.NotFound:
             continue
     removed, skipped = [], []
+    building = builds_running(r)
     for image in client.images.list():
+        if _created(image) > time.time() - RECENT:
+            continue  # just built: a deploy or a build may be about to use it
         for tag in image.tags:
             if tag.startswith(f"{APP_IMAGE_REPO}/") and image.id not in kept:
                 pass
-            elif tag.startswith(f"{DEPS_REPO}:") and image.id not in ancestors:
+            elif tag.startswith(f"{DEPS_REPO}:") and image.id not in ancestors and not building:
                 pass
             else:
                 continue
@@ -135,8 +151,8 @@ def clean_up() -> dict:
                 removed.append(tag)
             except docker.errors.APIError as exc:  # used meanwhile (a deploy started it): keep it
                 skipped.append(f"{tag}: {exc.explanation or exc}")
-    if builds_running(r):
-        skipped.append("untagged images and the build cache: a build is running; clean up again later")
+    if building:
+        skipped.append("dependency images, untagged images and the build cache: a build is running; clean up again later")
     else:
         client.images.prune(filters={"dangling": True})
         try:

@@ -129,7 +129,8 @@ def _users_page(request: Request, r, caller, *, notice: str = "", error: str = "
     orgs = [{"name": o, "members": accounts.members_of(r, o)} for o in sorted(r.smembers(keys.ORGS))]
     return templates.TemplateResponse(request, "admin_users.html", {
         "caller": caller, "title": "Admin · Users", "users": users, "orgs": orgs, "csrf": _csrf(request),
-        "notice": notice, "form_error": error, "new_token": token, "now": time.time()}, status_code=status)
+        "notice": notice, "form_error": error, "new_token": token, "now": time.time()}, status_code=status,
+        headers={"Cache-Control": "no-store"})  # it may show a new token, once
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

@@ -5,7 +5,9 @@ HTTP and in real Chromium (which saves a screenshot of the table under tests/art
 from __future__ import annotations
 
 import io
+import json
 import re
+import tarfile
 import time
 from pathlib import Path
 
@@ -158,11 +160,28 @@ def test_admin_creates_users_and_organizations_and_revokes_tokens(fleet):
     assert api("POST", "/api/organizations", admin, json={"name": unique("z"), "admin": other.name}).status_code == 201
 
 
+def load_image(client, tag: str, created: str) -> None:
+    """An empty image named ``tag`` that Docker believes was made at ``created`` (``docker load``
+    keeps an image's own creation time; ``docker build`` would stamp it now)."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "created": created, "config": {"Labels": {"test": tag}},
+                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    manifest = json.dumps([{"Config": "config.json", "RepoTags": [tag], "Layers": []}]).encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name, data in (("config.json", config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    client.images.load(archive.getvalue())
+
+
 def test_system_page_shows_the_disk_and_cleans_up(fleet):
     admin, owner, busy, statics = fleet
     client_docker = docker.from_env()
     leftover = f"spaces-app/{unique('gone')}-space:0123456789ab"  # the image of a Space deleted long ago
-    client_docker.images.build(fileobj=io.BytesIO(f"FROM scratch\nLABEL test={leftover}\n".encode()), tag=leftover, rm=True)
+    load_image(client_docker, leftover, "2020-01-01T00:00:00Z")
+    fresh = f"spaces-app/{unique('new')}-space:0123456789ab"  # just built: a deploy may be about to start it
+    client_docker.images.build(fileobj=io.BytesIO(f"FROM scratch\nLABEL test={fresh}\n".encode()), tag=fresh, rm=True)
     shared = "spaces-static-server:1"  # the static Spaces' server: in use, tagged like the platform's own images
     (container,) = client_docker.containers.list(filters={"label": f"org.spaces.space={busy}"}, ignore_removed=True)
     serving = container.image.id
@@ -184,6 +203,7 @@ def test_system_page_shows_the_disk_and_cleans_up(fleet):
         assert re.search(r'id="cleanup-result".*?removed \d+ image tag\(s\)', system, re.S) and leftover in system, system
     assert client_docker.images.list(name=leftover.split(":")[0]) == []
     client_docker.images.get(shared)  # in use: stays
+    client_docker.images.remove(client_docker.images.get(fresh).id)  # young: stayed
     client_docker.images.get(serving)  # the serving build's image stayed
     assert httpx.get(space_url(api("GET", f"/api/spaces/{busy}").json()["subdomain"]), timeout=30).status_code == 200
 
