@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, quote
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-
 from pydantic import ValidationError
 
 from controller.api import orgs as orgs_api
