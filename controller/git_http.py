@@ -9,8 +9,10 @@ namespace). Errors are ``text/plain``, which git prints to the user as ``remote:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -78,20 +80,41 @@ def _authorize_fetch(r, caller: Caller | None, space_id: str) -> None:
     require_read(caller, space, repo=True)
 
 
-async def _pump_body(request: Request, stdin: asyncio.StreamWriter) -> None:
+async def _pump_body(request: Request, proc: asyncio.subprocess.Process, expected: int | None) -> None:
     """Copy the request body to the CGI. If the CGI stops early (e.g. a pack over the size
-    limit), keep reading and dropping the body: a client still sending never reads the answer."""
-    stream = request.stream()
+    limit), keep reading and dropping the body: a client still sending never reads the answer.
+
+    If the body ends short of its Content-Length (the connection was lost), stop the CGI instead
+    of closing its input: git http-backend then loops forever reading an input at its end."""
+    stream, sent = request.stream(), 0
+    stdin = proc.stdin
     try:
         async for chunk in stream:
             stdin.write(chunk)
+            sent += len(chunk)
             await stdin.drain()
     except (ConnectionError, BrokenPipeError, RuntimeError) as exc:  # uvloop: RuntimeError on a closed pipe
         log.info("git http-backend stopped reading the request: %s", exc)
-        async for _ in stream:
-            pass
+        with contextlib.suppress(Exception):  # it has its answer; the client may leave meanwhile
+            async for _ in stream:
+                pass
+        return
+    except Exception as exc:  # noqa: BLE001 - the client went away (ClientDisconnect) or worse
+        log.warning("the request body ended after %d bytes (%s); stopping git http-backend", sent, type(exc).__name__)
+        _stop(proc)
+        return
     finally:
         stdin.close()
+    if expected is not None and sent < expected:
+        log.warning("the request body ended after %d of %d bytes; stopping git http-backend", sent, expected)
+        _stop(proc)
+
+
+def _stop(proc: asyncio.subprocess.Process) -> None:
+    """Kill git http-backend and the helper it forked to copy the body (same process group)."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 async def _collect_stderr(stream: asyncio.StreamReader, keep: int = 8192) -> bytes:
@@ -104,11 +127,12 @@ async def _collect_stderr(stream: asyncio.StreamReader, keep: int = 8192) -> byt
 
 async def _run_backend(request: Request, env: dict[str, str]) -> Response:
     proc = await asyncio.create_subprocess_exec(
-        "git", "http-backend", env=env,
+        "git", "http-backend", env=env, start_new_session=True,  # its own process group: see _stop
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdin and proc.stdout and proc.stderr
-    pump = asyncio.create_task(_pump_body(request, proc.stdin))
+    length = env.get("CONTENT_LENGTH", "")
+    pump = asyncio.create_task(_pump_body(request, proc, int(length) if length.isdigit() else None))
     errors = asyncio.create_task(_collect_stderr(proc.stderr))
     head = b""
     while b"\r\n\r\n" not in head and b"\n\n" not in head:
@@ -132,6 +156,9 @@ async def _run_backend(request: Request, env: dict[str, str]) -> Response:
                 yield rest
             while chunk := await proc.stdout.read(65536):
                 yield chunk
+        except BaseException:  # the answer could not be sent (the client left): git must not linger
+            _stop(proc)
+            raise
         finally:
             await pump
             err = (await errors).decode(errors="replace").strip()

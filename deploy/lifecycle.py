@@ -10,6 +10,7 @@ user ``demo`` and prints the URLs. ``down`` stops what ``up`` started, Space con
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import shutil
@@ -24,6 +25,7 @@ import httpx
 import redis
 
 from core import keys
+from core.processes import stop_orphan_git_backends
 from core.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +144,11 @@ def stop(name: str, marker: str, timeout: float = 20) -> bool:
         time.sleep(0.2)
     if running_pid(name, marker):
         os.kill(pid, signal.SIGKILL)
+    if name != "dockerd":  # dockerd's containers are stopped by dockerd itself
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)  # what the service started and left behind
+    if name == "controller":  # git http-backends run in groups of their own (see controller.git_http)
+        stop_orphan_git_backends(get_settings().repos_dir)
     pidfile(name).unlink(missing_ok=True)
     return True
 

@@ -27,6 +27,7 @@ import redis
 from core import envvars, keys, store
 from core.access import is_private
 from core.errors import SpacesError
+from core.processes import stop_orphan_git_backends
 from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, job_alive
 from core.settings import Settings, get_settings
 from core.stages import BuildStatus, Stage
@@ -240,6 +241,8 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, 
                 log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)
                 backend.remove(inst.id)
         remove_orphan_routes(r)
+        if stopped := stop_orphan_git_backends(settings.repos_dir):
+            log.warning("reconcile: stopped %d git http-backend(s) left behind by a controller that is gone", stopped)
     finally:
         try:
             lock.release()

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
 import httpx
 import pytest
 
+from core.settings import get_settings
 from tests.helpers import api, output, runtime, space_url, wait_stage
 
 
@@ -143,3 +151,65 @@ def test_other_spaces_keep_serving(platform):
     demo = api("GET", "/api/spaces/demo/hello-gradio").json()
     assert demo["runtime"]["stage"] == "RUNNING"
     assert httpx.get(space_url(demo["subdomain"]), timeout=10).status_code == 200
+
+
+def git_backends_of(space_id: str) -> list[int]:
+    """Pids of git http-backend processes serving ``space_id``'s repository."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"PATH_INFO=/{space_id}.git/".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize("sent", [0, 2])
+def test_a_push_cut_off_mid_body_leaves_no_git_process_behind(user, worktree, track, sent):
+    """git http-backend loops forever (a core at 100%) reading a body shorter than its Content-Length;
+    a client that goes away mid-request must not leave one behind. Seen in CI with git's 4-byte probe."""
+    worktree.commit("first")
+    space_id = track(f"{user.name}/cutoff{sent}", user)
+    assert worktree.push(user.name, f"cutoff{sent}", user, "-o", "nowait").returncode == 0
+    settings = get_settings()
+    auth = base64.b64encode(f"{user.name}:{user.token}".encode()).decode()
+    with socket.create_connection(("127.0.0.1", settings.http_port), timeout=10) as conn:
+        conn.sendall((f"POST /spaces/{space_id}.git/git-receive-pack HTTP/1.1\r\nHost: {settings.domain}:{settings.http_port}\r\n"
+                      f"Authorization: Basic {auth}\r\nContent-Type: application/x-git-receive-pack-request\r\n"
+                      f"Content-Length: 4\r\n\r\n").encode() + b"00"[:sent])
+        deadline = time.monotonic() + 10
+        while not git_backends_of(space_id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert git_backends_of(space_id), "the request never reached git http-backend"
+    deadline = time.monotonic() + 15
+    while git_backends_of(space_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert git_backends_of(space_id) == [], "git http-backend was left running after the client went away"
+    # The repository still takes pushes.
+    worktree.write("after.txt", "still fine\n")
+    worktree.commit("after the cut")
+    run = worktree.push(user.name, f"cutoff{sent}", user, "-o", "nowait")
+    assert run.returncode == 0, output(run)
+
+
+def test_git_processes_left_by_a_dead_controller_are_stopped(user, worktree, track):
+    """A controller killed mid-push leaves git http-backend reading an input at its end, forever; the
+    reconciler stops such orphans (here: one started by hand, its input already at an end)."""
+    worktree.commit("first")
+    space_id = track(f"{user.name}/orphaned", user)
+    assert worktree.push(user.name, "orphaned", user, "-o", "nowait").returncode == 0
+    env = {**os.environ, "GIT_PROJECT_ROOT": str(get_settings().repos_dir), "GIT_HTTP_EXPORT_ALL": "1",
+           "REQUEST_METHOD": "POST", "PATH_INFO": f"/{space_id}.git/git-receive-pack", "CONTENT_LENGTH": "4",
+           "CONTENT_TYPE": "application/x-git-receive-pack-request", "REMOTE_USER": user.name}
+    # Started from a shell that exits at once: its parent is gone, as after the controller died.
+    subprocess.run(["sh", "-c", "git http-backend </dev/null >/dev/null 2>&1 &"], env=env, check=True, start_new_session=True)
+    time.sleep(1)
+    assert git_backends_of(space_id), "the orphan did not start"
+    deadline = time.monotonic() + 30  # the reconciler looks every 10 s
+    while git_backends_of(space_id) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert git_backends_of(space_id) == [], "the orphaned git http-backend is still running"
