@@ -20,9 +20,9 @@ import redis
 from builder import images, wheels
 from core import keys
 from core.errors import BuildFailed
+from core.names import DEPS_IMAGE_REPO
 from core.settings import Settings
 
-DEPS_REPO = "spaces-deps"
 _DEBIAN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
 
 
@@ -86,7 +86,7 @@ def deps_image(
     """The image with ``deps`` installed on ``base``, built once per distinct input and shared."""
     base_id = images.docker_client().images.get(base).id
     digest = hashlib.sha256(repr((base_id, deps)).encode()).hexdigest()[:20]
-    tag = f"{DEPS_REPO}:{digest}"
+    tag = f"{DEPS_IMAGE_REPO}:{digest}"
     with r.lock(keys.deps_lock(digest), timeout=settings.build_timeout, blocking_timeout=settings.build_timeout):
         if images.image_exists(tag) and not fresh:
             emit(f"--> requirements unchanged: reusing {tag}")

@@ -12,6 +12,7 @@ import re
 
 from builder import base_images, images
 from core.errors import BuildFailed
+from core.names import APP_IMAGE_REPO, DEPS_IMAGE_REPO
 from core.settings import get_settings
 
 _FROM = re.compile(r"^(?P<lead>\s*FROM\s+)(?P<flags>(?:--\S+\s+)*)(?P<image>\S+)(?P<rest>.*)$", re.IGNORECASE)
@@ -24,7 +25,7 @@ DEBIAN_TAGS = {"bookworm", "bookworm-slim", "12", "12-slim", "stable", "stable-s
 def available() -> str:
     local = sorted(
         tag for image in images.docker_client().images.list()
-        for tag in image.tags if tag.startswith("spaces-") and not tag.startswith(("spaces-app/", "spaces-deps:"))
+        for tag in image.tags if tag.startswith("spaces-") and not tag.startswith((f"{APP_IMAGE_REPO}/", f"{DEPS_IMAGE_REPO}:"))
     )
     return ("python:3.11, python:3.11-slim, python:3.11-bookworm (as spaces-python-slim:3.11), "
             "debian:bookworm, debian:bookworm-slim (as the Debian root image)"

@@ -54,6 +54,12 @@ def token_from_request(request: Request) -> str | None:
     return None
 
 
+def form_csrf(request: Request) -> str:
+    """The CSRF token a page puts in its forms: bound to the browser's session ("" without one)."""
+    sid = request.cookies.get(sessions.SESSION_COOKIE)
+    return sessions.csrf_token(sid) if sid else ""
+
+
 def caller_for(r: redis.Redis, user: str, *, token_role: str, via: str = "token", token: dict | None = None) -> Caller | None:
     """The signed-in ``user`` as this request presents them (``token``: the token record used)."""
     record = accounts.get_user(r, user)

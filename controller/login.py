@@ -16,9 +16,10 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from controller.deps import StoreDep, client_ip
+from controller.deps import StoreDep, caller_for, client_ip
 from controller.web.pages import templates
 from core import accounts, sessions
+from core.access import Caller
 from core.errors import InvalidInput
 from core.settings import get_settings
 
@@ -120,6 +121,16 @@ async def logout(request: Request, r: StoreDep) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/")
     return response
+
+
+def form_caller(request: Request, r, csrf: str | None) -> Caller | None:
+    """Who sent this form: the session's user if the form carries the session's CSRF token and came
+    from our own origin, acting with write rights (the form proves the user sent it); else None."""
+    sid = request.cookies.get(sessions.SESSION_COOKIE)
+    user = sessions.session_user(r, sid)
+    if not user or not same_origin(request) or not sessions.csrf_ok(sid, csrf):
+        return None
+    return caller_for(r, user, token_role="write", via="form")
 
 
 def login_url(next_path: str) -> str:

@@ -70,5 +70,8 @@ def app_image_repo(space_id: str) -> str:
     return f"{APP_IMAGE_REPO}/{container_safe(space_id)}"
 
 
+DEPS_IMAGE_REPO = "spaces-deps"  # dependency images, tagged by the hash of what they install
+
+
 STATIC_SERVER_IMAGE = "spaces-static-server:1"
 STATIC_SERVER_NAME = "spaces-static-server"

@@ -65,6 +65,12 @@ class Page:
         time.sleep(0.2)
         self.wait_for(f"location.href.startsWith(new URL({url.split('#')[0]!r}).href) && document.readyState === 'complete'")
 
+    def sign_in(self, name: str, password: str) -> None:
+        """Fill in and send the sign-in form this page shows (it waits for the form first)."""
+        self.wait_for("document.querySelector('#password') !== null")
+        self.evaluate(f"""document.querySelector('#username').value = {name!r};
+            document.querySelector('#password').value = {password!r}; document.querySelector('form').submit(); true""")
+
     def set_viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
         """Lay the page out as a ``width`` × ``height`` screen (``mobile``: a phone's viewport rules)."""
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)

@@ -153,6 +153,16 @@ def wait_stage(space_id: str, stages: set[str], timeout: float = 300, user: User
     raise AssertionError(f"{space_id} stayed {current.get('stage')} (wanted {stages}): {current}")
 
 
+def eventually(check, timeout: float, every: float = 0.1) -> bool:
+    """True as soon as ``check()`` is; False if it never was within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(every)
+    return False
+
+
 def output(run: subprocess.CompletedProcess) -> str:
     return run.stdout + run.stderr
 

@@ -23,7 +23,6 @@ import logging
 import os
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import docker
@@ -31,24 +30,15 @@ import docker.errors
 import redis
 
 from core import keys, store
-from core.names import APP_IMAGE_REPO
+from core.names import APP_IMAGE_REPO, DEPS_IMAGE_REPO
 from core.queues import builds_running
 from core.settings import get_settings
+from worker.backends.docker import unix_time
 
 log = logging.getLogger(__name__)
 
 EVERY = 60.0
-DEPS_REPO = "spaces-deps"
 RECENT = 900  # seconds: images younger than this are kept (a build or a deploy may be about to use them)
-
-
-def _created(image) -> float:
-    """Unix time the image was made (Docker's RFC 3339 ``Created``; 0 if unreadable)."""
-    stamp = (image.attrs.get("Created") or "").rstrip("Z").split(".")[0]
-    try:
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def dir_size(path: Path) -> int:
@@ -70,14 +60,14 @@ def measure(client: docker.DockerClient) -> dict:
     images = df.get("Images") or []
     unused = sum(i.get("Size", 0) - max(i.get("SharedSize", 0), 0) for i in images if not i.get("Containers"))
     settings = get_settings()
-    wheels, caches = dir_size(settings.wheel_cache), dir_size(settings.data_dir / "cache")
+    others = sum(dir_size(p) for p in (settings.data_dir / "cache").glob("*") if p != settings.wheel_cache)
     return {
         "at": time.time(),
         "images": {"count": len(images), "bytes": df.get("LayersSize") or 0, "unused_bytes": max(unused, 0)},
         "containers": sum(c.get("SizeRw") or 0 for c in df.get("Containers") or []),
         "volumes": sum(max((v.get("UsageData") or {}).get("Size", 0), 0) for v in df.get("Volumes") or []),
         "build_cache": sum(b.get("Size") or 0 for b in df.get("BuildCache") or []),
-        "folders": {"wheel cache": wheels, "other caches": caches - wheels, "repositories": dir_size(settings.repos_dir),
+        "folders": {"wheel cache": dir_size(settings.wheel_cache), "other caches": others, "repositories": dir_size(settings.repos_dir),
                     "logs": dir_size(settings.data_dir / "logs"), "static sites": dir_size(settings.static_dir)},
     }
 
@@ -137,12 +127,12 @@ def clean_up() -> dict:
     removed, skipped = [], []
     building = builds_running(r)
     for image in client.images.list():
-        if _created(image) > time.time() - RECENT:
+        if unix_time(image.attrs.get("Created") or "") > time.time() - RECENT:
             continue  # just built: a deploy or a build may be about to use it
         for tag in image.tags:
             if tag.startswith(f"{APP_IMAGE_REPO}/") and image.id not in kept:
                 pass
-            elif tag.startswith(f"{DEPS_REPO}:") and image.id not in ancestors and not building:
+            elif tag.startswith(f"{DEPS_IMAGE_REPO}:") and image.id not in ancestors and not building:
                 pass
             else:
                 continue

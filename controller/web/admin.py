@@ -22,11 +22,10 @@ from pydantic import ValidationError
 from controller.api import orgs as orgs_api
 from controller.api import runtime as runtime_api
 from controller.api import users as users_api
-from controller.deps import OptionalUser, StoreDep, caller_for
-from controller.login import MAX_FORM, login_url, read_form, same_origin
+from controller.deps import OptionalUser, StoreDep, form_csrf
+from controller.login import MAX_FORM, form_caller, login_url, read_form
 from controller.web.pages import card, templates
-from core import accounts, keys, sessions, store
-from core.access import require_platform_admin
+from core import accounts, keys, store
 from core.errors import InvalidInput, SpacesError
 from core.queues import enqueue_clean_up, queue_status
 from core.settings import get_settings
@@ -47,19 +46,13 @@ def _admin_or_refusal(request: Request, caller):
     return None
 
 
-def _csrf(request: Request) -> str:
-    sid = request.cookies.get(sessions.SESSION_COOKIE)
-    return sessions.csrf_token(sid) if sid else ""
+FORM_REFUSED = "<p>This form expired, came from another site, or you are not an admin.</p>"
 
 
 def _form_caller(request: Request, r, csrf: str | None):
-    """The admin who sent this form with their session, its CSRF token and our origin; else None."""
-    sid = request.cookies.get(sessions.SESSION_COOKIE)
-    user = sessions.session_user(r, sid)
-    if not user or not same_origin(request) or not sessions.csrf_ok(sid, csrf):
-        return None
-    caller = caller_for(r, user, token_role="write", via="form")
-    return caller if caller.is_admin else None
+    """The admin who sent this form (see :func:`controller.login.form_caller`); else None."""
+    caller = form_caller(request, r, csrf)
+    return caller if caller is not None and caller.is_admin else None
 
 
 def _rows(r) -> list[dict]:
@@ -91,7 +84,7 @@ def admin_spaces(request: Request, r: StoreDep, caller: OptionalUser, sort: str 
     rows.sort(key=SORTS.get(sort, SORTS["id"]))
     return templates.TemplateResponse(request, "admin_spaces.html", {
         "caller": caller, "title": "Admin · Spaces", "rows": rows, "sort": sort, "q": q, "stage": stage, "done": done[:300],
-        "stages": stages, "sorts": list(SORTS), "csrf": _csrf(request), "now": time.time()})
+        "stages": stages, "sorts": list(SORTS), "csrf": form_csrf(request), "now": time.time()})
 
 
 @router.post("/admin/bulk")
@@ -103,7 +96,7 @@ async def admin_bulk(request: Request, r: StoreDep) -> Response:
     fields = parse_qs(body.decode("utf-8", "replace"))
     caller = _form_caller(request, r, (fields.get("csrf") or [""])[0])
     if caller is None:
-        return HTMLResponse("<p>This form expired, came from another site, or you are not an admin.</p>", status_code=403)
+        return HTMLResponse(FORM_REFUSED, status_code=403)
     action = (fields.get("action") or [""])[0]
     ids = fields.get("space") or []
     if action not in ("restart", "pause") or not ids:
@@ -127,7 +120,7 @@ def _users_page(request: Request, r, caller, *, notice: str = "", error: str = "
              for u in accounts.list_users(r)]
     orgs = [{"name": o, "members": accounts.members_of(r, o)} for o in sorted(r.smembers(keys.ORGS))]
     return templates.TemplateResponse(request, "admin_users.html", {
-        "caller": caller, "title": "Admin · Users", "users": users, "orgs": orgs, "csrf": _csrf(request),
+        "caller": caller, "title": "Admin · Users", "users": users, "orgs": orgs, "csrf": form_csrf(request),
         "notice": notice, "form_error": error, "new_token": token, "now": time.time()}, status_code=status,
         headers={"Cache-Control": "no-store"})  # it may show a new token, once
 
@@ -156,7 +149,7 @@ async def admin_users_action(request: Request, action: str, r: StoreDep) -> Resp
     form = await read_form(request)
     caller = _form_caller(request, r, form.get("csrf"))
     if caller is None:
-        return HTMLResponse("<p>This form expired, came from another site, or you are not an admin.</p>", status_code=403)
+        return HTMLResponse(FORM_REFUSED, status_code=403)
     try:
         if action == "create-user":  # the answer shows the new user's token once: no redirect
             created = users_api.admin_create_user(users_api.NewUser(
@@ -213,7 +206,7 @@ def admin_system(request: Request, r: StoreDep, caller: OptionalUser, done: str 
     cleanup = json.loads(r.get(keys.CLEANUP_RESULT) or "null")
     return templates.TemplateResponse(request, "admin_system.html", {
         "caller": caller, "title": "Admin · System", "parts": health(r), "disk": disk, "cleanup": cleanup,
-        "csrf": _csrf(request), "done": done[:300], "now": time.time()})
+        "csrf": form_csrf(request), "done": done[:300], "now": time.time()})
 
 
 @router.post("/admin/system/clean-up")
@@ -221,8 +214,7 @@ async def admin_clean_up(request: Request, r: StoreDep) -> Response:
     """Queue the clean-up of unused images and caches (``worker.disk.clean_up``)."""
     caller = _form_caller(request, r, (await read_form(request)).get("csrf"))
     if caller is None:
-        return HTMLResponse("<p>This form expired, came from another site, or you are not an admin.</p>", status_code=403)
-    require_platform_admin(caller)
+        return HTMLResponse(FORM_REFUSED, status_code=403)
     enqueue_clean_up(r)
     return RedirectResponse("/admin/system?done=" + quote("Clean-up queued; its result shows below when it is done"),
                             status_code=303)

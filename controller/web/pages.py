@@ -14,9 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from controller import repos
-from controller.deps import OptionalUser, StoreDep
+from controller.deps import OptionalUser, StoreDep, form_csrf
 from controller.views import build_view, space_view
-from core import keys, sessions, store
+from core import keys, store
 from core.access import may_read_space, require_read
 from core.errors import SpacesError
 from core.names import parse_space_id
@@ -116,10 +116,9 @@ def builds_page(request: Request, owner: str, name: str, r: StoreDep, caller: Op
     if missing:
         return missing
     builds = [store.get_build(r, b) for b in r.lrange(keys.space_builds(space["id"]), 0, 99)]
-    sid = request.cookies.get(sessions.SESSION_COOKIE)
     return templates.TemplateResponse(request, "builds.html", {
         **space_context(space, caller, "builds"), "builds": [build_view(b) for b in builds if b],
-        "serving": space.get("running_build"), "csrf": sessions.csrf_token(sid) if sid and caller else ""})
+        "serving": space.get("running_build"), "csrf": form_csrf(request) if caller else ""})
 
 
 MAX_SHOWN = 512 * 1024

@@ -19,10 +19,10 @@ from pydantic import ValidationError
 from controller.api import envvars as envvars_api
 from controller.api import runtime as runtime_api
 from controller.api import spaces as spaces_api
-from controller.deps import OptionalUser, StoreDep, caller_for
-from controller.login import login_url, read_form, same_origin
+from controller.deps import OptionalUser, StoreDep, form_csrf
+from controller.login import form_caller, login_url, read_form
 from controller.web.pages import space_context, space_or_404, templates
-from core import envvars, sessions
+from core import envvars
 from core.access import VISIBILITIES, require_owner_read
 from core.errors import InvalidInput, SpacesError
 from core.hardware import TIERS
@@ -32,9 +32,8 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 def _settings_page(request: Request, r, space: dict, caller, *, notice: str = "", error: str = "", status: int = 200) -> Response:
-    sid = request.cookies.get(sessions.SESSION_COOKIE)
     return templates.TemplateResponse(request, "settings.html", {
-        **space_context(space, caller, "settings"), "csrf": sessions.csrf_token(sid) if sid else "",
+        **space_context(space, caller, "settings"), "csrf": form_csrf(request),
         "variables": envvars.list_variables(r, space["id"]), "secrets": envvars.list_secrets(r, space["id"]),
         "visibilities": VISIBILITIES, "tiers": list(TIERS), "notice": notice, "form_error": error,
         "sleep_seconds": space.get("sleep_seconds") or "", "hardware": space.get("hardware") or "cpu-basic",
@@ -93,13 +92,10 @@ ACTIONS = {
 @router.post("/spaces/{owner}/{name}/settings/{action}")
 async def settings_action(request: Request, owner: str, name: str, action: str, r: StoreDep) -> Response:
     form = await read_form(request)
-    sid = request.cookies.get(sessions.SESSION_COOKIE)
-    user = sessions.session_user(r, sid)
-    if not user or not same_origin(request) or not sessions.csrf_ok(sid, form.get("csrf")):
+    caller = form_caller(request, r, form.get("csrf"))  # write rights, under the usual rules
+    if caller is None:
         return HTMLResponse("<p>This form expired or came from another site. Reload the settings page and try again.</p>",
                             status_code=403)
-    # The form proves the session's owner sent it: act with write rights, under the usual rules.
-    caller = caller_for(r, user, token_role="write", via="form")
     space, missing = space_or_404(request, r, owner, name, caller)
     if missing:
         return missing
@@ -108,7 +104,7 @@ async def settings_action(request: Request, owner: str, name: str, action: str, 
             if form.get("confirm") != space["id"]:
                 raise InvalidInput(f"type the Space's full name, {space['id']}, to delete it")
             spaces_api.delete_space(owner, name, r, caller)
-            log.info("%s deleted %s from the settings page", user, space["id"])
+            log.info("%s deleted %s from the settings page", caller.name, space["id"])
             return RedirectResponse(f"/?owner={quote(owner)}", status_code=303)
         if action not in ACTIONS:
             raise InvalidInput(f"unknown settings action {action!r}")

@@ -212,9 +212,7 @@ def test_real_browser_shows_the_admin_table(fleet):
     admin, owner, busy, statics = fleet
     with Browser() as browser:
         page = browser.open(f"{base_url()}/admin")
-        page.wait_for("document.querySelector('#password') !== null")
-        page.evaluate(f"""document.querySelector('#username').value = {admin.name!r};
-            document.querySelector('#password').value = {PASSWORD!r}; document.querySelector('form').submit(); true""")
+        page.sign_in(admin.name, PASSWORD)
         page.wait_for("document.querySelector('#admin-spaces') !== null")
         page.evaluate("document.querySelector('a[href^=\"/admin?sort=memory\"]').click(); true")
         page.wait_for("location.search.includes('sort=memory')")

@@ -194,9 +194,7 @@ def test_real_browser_changes_a_variable_pauses_resumes_and_deletes(platform, tm
 
     with Browser() as browser:
         page = browser.open(f"{base_url()}/spaces/{space_id}/settings")
-        page.wait_for("document.querySelector('#password') !== null")
-        page.evaluate(f"""document.querySelector('#username').value = {owner.name!r};
-            document.querySelector('#password').value = {PASSWORD!r}; document.querySelector('form').submit(); true""")
+        page.sign_in(owner.name, PASSWORD)
         page.wait_for("document.querySelector('#variable-key') !== null")
         page.evaluate("""document.querySelector('#variable-key').value = 'GREETING';
             document.querySelector('#variable-value').value = 'bonjour';
@@ -262,7 +260,7 @@ def test_keyboard_alone_finds_and_opens_a_space(shown):
         assert page.tab_to("#q") <= 4  # the brand link and "Sign in" come first
         page.type_text(title)
         page.press("Enter")
-        page.wait_for(f"location.search.includes('q=') && document.querySelectorAll('.card').length === 1")
+        page.wait_for("location.search.includes('q=') && document.querySelectorAll('.card').length === 1")
         page.tab_to(".card a")
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline not in (None, "none"), "the focused card shows no focus ring"
@@ -290,8 +288,7 @@ def test_pages_work_at_phone_width(shown):
         page.screenshot(ARTIFACTS / "space-page-phone.png", 390, 844, mobile=True)
         # Signed in, the owner's Settings tab too.
         page.goto(f"{base_url()}/login?next=/spaces/{space_id}/settings")
-        page.evaluate(f"""document.querySelector('#username').value = {owner.name!r};
-            document.querySelector('#password').value = {PASSWORD!r}; document.querySelector('form').submit(); true""")
+        page.sign_in(owner.name, PASSWORD)
         page.wait_for("document.querySelector('#variable-key') !== null")
         assert page.layout_problems() == [], page.layout_problems()
         page.screenshot(ARTIFACTS / "settings-phone.png", 390, 844, mobile=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 import httpx
 import pytest
@@ -18,7 +17,7 @@ from core.store import get_redis
 from proxy.routes import RedisRouteTable, space_route_name
 from tests.browser import Browser
 from tests.helpers import (
-    WorkTree, api, base_url, create_org, create_user, output, set_password, space_url, unique, wait_stage,
+    WorkTree, api, base_url, create_org, create_user, eventually, output, set_password, space_url, unique, wait_stage,
 )
 
 PASSWORD = "a long enough password"
@@ -155,12 +154,7 @@ def test_visibility_change_moves_the_route_at_once(private):
 
 
 def wait_for_status(url: str, status: int, timeout: float = 5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if httpx.get(url, timeout=30).status_code == status:
-            return True
-        time.sleep(0.05)
-    return False
+    return eventually(lambda: httpx.get(url, timeout=30).status_code == status, timeout, every=0.05)
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -200,9 +194,7 @@ def test_real_browser_signs_in_and_sees_the_private_app(private):
         page = browser.open(url)
         page.wait_for("document.querySelector('#password') !== null", timeout=60)
         assert page.evaluate("location.host") == f"{get_settings().domain}:{get_settings().http_port}"
-        page.evaluate(f"""document.querySelector('#username').value = {owner.name!r};
-            document.querySelector('#password').value = {PASSWORD!r};
-            document.querySelector('form').submit(); true""")
+        page.sign_in(owner.name, PASSWORD)
         page.wait_for("document.querySelector('gradio-app') !== null", timeout=60)
         assert page.evaluate("location.href") == url
         assert page.evaluate("document.cookie") == ""  # HttpOnly: the app's scripts cannot read them

@@ -4,11 +4,11 @@ roll-back is a new commit with the old files (history kept), built and served li
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 
-from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, signed_in, space_url, wait_stage
+from tests.helpers import (WorkTree, api, base_url, create_user, eventually, output, set_password, signed_in, space_url,
+                           wait_stage)
 
 PASSWORD = "a password to roll back"
 
@@ -26,12 +26,7 @@ def static_space(tmp_path, owner, versions: list[str]) -> tuple[str, str, WorkTr
 
 
 def serves(url: str, text: str, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if httpx.get(url, timeout=30).text == text:
-            return True
-        time.sleep(0.3)
-    return False
+    return eventually(lambda: httpx.get(url, timeout=30).text == text, timeout, every=0.3)
 
 
 def test_rollback_through_the_api(platform, tmp_path):

@@ -38,7 +38,7 @@ def volume_name(space_id: str) -> str:
     return f"spaces-data-{container_safe(space_id)}"
 
 
-def _unix_time(stamp: str) -> float:
+def unix_time(stamp: str) -> float:
     """Docker's RFC 3339 timestamp with nanoseconds (``2026-11-26T08:55:07.123456789Z``) as unix time."""
     whole, _, fraction = stamp.rstrip("Z").partition(".")
     try:
@@ -203,7 +203,7 @@ class DockerBackend(RuntimeBackend):
             exit_code=None if state.get("Running") else state.get("ExitCode"),
             oom_killed=bool(state.get("OOMKilled")),
             paused=bool(state.get("Paused")),
-            started_at=_unix_time(state.get("StartedAt") or ""),
+            started_at=unix_time(state.get("StartedAt") or ""),
             labels=labels,
         )
 
@@ -283,7 +283,7 @@ class DockerBackend(RuntimeBackend):
             *lines, pending = pending.split(b"\n")
             for raw in lines:
                 stamp, _, text = raw.decode("utf-8", errors="replace").partition(" ")
-                yield _unix_time(stamp), text.rstrip("\r")
+                yield unix_time(stamp), text.rstrip("\r")
 
     def watch_starts(self) -> Iterator[tuple[str, str]]:
         # A client of its own: the event stream holds its connection open for as long as it runs.
