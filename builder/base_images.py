@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from builder import images, wheels
+from builder import buildkit, images, wheels
 from core.errors import BuildFailed
 from core.names import STATIC_SERVER_IMAGE
 from core.settings import Settings, get_settings
@@ -88,23 +88,28 @@ def ensure_image(
     if _current(tag, recipe):
         return tag
     emit(f"building the runtime image {tag}")
-    with tempfile.TemporaryDirectory(prefix="spaces-runtime-") as tmp:
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="spaces-runtime-", dir=settings.work_dir) as tmp:
         context = Path(tmp) / "context"
         shutil.copytree(folder, context)
         for target, source in (files or {}).items():
             shutil.copyfile(source, context / target)
-        if wheel_requirement:
-            req = Path(tmp) / "requirements.txt"
-            req.write_text(wheel_requirement + "\n")
-            emit(f"resolving {wheel_requirement} into the wheel cache")
-            wheels.resolve(req, settings.wheel_cache, emit, timeout=settings.build_timeout)
-        with wheels.serve(settings.wheel_cache) as url:
-            if wheel_requirement:
-                args["WHEELS_URL"] = url
-            images.build_image(
-                context, tag, emit, buildargs=args, labels={RECIPE_LABEL: recipe},
-                host_network=bool(wheel_requirement), timeout=settings.build_timeout,
-            )
+        if not wheel_requirement:
+            images.build_image(context, tag, emit, buildargs=args, labels={RECIPE_LABEL: recipe},
+                               timeout=settings.build_timeout)
+            return tag
+        # The SDK and what it needs are resolved in a build sandbox (source distributions among
+        # them build there, never on the host), then handed to the build as a bind mount.
+        inputs = Path(tmp) / "inputs"
+        inputs.mkdir()
+        (inputs / "requirements.txt").write_text(wheel_requirement + "\n")
+        emit(f"resolving {wheel_requirement} in a build sandbox")
+        found = wheels.resolve(image=parent, app_dir=inputs, files=["requirements.txt"], owner=None,
+                               dest=context / "wheels", settings=settings, emit=emit, timeout=settings.build_timeout)
+        (context / "wheels").mkdir(exist_ok=True)
+        buildkit.build(context, context / "Dockerfile", tag, emit, buildargs=args, secrets={},
+                       labels={RECIPE_LABEL: recipe})
+        wheels.keep(found, wheels.verify(found, parent, settings, emit), None, settings)
     return tag
 
 

@@ -46,6 +46,7 @@ def build(
     buildargs: dict[str, str],
     secrets: dict[str, str],
     nocache: bool = False,
+    labels: dict[str, str] | None = None,
 ) -> None:
     """Build ``context`` with ``dockerfile`` into ``tag``; secrets are offered as BuildKit secret mounts."""
     cli = get_settings().docker_cli
@@ -53,6 +54,8 @@ def build(
         argv = [*build_command(cli), "--progress=plain", "--file", str(dockerfile), "--tag", tag]
         if nocache:
             argv.append("--no-cache")
+        for key, value in sorted((labels or {}).items()):
+            argv += ["--label", f"{key}={value}"]
         for key, value in sorted(buildargs.items()):
             argv += ["--build-arg", f"{key}={value}"]
         for key, value in sorted(secrets.items()):

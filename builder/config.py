@@ -14,7 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.errors import ConfigError
+from builder.repofiles import read_top_level
+from core.errors import BuildFailed, ConfigError
 
 SDKS = ("gradio", "streamlit", "docker", "static")
 PYTHON_VERSIONS = ("3.11",)  # what the runtime images offer (Debian bookworm's python3)
@@ -239,11 +240,14 @@ def parse_config(text: str) -> SpaceConfig:
 
 
 def load_config(repo: Path) -> SpaceConfig:
-    readme = repo / "README.md"
-    if not readme.is_file():
+    try:
+        raw = read_top_level(repo, "README.md")
+    except BuildFailed as exc:
+        raise ConfigError(exc.message) from exc
+    if raw is None:
         raise ConfigError("the repository has no README.md; it must hold the Space's settings as YAML front matter")
     try:
-        text = readme.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError("README.md is not UTF-8 text") from exc
     return parse_config(text)

@@ -1,9 +1,15 @@
 """The dependencies image of a Python Space: ``packages.txt`` (Debian packages), then
-``pre-requirements.txt``, then ``requirements.txt``, on top of the SDK's runtime image.
+``pre-requirements.txt`` and ``requirements.txt``, on top of the SDK's runtime image.
 
-It is tagged by a hash of its inputs and shared by every Space with the same inputs, so a second
-Space with the same requirements — or a code-only change — reuses it without downloading or
-installing anything. Python packages come from the host's wheel cache (see :mod:`builder.wheels`).
+The requirement and package files are data, never commands for the host: they are read with
+:mod:`builder.repofiles` (no links), checked line by line here, and resolved only inside a build
+sandbox (:mod:`builder.wheels`). The image is then built with BuildKit on a bridge network, the
+wheels handed over as a bind mount of the build context (they never land in a layer).
+
+Images are tagged by their content (base, Debian packages, the exact wheels' hashes), so two
+Spaces that resolve to the same wheels share one. To skip even the resolve, a requirement text
+that names only index packages is mapped to the image it gave: in a map every Space shares when
+every wheel came from the index (verified by hash), in the owner's own map otherwise.
 """
 
 from __future__ import annotations
@@ -12,18 +18,24 @@ import hashlib
 import re
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-from builder import images, wheels
+from builder import buildkit, images, wheels
+from builder.repofiles import read_top_level
 from core import keys
-from core.errors import BuildFailed
+from core.errors import BuildFailed, ConfigError
 from core.names import DEPS_IMAGE_REPO
 from core.settings import Settings
 
 _DEBIAN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
+# A requirement naming an index package: name, extras, version specifiers, markers; no URL, no path.
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,\s-]*\])?\s*([<>=!~(;][^@]*)?$")
+_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=[^-\s]))(?P<path>\S+)")
+REQUIREMENT_FILES = ("pre-requirements.txt", "requirements.txt")
 
 
 @dataclass(frozen=True)
@@ -36,75 +48,124 @@ class Dependencies:
     def empty(self) -> bool:
         return not (self.packages or self.pre_requirements or self.requirements)
 
+    @property
+    def files(self) -> list[str]:
+        return [name for name, text in zip(REQUIREMENT_FILES, (self.pre_requirements, self.requirements)) if text]
+
+    @property
+    def plain(self) -> bool:
+        """Only index packages by name: the text alone decides what gets installed."""
+        lines = (self.pre_requirements + "\n" + self.requirements).splitlines()
+        return all(_PLAIN.match(line) for line in lines if line)
+
 
 def _text_file(src: Path, name: str, what: str) -> str:
-    path = src / name
-    if not path.is_file():
+    raw = read_top_level(src, name)
+    if raw is None:
         return ""
-    raw = path.read_bytes()
     if b"\x00" in raw:
         raise BuildFailed(f"{name} contains binary data: it must list one {what} a line")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BuildFailed(f"{name} is not UTF-8 text: it must list one {what} a line") from exc
-    lines = [ln.strip() for ln in text.splitlines()]
+    text = re.sub(r"\\\r?\n", " ", text)  # pip joins a line ending in a backslash with the next
+    lines = [ln.split(" #", 1)[0].strip() for ln in text.splitlines()]
     return "\n".join(ln for ln in lines if ln and not ln.startswith("#"))
+
+
+def check_requirements(name: str, text: str) -> None:
+    """Refuse lines that would make pip read files outside the repository."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _INCLUDE.match(line)
+        if not match:
+            continue
+        path = match["path"]
+        parts = path.replace("\\", "/").split("/")
+        if path.startswith(("/", "~")) or ".." in parts or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
+            raise ConfigError(
+                f"{name} line {number}: '{line}' names a file outside the repository; "
+                f"{match[1]} may only name a file inside it, by a relative path such as 'other-requirements.txt'"
+            )
 
 
 def read_dependencies(src: Path) -> Dependencies:
     packages = []
-    for number, name in enumerate(_text_file(src, "packages.txt", "Debian package").splitlines(), start=1):
+    for name in _text_file(src, "packages.txt", "Debian package").splitlines():
         if not _DEBIAN_NAME.match(name):
-            raise BuildFailed(f"packages.txt: {name!r} is not a Debian package name (lowercase letters, digits, '+', '-', '.')")
+            raise BuildFailed(
+                f"packages.txt: {name[:80]!r} is not a Debian package name: one name a line (lowercase letters, "
+                "digits, '+', '-', '.'), optionally '=version'; nothing else"
+            )
         packages.append(name)
-    return Dependencies(
-        packages=tuple(packages),
-        pre_requirements=_text_file(src, "pre-requirements.txt", "requirement"),
-        requirements=_text_file(src, "requirements.txt", "requirement"),
-    )
+    texts = {name: _text_file(src, name, "requirement") for name in REQUIREMENT_FILES}
+    for name, text in texts.items():
+        check_requirements(name, text)
+    return Dependencies(tuple(packages), texts["pre-requirements.txt"], texts["requirements.txt"])
 
 
-def deps_dockerfile(base: str, deps: Dependencies) -> str:
+def deps_dockerfile(base: str, deps: Dependencies, with_wheels: bool) -> str:
     lines = [f"FROM {base}", "USER root"]
     if deps.packages:
         lines.append(
             "RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
             + " ".join(deps.packages) + " && rm -rf /var/lib/apt/lists/*"
         )
-    lines.append("ARG WHEELS_URL")
-    for name, text in (("pre-requirements.txt", deps.pre_requirements), ("requirements.txt", deps.requirements)):
-        if text:
-            lines.append(f"COPY {name} /tmp/spaces-{name}")
-            lines.append(f'RUN pip install --no-index --find-links "$WHEELS_URL" -r /tmp/spaces-{name} && rm /tmp/spaces-{name}')
+    if with_wheels:
+        lines.append("RUN --mount=type=bind,source=wheels,target=/tmp/spaces-wheels "
+                     "pip install --no-index --no-deps /tmp/spaces-wheels/*.whl")
     return "\n".join(lines) + "\n"
 
 
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+
+
+def _known(r: redis.Redis, maps: list[str], text_key: str) -> str | None:
+    for name in maps:
+        tag = r.hget(name, text_key)
+        if tag and images.image_exists(tag):
+            return tag
+    return None
+
+
 def deps_image(
-    base: str, deps: Dependencies, settings: Settings, emit: Callable[[str], None], r: redis.Redis, *, fresh: bool = False,
+    base: str, deps: Dependencies, settings: Settings, emit: Callable[[str], None], r: redis.Redis, *,
+    owner: str, src: Path, fresh: bool = False,
 ) -> str:
-    """The image with ``deps`` installed on ``base``, built once per distinct input and shared."""
+    """The image with ``deps`` installed on ``base``; ``src`` is the exported repository (read-only input)."""
     base_id = images.docker_client().images.get(base).id
-    digest = hashlib.sha256(repr((base_id, deps)).encode()).hexdigest()[:20]
-    tag = f"{DEPS_IMAGE_REPO}:{digest}"
-    with r.lock(keys.deps_lock(digest), timeout=settings.build_timeout, blocking_timeout=settings.build_timeout):
-        if images.image_exists(tag) and not fresh:
+    text_key = _digest(base_id, deps)
+    maps = [keys.deps_images_shared(), keys.deps_images_of(owner)]
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    with r.lock(keys.deps_lock(text_key), timeout=settings.build_timeout, blocking_timeout=settings.build_timeout):
+        if deps.plain and not fresh and (tag := _known(r, maps, text_key)):
             emit(f"--> requirements unchanged: reusing {tag}")
             return tag
-        with tempfile.TemporaryDirectory(prefix="spaces-deps-") as ctx:
+        with tempfile.TemporaryDirectory(prefix="spaces-deps-", dir=settings.work_dir) as ctx, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="wheel-check") as pool:
             context = Path(ctx)
-            for name, text in (("pre-requirements.txt", deps.pre_requirements), ("requirements.txt", deps.requirements)):
-                if text:
-                    (context / name).write_text(text + "\n")
-                    emit(f"--> resolving {name} into the wheel cache")
-                    wheels.resolve(context / name, settings.wheel_cache, emit, timeout=settings.build_timeout)
-            (context / "Dockerfile").write_text(deps_dockerfile(base, deps))
-            if deps.packages:
-                emit(f"--> installing Debian packages: {' '.join(deps.packages)}")
-            emit("--> installing the dependencies into the image")
-            with wheels.serve(settings.wheel_cache) as url:
-                images.build_image(
-                    context, tag, emit, buildargs={"WHEELS_URL": url}, host_network=True, nocache=fresh,
-                    labels={"org.spaces.kind": "deps"}, timeout=settings.build_timeout,
+            found: list[wheels.Wheel] = []
+            if deps.files:
+                emit(f"--> resolving {' and '.join(deps.files)} in a build sandbox")
+                found = wheels.resolve(
+                    image=base, app_dir=src, files=deps.files, owner=owner, dest=context / "wheels",
+                    settings=settings, emit=emit, timeout=settings.build_timeout, copy_app=not deps.plain,
                 )
+            checked = pool.submit(wheels.verify, found, base, settings, emit)
+            tag = f"{DEPS_IMAGE_REPO}:{_digest(base_id, deps.packages, [(w.name, w.sha256) for w in found])}"
+            if images.image_exists(tag) and not fresh:
+                emit(f"--> the same wheels were installed before: reusing {tag}")
+            else:
+                (context / "Dockerfile").write_text(deps_dockerfile(base, deps, bool(found)))
+                if deps.packages:
+                    emit(f"--> installing Debian packages: {' '.join(deps.packages)}")
+                emit(f"--> installing {len(found)} wheel(s) into the image")
+                buildkit.build(context, context / "Dockerfile", tag, emit, buildargs={}, secrets={}, nocache=fresh,
+                               labels={"org.spaces.kind": "deps"})
+            verified = checked.result()
+            wheels.keep(found, verified, owner, settings)
+        if deps.plain:
+            shared = len(verified) == len(found)
+            r.hset(maps[0] if shared else maps[1], text_key, tag)
     return tag

@@ -41,7 +41,6 @@ def build_image(
     dockerfile: str = "Dockerfile",
     buildargs: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
-    host_network: bool = False,
     nocache: bool = False,
     timeout: int = 1800,
 ) -> str:
@@ -56,7 +55,6 @@ def build_image(
             tag=tag,
             buildargs=buildargs or {},
             labels=labels or {},
-            network_mode="host" if host_network else None,
             rm=True,
             forcerm=True,
             nocache=nocache,

@@ -1,89 +1,154 @@
-"""The host-side wheel cache: resolve requirements with pip on the host, serve them to image builds.
+"""Python requirements → wheels, resolved in a build sandbox, with caches no Space can poison.
 
-Containers here cannot reach PyPI over HTTPS, so Python packages are resolved on the host
-(``pip wheel``) into ``<data dir>/cache/wheels``. While an image builds, :func:`serve` shares that
-folder on an ephemeral port of the host's loopback; builds that install from it run with the
-host's network and ``pip install --no-index --find-links <url>``, so no wheel ends up in a layer.
+:func:`resolve` runs :mod:`builder.sandbox_resolve` in a sandbox (:mod:`builder.sandbox`): pip
+runs there, and so does every build step of a source distribution, VCS or path requirement.
+The host only copies the regular files named like wheels out of the sandbox's output folder.
+
+Two caches, both read-only inside every sandbox (pip's ``--find-links``):
+
+- the **index cache** (``<data dir>/cache/index-wheels``), shared by all Spaces. Only the builder
+  writes it, and only wheels whose bytes match the SHA-256 the package index publishes for that
+  file name (:func:`verify`, checked by :mod:`builder.sandbox_hashes` in a sandbox that ran no user
+  code). A wheel some build made (from an sdist, a VCS URL, a path) can never get in there;
+- an **owner cache** (``<data dir>/cache/owner-wheels/<owner>``) for everything else a build of
+  that owner's Spaces produced; no other owner's build ever sees it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
+import hashlib
+import json
 import logging
-import subprocess
-import sys
-import threading
-from collections.abc import Callable, Iterator
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from builder import sandbox
 from core.errors import BuildFailed
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Python of the runtime images (Debian bookworm); host wheels must match it.
-IMAGE_PYTHON = (3, 11)
+APP_DIR = "/home/user/app"
+SCRIPTS = Path(__file__).resolve().parent
+WHEEL_NAME = re.compile(r"^[A-Za-z0-9_.]+-[A-Za-z0-9_.!+]+(-[0-9][A-Za-z0-9_.]*)?-[A-Za-z0-9_.]+-[A-Za-z0-9_.]+-[A-Za-z0-9_.]+\.whl$")
+MAX_WHEEL_BYTES = 4 << 30
 
 
-def check_host_python() -> None:
-    if sys.version_info[:2] != IMAGE_PYTHON:
-        raise BuildFailed(
-            f"the wheel cache is filled by the host's Python {sys.version_info[0]}.{sys.version_info[1]}, "
-            f"but the runtime images run Python {IMAGE_PYTHON[0]}.{IMAGE_PYTHON[1]}; "
-            "create the platform venv with a matching python3"
+@dataclass(frozen=True)
+class Wheel:
+    name: str  # the file name
+    sha256: str
+    path: Path  # the host's own copy
+
+
+def _copy_hashing(source_fd: int, dest: Path) -> str:
+    digest = hashlib.sha256()
+    with os.fdopen(source_fd, "rb") as src, open(dest, "xb") as out:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve(
+    *, image: str, app_dir: Path, files: list[str], owner: str | None, dest: Path,
+    settings: Settings, emit: Callable[[str], None], timeout: float, copy_app: bool = False,
+) -> list[Wheel]:
+    """Wheels for what ``files`` (requirement files in ``app_dir``) add to ``image``, copied into ``dest``.
+
+    ``app_dir`` is mounted read-only as the app folder, so relative ``-r`` includes and path
+    requirements inside the repository work as on Hugging Face.
+    """
+    index = settings.wheel_cache
+    index.mkdir(parents=True, exist_ok=True)
+    read_only = {app_dir: APP_DIR, index: "/wheels/index", SCRIPTS / "sandbox_resolve.py": "/opt/spaces/resolve.py"}
+    links = ["/wheels/index"]
+    if owner and settings.owner_wheel_cache(owner).is_dir():
+        read_only[settings.owner_wheel_cache(owner)] = "/wheels/owner"
+        links.append("/wheels/owner")
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="spaces-resolve-", dir=settings.work_dir) as tmp:
+        out = sandbox.output_dir(Path(tmp), "out")
+        box = sandbox.Sandbox(
+            image=image, argv=["python", "-I", "/opt/spaces/resolve.py", "/out", *files],
+            purpose=f"resolve requirements ({owner or 'runtime image'})", read_only=read_only, writable={out: "/out"},
+            env={"PIP_INDEX_URL": settings.pip_index_url, "SPACES_FIND_LINKS": ":".join(links),
+                 **({"SPACES_COPY_APP": "1"} if copy_app else {})},
+            workdir=APP_DIR,
         )
+        tail: list[str] = []
 
-
-def resolve(requirements: Path, cache: Path, emit: Callable[[str], None], *, timeout: float) -> None:
-    """Fill ``cache`` with wheels for everything ``requirements`` needs, streaming pip's output to ``emit``."""
-    check_host_python()
-    cache.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable, "-m", "pip", "wheel", "--progress-bar", "off", "--disable-pip-version-check",
-        "--wheel-dir", str(cache), "--find-links", str(cache), "-r", str(requirements),
-    ]
-    tail: list[str] = []
-    try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-    except OSError as exc:
-        raise BuildFailed(f"could not run pip: {exc}") from exc
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip()
-            if not line or "is ignored: it is neither a file nor a directory" in line:
-                continue  # noise from machine-wide pip configuration
+        def keep(line: str) -> None:
             emit(line)
-            tail = (tail + [line])[-15:]
-        rc = proc.wait()
-    finally:
-        timer.cancel()
-        if proc.poll() is None:  # interrupted (timeout, superseded): do not leave pip running
-            proc.kill()
-            proc.wait()
-    if rc != 0:
-        errors = [t for t in tail if "ERROR" in t] or tail[-5:]
-        raise BuildFailed("could not resolve the Python requirements: " + " | ".join(errors))
+            tail[:] = (tail + [line])[-15:]
+
+        if sandbox.run(box, settings, keep, timeout=timeout) != 0:
+            errors = [t for t in tail if "ERROR" in t] or tail[-5:]
+            raise BuildFailed("could not resolve the Python requirements: " + " | ".join(errors))
+        wheels = []
+        for name, _size in sandbox.regular_files(out, max_bytes=MAX_WHEEL_BYTES):
+            if WHEEL_NAME.match(name):
+                sha = _copy_hashing(sandbox.open_untrusted(out / name), dest / name)
+                wheels.append(Wheel(name, sha, dest / name))
+    return sorted(wheels, key=lambda w: w.name)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        log.debug("wheel server: " + format, *args)
-
-
-@contextlib.contextmanager
-def serve(cache: Path) -> Iterator[str]:
-    """Serve ``cache`` read-only on 127.0.0.1 for the duration of the block; yields its URL."""
-    cache.mkdir(parents=True, exist_ok=True)
-    handler = functools.partial(_QuietHandler, directory=str(cache))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="wheel-server", daemon=True)
-    thread.start()
+def verify(wheels: list[Wheel], image: str, settings: Settings, emit: Callable[[str], None]) -> set[str]:
+    """Names of the wheels whose bytes are what the package index serves under that name."""
+    verified = {w.name for w in wheels if _in_index_cache(w, settings)}
+    unknown = [w for w in wheels if w.name not in verified]
+    if not unknown:
+        return verified
+    lines: list[str] = []
+    box = sandbox.Sandbox(
+        image=image, argv=["python", "-I", "/opt/spaces/hashes.py", settings.pip_index_url, *(w.name for w in unknown)],
+        purpose="check wheels against the package index", read_only={SCRIPTS / "sandbox_hashes.py": "/opt/spaces/hashes.py"},
+    )
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+        code = sandbox.run(box, settings, lines.append, timeout=120)
+        published = json.loads(lines[-1]) if code == 0 and lines else {}
+    except (BuildFailed, ValueError) as exc:
+        log.warning("could not check wheels against the index: %s", exc)
+        published = {}
+    for wheel in unknown:
+        if isinstance(published, dict) and published.get(wheel.name) == wheel.sha256:
+            verified.add(wheel.name)
+    return verified
+
+
+def _in_index_cache(wheel: Wheel, settings: Settings) -> bool:
+    cached = settings.wheel_cache / wheel.name
+    return cached.is_file() and not cached.is_symlink() and file_sha256(cached) == wheel.sha256
+
+
+def _store(wheel: Wheel, folder: Path, *, replace: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / wheel.name
+    if target.exists() and not replace:
+        return
+    tmp = folder / f".{wheel.name}.{os.getpid()}.tmp"
+    shutil.copyfile(wheel.path, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+
+
+def keep(wheels: list[Wheel], verified: set[str], owner: str | None, settings: Settings) -> None:
+    """Index wheels into the shared cache; everything else into the owner's cache only."""
+    for wheel in wheels:
+        if wheel.name in verified:
+            _store(wheel, settings.wheel_cache, replace=False)
+        elif owner:
+            _store(wheel, settings.owner_wheel_cache(owner), replace=True)

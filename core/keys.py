@@ -120,6 +120,16 @@ def deps_lock(deps_key: str) -> str:
     return f"{PREFIX}:lock:deps:{deps_key}"
 
 
+def deps_images_shared() -> str:
+    """Hash: requirement text key -> dependencies image built only from index wheels (any Space may reuse it)."""
+    return f"{PREFIX}:deps-images:shared"
+
+
+def deps_images_of(owner: str) -> str:
+    """Hash: requirement text key -> dependencies image holding wheels an owner's build made (that owner only)."""
+    return f"{PREFIX}:deps-images:owner:{owner}"
+
+
 def metric(name: str) -> str:
     """Hash of one Prometheus counter or histogram (see core.metrics)."""
     return f"{PREFIX}:metric:{name}"

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     login_failures_per_user: int = Field(default=5, ge=1)
     login_failures_per_client: int = Field(default=20, ge=1)
     max_api_body_kb: int = Field(default=1024, ge=1)
+    # Build sandboxes (requirements are resolved, and source distributions built, in throwaway
+    # containers): the package index they use, and their limits.
+    pip_index_url: str = "https://pypi.org/simple"
+    sandbox_memory_mb: int = Field(default=2048, ge=256)
+    sandbox_cpus: float = Field(default=2.0, gt=0)
+    sandbox_pids: int = Field(default=512, ge=32)
 
     @property
     def repos_dir(self) -> Path:
@@ -62,7 +68,12 @@ class Settings(BaseSettings):
 
     @property
     def wheel_cache(self) -> Path:
-        return self.data_dir / "cache" / "wheels"
+        """Wheels downloaded from the package index (checked by hash), shared by every Space."""
+        return self.data_dir / "cache" / "index-wheels"
+
+    def owner_wheel_cache(self, owner: str) -> Path:
+        """Wheels a build of ``owner``'s Spaces made (sdists, VCS, paths): seen by that owner's builds only."""
+        return self.data_dir / "cache" / "owner-wheels" / owner
 
     @property
     def static_dir(self) -> Path:

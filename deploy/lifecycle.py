@@ -181,8 +181,12 @@ def ensure_dockerd() -> None:
 
 def up() -> None:
     s = get_settings()
-    for sub in ("logs", "run", "redis", "repos", "traefik", "cache/wheels"):
+    for sub in ("logs", "run", "redis", "repos", "traefik", "cache/index-wheels", "work"):
         (s.data_dir / sub).mkdir(parents=True, exist_ok=True)
+    legacy = s.data_dir / "cache" / "wheels"  # filled by host-side pip before build sandboxes: untrusted
+    if legacy.is_dir():
+        say(f"removing the old wheel cache {legacy} (its wheels were not checked against the package index)")
+        shutil.rmtree(legacy, ignore_errors=True)
     ensure_dockerd()
     svc = {x.name: x for x in services()}
     r = redis.Redis.from_url(s.redis_url, decode_responses=True)
