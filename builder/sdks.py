@@ -21,6 +21,7 @@ from builder.config import SpaceConfig
 from builder.deps import deps_image, read_dependencies
 from builder.docker_bases import CACHE_SCOPE_ARG, map_bases
 from builder.dockerfile import app_dockerfile, label_line
+from builder.repofiles import read_top_level
 from core.errors import BuildFailed, NoAppFile
 from core.names import app_image_repo
 from core.settings import Settings
@@ -88,7 +89,8 @@ class PythonSdkBuilder(SdkBuilder):
         base = base_images.ensure_sdk(self.sdk, version, ctx.emit)
         deps = read_dependencies(ctx.src)
         if not deps.empty:
-            base = deps_image(base, deps, ctx.settings, ctx.emit, ctx.r, fresh=ctx.fresh)
+            base = deps_image(base, deps, ctx.settings, ctx.emit, ctx.r, owner=ctx.space_id.split("/", 1)[0],
+                              src=ctx.src, fresh=ctx.fresh)
         self.build_app_image(ctx, app_dockerfile(ctx.config, base, ctx.labels))
         return self.container_result(ctx)
 
@@ -97,11 +99,11 @@ class DockerSdkBuilder(SdkBuilder):
     """The repo's own Dockerfile, with public base images mapped onto local ones."""
 
     def build(self, ctx: BuildContext) -> dict[str, str]:
-        path = ctx.src / "Dockerfile"
-        if not path.is_file():
+        raw = read_top_level(ctx.src, "Dockerfile")
+        if raw is None:
             raise NoAppFile("a Docker Space needs a file named 'Dockerfile' at the top of the repository")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BuildFailed("the Dockerfile is not UTF-8 text") from exc
         mapped = map_bases(text, ctx.emit) + label_line(ctx.labels) + "\n"
