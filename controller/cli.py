@@ -49,6 +49,15 @@ def rotate_secrets_key() -> None:
     typer.echo(f"re-encrypted {count} secret(s) under a new key in {envvars.key_path()}")
 
 
+@admin_app.command("rotate-session-key")
+def rotate_session_key() -> None:
+    """Replace the key that signs forms (CSRF) and end every browser session: for a key that leaked."""
+    from core import sessions
+
+    ended = sessions.rotate_key(store.get_redis())
+    typer.echo(f"new session key in {get_settings().data_dir / 'session.key'}; ended {ended} browser session(s)")
+
+
 FIRST_ADMIN = "administrator"
 
 

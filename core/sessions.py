@@ -49,12 +49,17 @@ def _digest(value: str) -> str:
 
 
 def _key() -> bytes:
-    return _key_in(get_settings().data_dir / "session.key")
+    path = get_settings().data_dir / "session.key"
+    try:
+        version = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        version = 0
+    return _key_in(path, version)
 
 
-@lru_cache
-def _key_in(path: Path) -> bytes:
-    """The key in ``path``, made on first use; read once per process (every form asks for it)."""
+@lru_cache(maxsize=4)
+def _key_in(path: Path, version: int) -> bytes:
+    """The key in ``path``, made on first use; read again only when the file changes (a rotation)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -64,6 +69,27 @@ def _key_in(path: Path) -> bytes:
         with os.fdopen(fd, "wb") as fh:
             fh.write(secrets.token_hex(32).encode() + b"\n")
     return path.read_bytes().strip()
+
+
+def rotate_key(r: redis.Redis) -> int:
+    """Replace the session/CSRF key and end every browser session (platform and per-Space ones).
+
+    For a key that may have been exposed: forms signed with the old key stop validating at once
+    in every process (each notices the new file), and everyone signs in again. Returns the number
+    of sessions ended.
+    """
+    path = get_settings().data_dir / "session.key"
+    tmp = path.with_name(f".session.key.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode() + b"\n")
+    os.replace(tmp, path)
+    ended = 0
+    for pattern in (keys.session("*"), keys.space_session("*")):
+        batch = list(r.scan_iter(match=pattern, count=1000))
+        if batch:
+            ended += r.delete(*batch)
+    return ended
 
 
 def csrf_token(bound_to: str) -> str:

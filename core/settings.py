@@ -9,7 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +63,20 @@ class Settings(BaseSettings):
     sandbox_memory_mb: int = Field(default=2048, ge=256)
     sandbox_cpus: float = Field(default=2.0, gt=0)
     sandbox_pids: int = Field(default=512, ge=32)
+
+    @model_validator(mode="after")
+    def _redis_credentials(self) -> Settings:
+        """Add the platform's Redis password (``<data dir>/redis.password``) to a URL that names none."""
+        url = urlsplit(self.redis_url)
+        if url.password is None and self.redis_password_file.is_file():
+            password = quote(self.redis_password_file.read_text().strip(), safe="")
+            self.redis_url = urlunsplit(url._replace(netloc=f":{password}@{url.hostname}:{url.port or 6379}"))
+        return self
+
+    @property
+    def redis_password_file(self) -> Path:
+        """Made by the first ``make up`` (mode 0600); Redis refuses every client without it."""
+        return self.data_dir / "redis.password"
 
     @property
     def repos_dir(self) -> Path:

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import hashlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -73,7 +74,7 @@ def services() -> list[Service]:
     s = get_settings()
     redis_url = httpx.URL(s.redis_url)
     return [
-        Service("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_url.port or 6379),
+        Service("redis", ["redis-server", str(s.data_dir / "redis" / "auth.conf"), "--bind", "127.0.0.1", "--port", str(redis_url.port or 6379),
                           "--dir", str(s.data_dir / "redis"), "--appendonly", "yes", "--appendfsync", "everysec",
                           "--notify-keyspace-events", "KEA", "--protected-mode", "yes", "--save", ""],
                 "redis-server", code=False),
@@ -179,7 +180,28 @@ def ensure_dockerd() -> None:
     wait_for("dockerd", docker_ok, timeout=90)
 
 
+def secret_file(path: Path, text: str) -> None:
+    """Write ``path`` (mode 0600) unless it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+
+
+def ensure_redis_password() -> None:
+    """Redis requires a password, made at the first ``up``; every component reads it from the file."""
+    s = get_settings()
+    secret_file(s.redis_password_file, secrets.token_urlsafe(32) + "\n")
+    password = s.redis_password_file.read_text().strip()
+    conf = s.data_dir / "redis" / "auth.conf"
+    secret_file(conf, "")
+    conf.write_text(f'requirepass "{password}"\n')
+    get_settings.cache_clear()
+
+
 def up() -> None:
+    ensure_redis_password()
     s = get_settings()
     for sub in ("logs", "run", "redis", "repos", "traefik", "cache/index-wheels", "work"):
         (s.data_dir / sub).mkdir(parents=True, exist_ok=True)

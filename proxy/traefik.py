@@ -13,7 +13,7 @@ import re
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import httpx
 import yaml
@@ -41,6 +41,7 @@ def static_config(settings: Settings) -> dict:
                 "endpoints": [f"{redis_url.hostname}:{redis_url.port or 6379}"],
                 "rootKey": "traefik",
                 "db": db,
+                **({"password": unquote(redis_url.password)} if redis_url.password else {}),
             },
         },
         # Idle keep-alive connections to Spaces close after 2 s, so that an open connection to a
@@ -62,7 +63,7 @@ def write_atomic(path: Path, text: str) -> None:
 def write_static_config(settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     path = settings.data_dir / "traefik" / "traefik.yml"
-    write_atomic(path, yaml.safe_dump(static_config(settings), sort_keys=False))
+    write_atomic(path, yaml.safe_dump(static_config(settings), sort_keys=False))  # 0600: holds the Redis password
     return path
 
 
