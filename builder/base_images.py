@@ -7,7 +7,8 @@ their recipe changes.
    bootstrapped with ``debootstrap`` and ``docker import``-ed (no registry needed);
 2. ``spaces-python-slim:3.11`` (stands in for ``python:3.11-slim``) and ``spaces-python:3.11``;
 3. ``spaces-gradio:<version>``; Streamlit and static-server images are built the first time a
-   Space needs them.
+   Space needs them (a static server image that exists is then rebuilt here when its recipe
+   changes, so a fix to its configuration reaches the running server at the next ``make up``).
 
 Each image carries the label ``org.spaces.recipe``: a hash of its Dockerfile folder, build
 arguments and parent image. An image whose recipe changed is rebuilt; an unchanged one is reused.
@@ -176,6 +177,8 @@ def ensure_static_server(emit: Emit = _print) -> str:
 def ensure_all() -> None:
     started = time.monotonic()
     ensure_sdk("gradio", None)
+    if images.image_exists(STATIC_SERVER_IMAGE):  # made once a static Space needs it; kept to its recipe
+        ensure_static_server()
     _print(f"runtime images ready ({time.monotonic() - started:.1f} s)")
 
 

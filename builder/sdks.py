@@ -8,6 +8,7 @@ build record keeps for the deploy (``kind`` ``container`` with an ``image``, or 
 from __future__ import annotations
 
 import abc
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -122,7 +123,12 @@ class DockerSdkBuilder(SdkBuilder):
 
 
 class StaticSdkBuilder(SdkBuilder):
-    """Files only: copied into a release folder served by the shared static web server."""
+    """Files only: copied into a release folder served by the shared static web server.
+
+    A release holds regular files and folders only, never a link: the export already replaced the
+    commit's links by copies (or refused them), and the copy here refuses anything else by name.
+    It is written under a hidden name and renamed when complete, one folder per build, so a
+    rebuild of the serving commit never touches the files being served."""
 
     def build(self, ctx: BuildContext) -> dict[str, str]:
         app_file = PurePosixPath(ctx.config.effective_app_file)
@@ -130,12 +136,17 @@ class StaticSdkBuilder(SdkBuilder):
             raise NoAppFile(f"app file '{app_file}' not found in the repository (set 'app_file' in README.md)")
         base_images.ensure_static_server(ctx.emit)
         releases = ctx.settings.static_dir / "releases" / ctx.subdomain
-        release = releases / ctx.commit[:12]
-        if release.exists():
-            shutil.rmtree(release)
-        release.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(ctx.src, release, symlinks=True)
-        files = sum(1 for p in release.rglob("*") if p.is_file())
+        release = releases / f"{ctx.commit[:12]}-{ctx.build_id}"
+        partial = releases / f".{release.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        releases.mkdir(parents=True, exist_ok=True)
+        try:
+            files = self.copy_release(ctx.src, partial, PurePosixPath())
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        shutil.rmtree(release, ignore_errors=True)
+        partial.rename(release)
         ctx.emit(f"--> {files} file(s) ready to serve from '{app_file.parent}/' (index: {app_file.name})")
         return {
             "kind": "static",
@@ -143,6 +154,26 @@ class StaticSdkBuilder(SdkBuilder):
             "app_dir": str(app_file.parent),
             "index": app_file.name,
         }
+
+    @classmethod
+    def copy_release(cls, src: Path, dest: Path, rel: PurePosixPath) -> int:
+        """Copy the folder ``src`` to ``dest`` (files 0644, folders 0755); returns the files copied.
+        Anything but a regular file or folder (a link, above all) is a BuildFailed naming it."""
+        dest.mkdir(mode=0o755)
+        copied = 0
+        with os.scandir(src) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                path = rel / entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    copied += cls.copy_release(Path(entry.path), dest / entry.name, path)
+                elif entry.is_file(follow_symlinks=False):
+                    shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
+                    os.chmod(dest / entry.name, 0o644)
+                    copied += 1
+                else:
+                    kind = "a symbolic link" if entry.is_symlink() else "neither a file nor a folder"
+                    raise BuildFailed(f"'{path}' is {kind}: a static Space is served from files and folders only")
+        return copied
 
 
 SDK_BUILDERS: dict[str, SdkBuilder] = {

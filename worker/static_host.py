@@ -1,9 +1,14 @@
 """Static Spaces: one shared nginx container serves all of them, so a static Space costs no process.
 
-The builder copies a static Space's files to ``<data dir>/static/releases/<label>/<commit>``;
+The builder copies a static Space's files to ``<data dir>/static/releases/<label>/<commit>-<build>``;
 deploying it points ``<data dir>/static/sites/<label>`` at that release (an atomic symlink
 swap) and routes the Space's host to the shared server, which maps the host's first label to
 the site folder. The server runs as uid 1000 with the folder mounted read-only.
+
+Confinement: a release holds files and folders only (the builder refuses links), and nginx
+follows no symbolic link below a site's root (``disable_symlinks on from=$document_root``: only
+the platform's own ``sites/<label>`` link is followed), so a request for one Space's host can only
+ever read that Space's live release.
 """
 
 from __future__ import annotations
@@ -103,10 +108,17 @@ def publish(settings: Settings, label: str, release: str, app_dir: str) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(relative)
     os.replace(tmp, site_path(settings, label))
-    # Keep only the live release.
-    for old in Path(release).parent.iterdir():
-        if old != Path(release):
-            shutil.rmtree(old, ignore_errors=True)
+    _drop_old_releases(settings, Path(release))
+
+
+def _drop_old_releases(settings: Settings, live: Path) -> None:
+    """Keep only the live release, and releases a build is still writing (hidden, not too old)."""
+    for old in live.parent.iterdir():
+        if old == live:
+            continue
+        if old.name.startswith(".") and old.stat(follow_symlinks=False).st_mtime > time.time() - settings.build_timeout:
+            continue  # a build of this Space is copying its files
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def published_release(settings: Settings, label: str) -> str | None:
