@@ -57,8 +57,23 @@ def subdomain_candidates(space_id: str) -> list[str]:
     return [plain, hashed] if len(plain) <= MAX_LABEL else [hashed]
 
 
+ID_SEPARATOR = "."  # never in a DNS label, valid in Docker's container, volume and image names
+
+
 def container_safe(space_id: str) -> str:
-    """A name fragment for Docker objects (containers, image repositories)."""
+    """A name fragment for a Space's Docker objects (image repository, ``/data`` volume, container
+    names): ``owner.name``. One-to-one, as no label holds a ``.``: ``ab/x--vol`` is ``ab.x--vol`` and
+    ``ab--x/vol`` is ``ab--x.vol``, so no two Spaces ever share an image, a volume or a name."""
+    owner, _, name = space_id.partition("/")
+    validate_label(owner, "owner name")
+    validate_label(name, "Space name")
+    return f"{owner}{ID_SEPARATOR}{name}"
+
+
+def legacy_container_safe(space_id: str) -> str:
+    """The fragment used before ``container_safe``: ``owner--name``, which two Spaces can share
+    (``ab/x--vol``, ``ab--x/vol``). Only for finding what a Space made earlier, and only together
+    with the ``org.spaces.space`` label that says whose it is."""
     return space_id.replace("/", "--")
 
 

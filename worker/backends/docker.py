@@ -17,9 +17,11 @@ from datetime import datetime, timezone
 import docker
 import docker.errors
 from docker.models.containers import Container
+from docker.models.images import Image
+from docker.models.volumes import Volume
 
 from core.errors import BackendError
-from core.names import STATIC_SERVER_IMAGE, app_image_repo, container_safe
+from core.names import STATIC_SERVER_IMAGE, app_image_repo, container_safe, legacy_container_safe
 from core.settings import get_settings
 from worker.backends.base import Instance, RunSpec, RuntimeBackend
 
@@ -36,6 +38,12 @@ DATA_DIR = "/data"
 
 def volume_name(space_id: str) -> str:
     return f"spaces-data-{container_safe(space_id)}"
+
+
+def legacy_volume_name(space_id: str) -> str:
+    """The name volumes had before (``owner--name``, which two Spaces can share): a Space still uses
+    its volume of that name if the volume's label says it is its own (its data stays where it is)."""
+    return f"spaces-data-{legacy_container_safe(space_id)}"
 
 
 def unix_time(stamp: str) -> float:
@@ -74,14 +82,26 @@ class DockerBackend(RuntimeBackend):
             except docker.errors.APIError as exc:  # created by a concurrent worker meanwhile
                 log.debug("network create raced: %s", exc)
 
+    def find_volume(self, space_id: str) -> Volume | None:
+        """The Space's /data volume: by its name, or by the old name if labelled as this Space's."""
+        for name in (volume_name(space_id), legacy_volume_name(space_id)):
+            try:
+                volume = self.client.volumes.get(name)
+            except docker.errors.NotFound:
+                continue
+            owner = (volume.attrs.get("Labels") or {}).get(LABEL_SPACE)
+            if owner == space_id:
+                return volume
+            if name == volume_name(space_id):
+                raise BackendError(f"the volume {name} belongs to {owner!r}, not to {space_id}; it is left alone")
+        return None
+
     def ensure_volume(self, space_id: str) -> str:
         """The Space's /data volume, created on first use and handed to uid 1000 (the app's user)."""
+        found = self.find_volume(space_id)
+        if found is not None:
+            return found.name
         name = volume_name(space_id)
-        try:
-            self.client.volumes.get(name)
-            return name
-        except docker.errors.NotFound:
-            pass
         self.client.volumes.create(name, labels={LABEL_MANAGED: "1", LABEL_SPACE: space_id})
         try:
             self.client.containers.run(
@@ -117,16 +137,14 @@ class DockerBackend(RuntimeBackend):
             return None
 
     def has_storage(self, space_id: str) -> bool:
-        try:
-            self.client.volumes.get(volume_name(space_id))
-        except docker.errors.NotFound:
-            return False
-        return True
+        return self.find_volume(space_id) is not None
 
     def drop_storage(self, space_id: str) -> None:
         try:
-            self.client.volumes.get(volume_name(space_id)).remove(force=True)
-            log.info("removed the /data volume of %s", space_id)
+            volume = self.find_volume(space_id)
+            if volume is not None:
+                volume.remove(force=True)
+                log.info("removed the /data volume %s of %s", volume.name, space_id)
         except docker.errors.NotFound:
             pass
         except docker.errors.APIError as exc:
@@ -308,8 +326,15 @@ class DockerBackend(RuntimeBackend):
         listing = self.client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=1"})
         return {c["Id"]: (c.get("State", ""), (c.get("Labels") or {}).get(LABEL_SPACE, "")) for c in listing}
 
+    def images_of(self, space_id: str) -> list[Image]:
+        """The Space's app images: its repository, and any image labelled as its own (images built
+        before names were one-to-one sit in a repository two Spaces may share; the label tells)."""
+        found = {i.id: i for i in self.client.images.list(name=app_image_repo(space_id))}
+        found.update({i.id: i for i in self.client.images.list(filters={"label": f"{LABEL_SPACE}={space_id}"})})
+        return list(found.values())
+
     def forget(self, space_id: str) -> None:
-        for image in self.client.images.list(name=app_image_repo(space_id)):
+        for image in self.images_of(space_id):
             try:
                 self.client.images.remove(image.id, force=True)
             except docker.errors.NotFound:
