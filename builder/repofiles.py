@@ -35,10 +35,11 @@ def read_top_level(src: Path, name: str, *, max_bytes: int = MAX_BYTES) -> bytes
             raise
     finally:
         os.close(dir_fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise BuildFailed(f"{name} is not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise BuildFailed(f"{name} is not a regular file")
         if info.st_size > max_bytes:
             raise BuildFailed(f"{name} is {info.st_size} bytes; at most {max_bytes} are read")
         return fh.read(max_bytes + 1)[:max_bytes]

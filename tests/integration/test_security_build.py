@@ -1,0 +1,153 @@
+"""Attacks on the build, as an ordinary user would make them with a `git push` (issue 11).
+
+Each payload is harmless: it tries to create a marker file on the host, read a host file into the
+build log, reach a host port, or get another tenant's wheel installed. Each must fail safely:
+a clear stage and reason, the marker never on the host, nothing of the host in any log.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+import redis
+
+from core.settings import get_settings
+from tests.helpers import WorkTree, api, output, runtime, wait_stage
+
+SETUP_PY = """\
+import os, pathlib, sys
+marker = pathlib.Path({marker!r})
+try:
+    marker.write_text("uid %d" % os.getuid())   # on the host this would be the proof of an escape
+except OSError:
+    pass
+if {fail!r}:
+    sys.exit("SANDBOX-UID %d" % os.getuid())
+from setuptools import setup
+setup(name={name!r}, version={version!r}, py_modules=[])
+"""
+
+
+def build_log(space_id: str, user) -> str:
+    response = api("GET", f"/api/spaces/{space_id}/logs/build", user)
+    return "\n".join(line.removeprefix("data: ") for line in response.text.splitlines() if line.startswith("data: "))
+
+
+def push_space(tmp_path: Path, user, track, name: str, files: dict[str, str]) -> tuple[str, str]:
+    space_id = track(f"{user.name}/{name}", user)
+    tree = WorkTree(tmp_path / name)
+    for path, content in files.items():
+        tree.write(path, content)
+    tree.commit(name)
+    run = tree.push(user.name, name, user)
+    return space_id, output(run)
+
+
+def local_package(name: str, version: str, marker: str, *, fail: bool = False, folder: str = "pkg") -> dict[str, str]:
+    return {f"{folder}/setup.py": SETUP_PY.format(marker=marker, name=name, version=version, fail=fail)}
+
+
+@pytest.fixture
+def marker() -> Path:
+    path = Path(f"/tmp/spaces-pwned-{secrets.token_hex(6)}")
+    yield path
+    assert not path.exists(), f"{path} appeared on the host: build code ran outside its sandbox"
+
+
+def test_build_code_runs_in_the_sandbox_not_on_the_host(user, track, tmp_path, marker):
+    """A path requirement's setup.py runs (as on Hugging Face), but as uid 1000 in a container."""
+    files = {**local_package("spaces-sandbox-probe", "0.1", str(marker), fail=True), "requirements.txt": "./pkg\n"}
+    space_id, out = push_space(tmp_path, user, track, "sdist", files)
+    rt = runtime(space_id, user)
+    assert rt["stage"] == "BUILD_ERROR"
+    assert "SANDBOX-UID 1000" in build_log(space_id, user)
+    assert not marker.exists()
+
+
+def test_git_file_url_of_a_host_repository_fails_without_running_anything(user, track, tmp_path, marker):
+    """The original exploit: a VCS requirement pointing at the Space's own bare repo on the host's disk."""
+    own_repo = get_settings().repos_dir / f"{user.name}/gitfile.git"
+    files = {**local_package("evil", "0.1", str(marker), folder="."), "requirements.txt": f"evil @ git+file://{own_repo}\n"}
+    space_id, out = push_space(tmp_path, user, track, "gitfile", files)
+    assert own_repo.is_dir()
+    rt = runtime(space_id, user)
+    assert rt["stage"] == "BUILD_ERROR"
+    assert "could not resolve the Python requirements" in rt["errorMessage"]
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("line", ["-r /var/lib/spaces/redis.password", "-c ../../../etc/shadow",
+                                  "--requirement=/etc/shadow", "-r \\\n/etc/shadow", "-rfile:///etc/shadow"])
+def test_requirement_includes_outside_the_repo_are_config_errors(user, track, tmp_path, line):
+    space_id, out = push_space(tmp_path, user, track, f"inc{secrets.token_hex(3)}", {"requirements.txt": f"{line}\n"})
+    rt = runtime(space_id, user)
+    assert rt["stage"] == "CONFIG_ERROR", rt
+    assert "names a file outside the repository" in rt["errorMessage"]
+    assert "may only name a file inside it" in rt["errorMessage"]
+    log = build_log(space_id, user)
+    key = get_settings().redis_password_file.read_text().strip()
+    assert key not in log and key not in rt["errorMessage"]
+    assert "root:" not in log
+
+
+def test_index_options_pointing_at_host_ports_reach_nothing_on_the_host(user, track, tmp_path):
+    """--index-url / --find-links at loopback resolve inside the sandbox: its own loopback, not the host's."""
+    settings = get_settings()
+    redis_log = settings.data_dir / "logs" / "redis.log"
+    attacks_before = redis_log.read_text(errors="replace").count("SECURITY ATTACK")
+    port = settings.redis_url.rsplit(":", 1)[1].split("/")[0]
+    lines = f"--index-url http://127.0.0.1:{port}/\n--find-links {settings.data_dir}/cache\nhumanize\n"
+    space_id, out = push_space(tmp_path, user, track, "loopidx", {"requirements.txt": lines})
+    rt = runtime(space_id, user)
+    assert rt["stage"] == "BUILD_ERROR"
+    assert "could not resolve the Python requirements" in rt["errorMessage"]
+    assert redis_log.read_text(errors="replace").count("SECURITY ATTACK") == attacks_before
+
+
+def test_a_wheel_one_tenant_built_is_never_installed_for_another(user, other_user, track, tmp_path, marker):
+    """A's build makes a wheel 'humanize 99.0.1' from its own source; B asks for that exact release."""
+    name, version = "humanize", "99.0.1"
+    files = {**local_package(name, version, str(marker)), "requirements.txt": "./pkg\n"}
+    a_id, out = push_space(tmp_path, user, track, "poisoner", files)
+    assert "Your Space is running" in out, out
+    cache = get_settings().wheel_cache
+    assert not list(cache.glob(f"{name}-{version}-*.whl")), "a built wheel reached the shared cache"
+    assert list(get_settings().owner_wheel_cache(user.name).glob(f"{name}-{version}-*.whl"))
+    b_id, out = push_space(tmp_path, other_user, track, "victim", {"requirements.txt": f"{name}=={version}\n"})
+    rt = runtime(b_id, other_user)
+    assert rt["stage"] == "BUILD_ERROR", "B installed a wheel that A's build produced"
+    assert f"{name}=={version}" in rt["errorMessage"] or "No matching distribution" in rt["errorMessage"]
+
+
+def test_index_wheels_are_shared_and_checked(user, other_user, track, tmp_path):
+    """A wheel downloaded from the index goes to the shared cache with the index's own hash."""
+    a_id, out = push_space(tmp_path, user, track, "idx-a", {"requirements.txt": "humanize==4.8.0\n"})
+    assert "Your Space is running" in out, out
+    assert list(get_settings().wheel_cache.glob("humanize-4.8.0-*.whl"))
+    b_id, out = push_space(tmp_path, other_user, track, "idx-b", {"requirements.txt": "humanize==4.8.0\n"})
+    assert "Your Space is running" in out, out
+    assert "requirements unchanged: reusing spaces-deps:" in build_log(b_id, other_user)
+
+
+def test_dependency_files_behind_symlinks_are_refused(user, track, tmp_path):
+    space_id = track(f"{user.name}/pkglink", user)
+    tree = WorkTree(tmp_path / "pkglink")
+    (tree.path / "deps").mkdir()
+    (tree.path / "deps" / "list").write_text("jq\n")
+    os.symlink("deps/list", tree.path / "packages.txt")
+    tree.commit("link")
+    tree.push(user.name, "pkglink", user)
+    rt = wait_stage(space_id, {"BUILD_ERROR", "CONFIG_ERROR", "RUNNING"}, user=user)
+    assert rt["stage"] == "BUILD_ERROR"
+    assert "packages.txt is a symbolic link: it must be a regular file in the repository" in rt["errorMessage"]
+
+
+def test_redis_refuses_clients_without_the_password():
+    settings = get_settings()
+    port = int(settings.redis_url.rsplit(":", 1)[1].split("/")[0])
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=port).ping()
+    assert oct(settings.redis_password_file.stat().st_mode & 0o777) == "0o600"
