@@ -77,6 +77,7 @@ def run(box: Sandbox, settings: Settings, emit: Callable[[str], None], *, timeou
     this thread (the build guard's timeout or supersede signal).
     """
     client = images.docker_client()
+    remove_stale(settings.build_timeout + 120)
     try:
         container = client.containers.create(
             box.image, box.argv, user=f"{SANDBOX_UID}:{SANDBOX_UID}", working_dir=box.workdir,
@@ -145,12 +146,22 @@ def _remove(container) -> None:
             time.sleep(0.5)
 
 
-def remove_leftovers() -> int:
-    """Remove sandboxes a dead builder left behind (the reconciler calls this)."""
+def remove_stale(max_age: float) -> int:
+    """Remove sandboxes older than ``max_age`` seconds: a builder killed mid-build left them behind.
+
+    Called before each new sandbox starts, so leftovers never pile up; no live build's sandbox is
+    that old (each is stopped at its build's deadline).
+    """
+    client = images.docker_client()
     removed = 0
-    for container in images.docker_client().containers.list(all=True, filters={"label": SANDBOX_LABEL}, sparse=True):
-        _remove(container)
-        removed += 1
+    for info in client.api.containers(all=True, filters={"label": SANDBOX_LABEL}):
+        if time.time() - float(info.get("Created", time.time())) > max_age:
+            log.warning("removing a stale build sandbox %s (%s)", info["Id"][:12], info.get("Labels", {}).get(SANDBOX_LABEL))
+            try:
+                client.api.remove_container(info["Id"], force=True)
+                removed += 1
+            except docker.errors.APIError as exc:
+                log.warning("could not remove stale sandbox %s: %s", info["Id"][:12], exc)
     return removed
 
 
