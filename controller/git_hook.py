@@ -1,7 +1,8 @@
 """The ``post-receive`` hook of every Space repository.
 
 git runs it after a push has stored its commits; whatever it prints reaches the pusher as
-``remote:`` lines. For a push to ``main`` it records a build, queues it, and (unless the push
+``remote:`` lines. The first push a Space accepts creates its record here (nothing before: a
+refused push leaves no Space behind). For a push to ``main`` it records a build, queues it, and (unless the push
 said ``-o nowait``) follows the build log and the Space's stage until the Space runs or fails,
 then prints the URL or the reason.
 """
@@ -19,6 +20,7 @@ import redis
 
 from controller.repos import DEFAULT_BRANCH, space_id_from_git_dir
 from core import keys, store
+from core.errors import Conflict
 from core.queues import build_queue_status, queue_build
 from core.settings import get_settings
 from core.stages import FINAL_STAGES, Stage
@@ -137,10 +139,22 @@ def main() -> int:
     return post_receive(updates)
 
 
+def ensure_space(r: redis.Redis, space_id: str) -> None:
+    """Create the Space's record on its first accepted push (the controller authorized the pusher)."""
+    if store.get_space(r, space_id) is not None:
+        return
+    try:
+        store.create_space(r, space_id)
+    except Conflict:
+        pass  # made meanwhile, by a concurrent push or the API
+
+
 def post_receive(updates: list[list[str]]) -> int:
     settings = get_settings()
     r = store.get_redis()
     space_id = space_id_from_git_dir(Path(os.environ.get("GIT_DIR", ".")))
+    if any(new != ZERO for _, new, _ in updates):
+        ensure_space(r, space_id)
     main_ref = f"refs/heads/{DEFAULT_BRANCH}"
     commits = [new for old, new, ref in updates if ref == main_ref and new != ZERO]
     others = [ref for _, new, ref in updates if ref != main_ref]

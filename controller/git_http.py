@@ -2,8 +2,12 @@
 
 This module only authenticates, authorizes and relays: the request body goes to the CGI's stdin
 and its output is streamed back as it comes, so the ``post-receive`` hook's progress lines reach
-the pusher live. Pushing to a Space that does not exist yet creates it (in the pusher's own
-namespace). Errors are ``text/plain``, which git prints to the user as ``remote:`` lines.
+the pusher live. Pushing to a Space that does not exist yet creates it (in a namespace the pusher
+may write to) — but only once a commit is accepted: the ``post-receive`` hook makes the record
+(:mod:`controller.git_hook`). Until then the request works in an empty repository that is removed
+again when the push is refused or ends without storing anything (:func:`_first_push`), so a refused
+first push leaves no record, no repository and nothing in any listing. Errors are ``text/plain``,
+which git prints to the user as ``remote:`` lines.
 """
 
 from __future__ import annotations
@@ -12,17 +16,20 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
-from collections.abc import AsyncIterator
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from controller.deps import StoreDep, resolve_caller
-from controller.repos import ensure_repo
-from core import accounts, store
+from controller.repos import ensure_repo, has_refs, repo_path
+from core import accounts, keys, store
 from core.access import Caller, may_read_repo, require_read, require_write
-from core.errors import Conflict, NotFound, SpacesError, Unauthorized
+from core.errors import NotFound, SpacesError, Unauthorized
 from core.names import parse_space_id
 from core.settings import get_settings
 
@@ -55,20 +62,61 @@ def _text(status: int, message: str, headers: dict[str, str] | None = None) -> P
     return PlainTextResponse(message.rstrip() + "\n", status_code=status, headers=headers)
 
 
-def _authorize_push(r, caller: Caller | None, space_id: str) -> None:
+def _authorize_push(r, caller: Caller | None, space_id: str) -> bool:
+    """Check that ``caller`` may push to ``space_id``; True if the Space has no record yet (the
+    push would create it). Nothing is created here."""
     owner = space_id.split("/", 1)[0]
     if caller is None:
         raise Unauthorized("pushing needs an access token: use http://USER:TOKEN@host/spaces/OWNER/NAME")
     space = store.get_space(r, space_id)
     require_write(caller, owner, space, verb="push to")
-    if space is None:
-        if accounts.namespace_kind(r, owner) is None:
-            raise NotFound(f"there is no user or organization '{owner}' to own {space_id}")
+    if space is None and accounts.namespace_kind(r, owner) is None:
+        raise NotFound(f"there is no user or organization '{owner}' to own {space_id}")
+    return space is None
+
+
+FIRST_PUSH_STALE = 6 * 3600  # a request to a new Space older than this is taken for dead (its controller died)
+FIRST_PUSH_LOCK_SECONDS = 30
+
+
+def _begin_first_push(r, space_id: str) -> str:
+    """A git request to a Space without a record: make its (empty) repository for the request and
+    count the request as under way, so that another one ending meanwhile does not remove it."""
+    token = uuid.uuid4().hex
+    with r.lock(keys.first_push_lock(space_id), timeout=FIRST_PUSH_LOCK_SECONDS, blocking_timeout=FIRST_PUSH_LOCK_SECONDS):
+        r.zadd(keys.first_pushes(space_id), {token: time.time()})
+        r.expire(keys.first_pushes(space_id), FIRST_PUSH_STALE)
+        ensure_repo(space_id)
+    return token
+
+
+def _end_first_push(r, space_id: str, token: str) -> None:
+    """The request ``token`` has ended: if no commit was accepted (the Space still has no record
+    and its repository no refs) and no other request to it is under way, remove the repository."""
+    with r.lock(keys.first_push_lock(space_id), timeout=FIRST_PUSH_LOCK_SECONDS, blocking_timeout=FIRST_PUSH_LOCK_SECONDS):
+        pending = keys.first_pushes(space_id)
+        r.zrem(pending, token)
+        r.zremrangebyscore(pending, 0, time.time() - FIRST_PUSH_STALE)
+        if r.zcard(pending) or store.get_space(r, space_id) is not None or has_refs(space_id):
+            return
+        path = repo_path(space_id)
+        shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # the owner's folder, if this was its only repository
+        log.info("push to new Space %s stored nothing; its empty repository was removed", space_id)
+
+
+async def _first_push(r, space_id: str) -> Callable[[], None]:
+    """Begin a request to a Space without a record; returns what ends it (to call exactly once)."""
+    token = await asyncio.to_thread(_begin_first_push, r, space_id)
+
+    def end() -> None:
         try:
-            store.create_space(r, space_id)
-            log.info("created Space %s on first push by %s", space_id, caller.name)
-        except Conflict:
-            pass  # a concurrent push created it first
+            _end_first_push(r, space_id, token)
+        except Exception:  # noqa: BLE001 - a cleanup that fails must not fail the answer already sent
+            log.exception("cleaning up after a push to new Space %s failed", space_id)
+
+    return end
 
 
 def _authorize_fetch(r, caller: Caller | None, space_id: str) -> None:
@@ -125,7 +173,9 @@ async def _collect_stderr(stream: asyncio.StreamReader, keep: int = 8192) -> byt
     return tail
 
 
-async def _run_backend(request: Request, env: dict[str, str]) -> Response:
+async def _run_backend(request: Request, env: dict[str, str], on_done: Callable[[], None] | None = None) -> Response:
+    """Run git http-backend for the request and stream its answer; ``on_done`` (blocking) runs in a
+    thread once the backend has exited."""
     proc = await asyncio.create_subprocess_exec(
         "git", "http-backend", env=env, start_new_session=True,  # its own process group: see _stop
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -165,6 +215,8 @@ async def _run_backend(request: Request, env: dict[str, str]) -> Response:
             rc = await proc.wait()
             if rc != 0 or err:
                 log.info("git http-backend exited %s: %s", rc, err)
+            if on_done is not None:
+                await asyncio.to_thread(on_done)
 
     media = headers.pop("Content-Type", None)
     return RelayResponse(body(), status_code=status, headers=headers, media_type=media)
@@ -178,14 +230,16 @@ async def git_smart_http(owner: str, repo: str, action: str, request: Request, r
     service = request.query_params.get("service") if action == "info/refs" else action
     if service not in SERVICES:
         return _text(403, "only git's smart HTTP protocol is served (git 1.6.6 or newer)")
+    on_done = None
     try:
         space_id = parse_space_id(owner, name)
         caller = resolve_caller(r, request)
-        if service == "git-receive-pack":
-            _authorize_push(r, caller, space_id)
+        if service == "git-receive-pack" and _authorize_push(r, caller, space_id):
+            on_done = await _first_push(r, space_id)
         else:
-            _authorize_fetch(r, caller, space_id)
-        ensure_repo(space_id)
+            if service != "git-receive-pack":
+                _authorize_fetch(r, caller, space_id)
+            ensure_repo(space_id)
     except Unauthorized as exc:
         return _text(401, exc.message, {"WWW-Authenticate": 'Basic realm="Spaces"'})
     except SpacesError as exc:
@@ -208,4 +262,9 @@ async def git_smart_http(owner: str, repo: str, action: str, request: Request, r
     for header, var in PASS_HEADERS.items():
         if header in request.headers:
             env[var] = request.headers[header]
-    return await _run_backend(request, env)
+    try:
+        return await _run_backend(request, env, on_done)
+    except BaseException:
+        if on_done is not None:
+            await asyncio.to_thread(on_done)
+        raise

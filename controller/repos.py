@@ -80,6 +80,16 @@ def head_commit(space_id: str) -> str | None:
     return run.stdout.strip() or None
 
 
+def has_refs(space_id: str) -> bool:
+    """True if the repository exists and holds any branch or tag (a push stored something)."""
+    path = repo_path(space_id)
+    if not (path / "HEAD").is_file():
+        return False
+    run = subprocess.run(["git", f"--git-dir={path}", "for-each-ref", "--count=1", "--format=%(refname)"],
+                         capture_output=True, text=True)
+    return run.returncode != 0 or bool(run.stdout.strip())  # unreadable: keep it
+
+
 # ---------------------------------------------------------------- files and commits without git (the HF API)
 
 ZERO = "0" * 40

@@ -116,6 +116,22 @@ def space_lock(space_id: str) -> str:
     return f"{PREFIX}:lock:space:{space_id}"
 
 
+def route_lock(space_id: str) -> str:
+    """Held for moments: while a Space's route is written from its record, and while its visibility
+    changes (record and route together), so no route is ever written from a stale visibility."""
+    return f"{PREFIX}:lock:route:{space_id}"
+
+
+def first_push_lock(space_id: str) -> str:
+    """Held for moments while a push to a Space without a record makes, or removes, its empty repository."""
+    return f"{PREFIX}:lock:first-push:{space_id}"
+
+
+def first_pushes(space_id: str) -> str:
+    """Sorted set: git requests under way to a Space that has no record yet -> their start time."""
+    return f"{PREFIX}:first-push:{space_id}"
+
+
 def deps_lock(deps_key: str) -> str:
     return f"{PREFIX}:lock:deps:{deps_key}"
 

@@ -5,19 +5,28 @@ Routes are Traefik dynamic configuration in Traefik's own shape (``http.routers.
 Redis provider reads. :class:`RouteTable` is the small interface (modelled on JupyterHub's
 ``Proxy``); :class:`RedisRouteTable` is the implementation; a route only counts as live once
 Traefik's own API reports it (:meth:`RedisRouteTable.wait_live`).
+
+A Space's route is written only through :func:`write_space_route` (where it points) and
+:func:`set_space_visibility` / :func:`sync_space_privacy` (whether it asks who is visiting). Each
+holds the Space's route lock (``keys.route_lock``) while it reads the Space's record and writes its
+route, and a visibility change writes the record and the route under that same lock: so no writer
+can put back a route from a visibility read before a change (a private Space served publicly).
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import redis
 
-from core import keys
+from core import keys, store
+from core.access import is_private
 from core.errors import BackendError
 from core.settings import get_settings
 
@@ -74,11 +83,12 @@ class RouteTable(abc.ABC):
 
     @abc.abstractmethod
     def add_route(
-        self, name: str, host: str, target: str, *, root_path: str | None = None, private: bool = False,
+        self, name: str, host: str, target: str, *, root_path: str | None = None, private: bool | None = None,
         pipeline: redis.client.Pipeline | None = None,
     ) -> None:
         """Send requests for ``host`` to ``target`` (replacing any earlier route of ``name``);
-        ``private``: only after the access check."""
+        ``private``: only after the access check; None keeps the check the route has now (a caller
+        that does not say never drops it). Space routes: use :func:`write_space_route`."""
 
     @abc.abstractmethod
     def set_private(self, name: str, private: bool) -> None:
@@ -113,9 +123,11 @@ class RedisRouteTable(RouteTable):
         return found
 
     def add_route(
-        self, name: str, host: str, target: str, *, root_path: str | None = None, private: bool = False,
+        self, name: str, host: str, target: str, *, root_path: str | None = None, private: bool | None = None,
         pipeline: redis.client.Pipeline | None = None,
     ) -> None:
+        if private is None:
+            private = self.is_private(name)
         wanted = flatten(route_config(name, host, target, root_path=root_path, private=private))
         stale = [k for k in self._keys_of(name) if k not in wanted]
         p = pipeline or self.r.pipeline(transaction=True)
@@ -212,6 +224,79 @@ def wait_private(name: str, private: bool, *, timeout: float = 10.0) -> None:
         return checked == private and router.json().get("status") == "enabled"
 
     _wait_for_traefik(served, timeout, f"the visibility of {name}")
+
+
+ROUTE_LOCK_SECONDS = 10.0  # a route write takes milliseconds; a holder that died frees it after this
+
+
+@contextlib.contextmanager
+def space_route_lock(r: redis.Redis, space_id: str) -> Iterator[None]:
+    """Hold the Space's route lock: taken by every write of its route and by every visibility change.
+    Held for moments only (never while a deploy waits for its app), so a visibility change never
+    waits for a deploy, a wake or a restart to finish."""
+    lock = r.lock(keys.route_lock(space_id), timeout=ROUTE_LOCK_SECONDS, blocking_timeout=ROUTE_LOCK_SECONDS)
+    if not lock.acquire():
+        raise BackendError(f"the route of {space_id} stayed locked for {ROUTE_LOCK_SECONDS:.0f} s; try again")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("the route lock of %s expired before its change ended", space_id)
+
+
+def write_space_route(r: redis.Redis, space_id: str, target: str, *, root_path: str | None = None,
+                      wait: bool = True) -> bool:
+    """Point the Space's route at ``target``, with the access check its record asks for at this
+    moment (read under the route lock); then, if ``wait``, block until Traefik serves it. Returns
+    False, writing nothing, if the Space no longer exists."""
+    settings = get_settings()
+    with space_route_lock(r, space_id):
+        space = store.get_space(r, space_id)
+        if space is None:
+            log.info("not routing %s: it no longer exists", space_id)
+            return False
+        name = space_route_name(space["subdomain"])
+        RedisRouteTable(r).add_route(name, settings.space_host(space["subdomain"]), target, root_path=root_path,
+                                     private=is_private(space))
+    if wait:
+        RedisRouteTable.wait_live(name, target)
+    return True
+
+
+def set_space_visibility(r: redis.Redis, space_id: str, visibility: str) -> None:
+    """Record the Space's new visibility and put its route's access check in place (or take it
+    away) under the route lock; then block until Traefik serves the route that way."""
+    private = is_private({"visibility": visibility})
+    with space_route_lock(r, space_id):
+        space = store.require_space(r, space_id)
+        r.hset(keys.space(space_id), mapping={"visibility": visibility, "updated_at": store.now()})
+        name = space_route_name(space["subdomain"])
+        RedisRouteTable(r).set_private(name, private)
+    wait_private(name, private)
+
+
+def sync_space_privacy(r: redis.Redis, space_id: str) -> bool:
+    """Make the route's access check match the Space's record (read under the route lock).
+    Returns True if the route had to change."""
+    routes = RedisRouteTable(r)
+    with space_route_lock(r, space_id):
+        space = store.get_space(r, space_id)
+        if space is None:
+            return False
+        name = space_route_name(space["subdomain"])
+        if not routes.target_of(name) or routes.is_private(name) == is_private(space):
+            return False
+        routes.set_private(name, is_private(space))
+    log.warning("the route of %s did not match its visibility (%s); repaired", space_id, space.get("visibility"))
+    return True
+
+
+def delete_space_route(r: redis.Redis, space_id: str, subdomain: str) -> None:
+    """Remove the Space's route (under the route lock, so no visibility change writes half of it back)."""
+    with space_route_lock(r, space_id):
+        RedisRouteTable(r).delete_route(space_route_name(subdomain))
 
 
 def controller_config(host: str, target: str) -> dict[str, Any]:

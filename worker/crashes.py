@@ -100,7 +100,7 @@ def restart_crashed(space_id: str) -> None:
             return
         try:
             inst, _ = bring_up(r, runtime, space, settings, instance_of(runtime, space))
-            route_to(r, space, inst.target, settings)
+            route_to(r, space_id, inst.target)
         except SpacesError as exc:
             record_crash(r, space, exc.message, settings)
             return

@@ -20,13 +20,12 @@ import redis
 import redis.lock
 
 from core import envvars, keys, metrics, store
-from core.access import is_private
 from core.errors import SpacesError
 from core.hardware import space_limits
 from core.processes import gone_here
 from core.settings import Settings, get_settings
 from core.stages import Stage
-from proxy.routes import RedisRouteTable, space_route_name
+from proxy.routes import delete_space_route, write_space_route
 from worker import static_host
 from worker.backends import RunSpec, RuntimeBackend, get_backend
 from worker.health import wait_drained, wait_healthy
@@ -77,12 +76,11 @@ def run_spec(space: dict, build: dict, settings: Settings, r: redis.Redis) -> Ru
     )
 
 
-def route_to(r: redis.Redis, space: dict, target: str, settings: Settings, *, root_path: str | None = None) -> None:
-    """Point the Space's route at ``target`` and wait until Traefik serves it."""
-    routes = RedisRouteTable(r)
-    name = space_route_name(space["subdomain"])
-    routes.add_route(name, settings.space_host(space["subdomain"]), target, root_path=root_path, private=is_private(space))
-    routes.wait_live(name, target)
+def route_to(r: redis.Redis, space_id: str, target: str, *, root_path: str | None = None) -> None:
+    """Point the Space's route at ``target`` and wait until Traefik serves it. Its access check
+    follows the Space's record as it is when the route is written, never a copy read earlier (a
+    Space made private while its deploy was under way stays private)."""
+    write_space_route(r, space_id, target, root_path=root_path)
 
 
 def static_root_path(build: dict) -> str | None:
@@ -194,7 +192,7 @@ def _start_container(r: redis.Redis, space: dict, build: dict, settings: Setting
         )
         store.append_log(r, build["id"], f"app answered HTTP {seconds:.1f} s after start")
         metrics.observe(r, "spaces_app_start_seconds", seconds, metrics.START_BUCKETS)
-        route_to(r, space, instance.target, settings)
+        route_to(r, space["id"], instance.target)
     except SpacesError:
         runtime.remove(instance.id)
         raise
@@ -205,7 +203,7 @@ def _start_static(r: redis.Redis, space: dict, build: dict, settings: Settings) 
     target = static_host.ensure_server(settings)
     static_host.publish(settings, space["subdomain"], build["release"], build.get("app_dir", "."))
     static_host.check_site(target, settings.space_host(space["subdomain"]), build.get("index", "index.html"))
-    route_to(r, space, target, settings, root_path=static_root_path(build))
+    route_to(r, space["id"], target, root_path=static_root_path(build))
     return {"instance": "", "target": target}
 
 
@@ -221,7 +219,7 @@ def delete_space(space_id: str) -> None:
         for inst in runtime.list_instances():
             if inst.space_id == space_id:
                 runtime.remove(inst.id)
-        RedisRouteTable(r).delete_route(space_route_name(space["subdomain"]))
+        delete_space_route(r, space_id, space["subdomain"])
         static_host.unpublish(settings, space["subdomain"])
         runtime.forget(space_id)
         shutil.rmtree(settings.repos_dir / f"{space_id}.git", ignore_errors=True)

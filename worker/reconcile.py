@@ -25,7 +25,6 @@ import time
 import redis
 
 from core import envvars, keys, store
-from core.access import is_private
 from core.errors import SpacesError
 from core.processes import stop_orphan_git_backends
 from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, job_alive
@@ -36,6 +35,7 @@ from proxy.routes import (
     RedisRouteTable,
     controller_config,
     space_route_name,
+    sync_space_privacy,
 )
 from worker import static_host
 from worker.backends import RuntimeBackend, get_backend
@@ -107,7 +107,7 @@ def _repair_static(r: redis.Redis, space: dict, build: dict, settings: Settings)
             static_host.publish(settings, space["subdomain"], build["release"], build.get("app_dir", "."))
         if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != target:
             log.info("reconcile: repairing the route of %s", space["id"])
-            route_to(r, space, target, settings, root_path=static_root_path(build))
+            route_to(r, space["id"], target, root_path=static_root_path(build))
             r.hset(keys.space(space["id"]), "target", target)
     except SpacesError as exc:
         log.warning("reconcile: static Space %s cannot be served: %s", space["id"], exc.detail)
@@ -131,7 +131,7 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
             log.info("reconcile: %s serves again (its instance was %s)", space["id"], how)
         if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != inst.target:
             log.info("reconcile: repairing the route of %s", space["id"])
-            route_to(r, space, inst.target, settings)
+            route_to(r, space["id"], inst.target)
         if space.get("instance") != inst.id or space.get("target") != inst.target:
             r.hset(keys.space(space["id"]), mapping={"instance": inst.id, "target": inst.target})
     except SpacesError as exc:
@@ -203,12 +203,12 @@ def resume_abandoned(r: redis.Redis, space: dict) -> None:
 
 
 def repair_privacy(r: redis.Redis, space: dict) -> None:
-    """A private Space's route passes the access check; a public one's does not (the record decides)."""
-    routes = RedisRouteTable(r)
-    name = space_route_name(space["subdomain"])
-    if routes.target_of(name) and routes.is_private(name) != is_private(space):
-        log.warning("reconcile: the route of %s did not match its visibility (%s); repaired", space["id"], space.get("visibility"))
-        routes.set_private(name, is_private(space))
+    """A private Space's route passes the access check; a public one's does not (the record, read
+    under the route lock, decides: a visibility change made meanwhile is never undone)."""
+    try:
+        sync_space_privacy(r, space["id"])
+    except SpacesError as exc:
+        log.warning("reconcile: %s", exc.message)
 
 
 def remove_orphan_routes(r: redis.Redis) -> None:
@@ -235,7 +235,7 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, 
             release_dead_locks(r, space)
             resume_abandoned(r, space)
             reconcile_space(r, backend, space, settings, revive_stopped=revive_stopped)
-            repair_privacy(r, store.get_space(r, space["id"]) or space)
+            repair_privacy(r, space)
         for inst in backend.list_instances():
             if inst.space_id and store.get_space(r, inst.space_id) is None:
                 log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)

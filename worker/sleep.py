@@ -19,12 +19,11 @@ import time
 import redis
 
 from core import keys, metrics, store
-from core.access import is_private
 from core.errors import RuntimeFailed, SpacesError
 from core.hardware import space_limits
 from core.settings import Settings, get_settings
 from core.stages import Stage
-from proxy.routes import RedisRouteTable, space_route_name
+from proxy.routes import RedisRouteTable, space_route_name, write_space_route
 from worker.backends import Instance, RuntimeBackend
 from worker.health import wait_healthy
 from worker.jobs import backend, run_spec, space_lock
@@ -46,12 +45,10 @@ def sleeps(space: dict) -> bool:
 
 
 def route_to_waker(r: redis.Redis, space: dict, settings: Settings) -> None:
-    """Point the Space's host at the waker and wait until Traefik does so."""
-    routes = RedisRouteTable(r)
-    name = space_route_name(space["subdomain"])
-    if routes.target_of(name) != settings.waker_url:
-        routes.add_route(name, settings.space_host(space["subdomain"]), settings.waker_url, private=is_private(space))
-        routes.wait_live(name, settings.waker_url)
+    """Point the Space's host at the waker and wait until Traefik does so (its access check as
+    the Space's record says when the route is written: :func:`proxy.routes.write_space_route`)."""
+    if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != settings.waker_url:
+        write_space_route(r, space["id"], settings.waker_url)
 
 
 def instance_of(backend: RuntimeBackend, space: dict) -> Instance | None:
@@ -137,8 +134,7 @@ def wake(r: redis.Redis, backend: RuntimeBackend, space_id: str, settings: Setti
         store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=f"could not wake up: {exc.message}")
         raise RuntimeFailed(exc.message) from exc
     # Traefik picks the route up within a tenth of a second; meanwhile the waker relays.
-    RedisRouteTable(r).add_route(space_route_name(space["subdomain"]), settings.space_host(space["subdomain"]), inst.target,
-                                 private=is_private(space))
+    write_space_route(r, space_id, inst.target, wait=False)
     store.set_stage(r, space_id, Stage.RUNNING, instance=inst.id, target=inst.target, sleep_tier="",
                     last_active=str(time.time()))
     seconds = time.monotonic() - started

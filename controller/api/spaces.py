@@ -19,7 +19,7 @@ from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, store
 from core.access import VISIBILITIES, may_read_repo, may_read_space, require_owner_read, visibility, visibility_from
 from core.errors import InvalidInput, NotFound
-from proxy.routes import RedisRouteTable, space_route_name, wait_private
+from proxy.routes import set_space_visibility
 from core.settings import get_settings
 from core.stages import BuildStatus
 
@@ -76,15 +76,13 @@ def update_settings(owner: str, name: str, r: StoreDep, caller: CurrentUser, bod
     """Change the Space's visibility. Takes ``{"private": bool}`` or ``{"visibility": "public" |
     "private" | "protected"}`` (what huggingface_hub's ``update_repo_settings`` sends, old and new).
     The Space's route follows at once: a private Space's subdomain then asks who is visiting."""
-    space_id, space = owned_space(r, owner, name, caller)
+    space_id, _ = owned_space(r, owner, name, caller)
     unknown = sorted(set(body) - {"private", "visibility"})
     if unknown or not body:
         raise InvalidInput(f"settings accepts 'private' (true/false) or 'visibility' ({', '.join(VISIBILITIES)}); got {sorted(body)}")
-    wanted = visibility_from(body)
-    r.hset(keys.space(space_id), mapping={"visibility": wanted, "updated_at": store.now()})
-    route = space_route_name(space["subdomain"])
-    RedisRouteTable(r).set_private(route, wanted == "private")
-    wait_private(route, wanted == "private")
+    # Record and route change together under the Space's route lock, which every route write
+    # takes too: a deploy, wake or restart under way cannot put back a route without the check.
+    set_space_visibility(r, space_id, visibility_from(body))
     space = store.require_space(r, space_id)
     return {"id": space_id, "private": visibility(space) != "public", "visibility": visibility(space)}
 
