@@ -20,7 +20,7 @@ import redis
 from builder import base_images, buildkit, images
 from builder.config import SpaceConfig
 from builder.deps import deps_image, read_dependencies
-from builder.docker_bases import CACHE_SCOPE_ARG, map_bases
+from builder.docker_bases import build_args, map_bases
 from builder.dockerfile import app_dockerfile, label_line
 from builder.repofiles import read_top_level
 from core.errors import BuildFailed, NoAppFile
@@ -116,7 +116,7 @@ class DockerSdkBuilder(SdkBuilder):
         dockerfile.write_text(mapped)
         ctx.emit(f"--> building {ctx.tag} with BuildKit")
         step = time.monotonic()
-        buildargs = {**ctx.variables, CACHE_SCOPE_ARG: ctx.space_id}
+        buildargs = build_args(ctx.variables, ctx.space_id, ctx.emit)
         buildkit.build(ctx.src, dockerfile, ctx.tag, ctx.emit, buildargs=buildargs, secrets=ctx.secrets, nocache=ctx.fresh)
         ctx.emit(f"--> image built in {time.monotonic() - step:.1f} s")
         return self.container_result(ctx)
