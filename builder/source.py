@@ -31,6 +31,7 @@ from core.settings import get_settings
 log = logging.getLogger(__name__)
 
 MAX_LINK_HOPS = 40  # as Linux's ELOOP limit
+MAX_DEPTH = 200  # folders inside folders, links' copies included
 ROOT = ""  # the tree's top folder, as a path
 
 
@@ -160,6 +161,8 @@ class _Tree:
         if self.kinds[real] == "file":
             _copy_file(dest / real, dest / out, budget, out)
             return
+        if len(within) > MAX_DEPTH:
+            raise BuildFailed(f"symbolic link '{_show(path)}': its copy would be nested more than {MAX_DEPTH} folders deep")
         if real in within:
             shown = _show(real) or "the top folder"
             raise BuildFailed(f"symbolic link '{_show(path)}' leads to '{shown}', a folder that contains it: "
@@ -174,6 +177,8 @@ def _member_path(name: str) -> str:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or not path.parts or "\0" in name:
         raise BuildFailed(f"the repository contains a path the build refuses: '{_show(name)}'")
+    if len(path.parts) > MAX_DEPTH:
+        raise BuildFailed(f"'{_show(name)[:200]}…' is nested more than {MAX_DEPTH} folders deep")
     return "/".join(path.parts)
 
 
@@ -245,6 +250,9 @@ def export_commit(repo: Path, commit: str, dest: Path) -> None:
         if rc != 0:
             errors.seek(0)
             raise BuildFailed(f"could not read commit {commit[:12]}: {errors.read().decode(errors='replace').strip()}")
-    tree.materialize(dest, budget)
+    try:
+        tree.materialize(dest, budget)
+    except OSError as exc:  # e.g. a copy's path longer than the system allows
+        raise BuildFailed(f"could not replace the repository's symbolic links by copies: {exc.strerror}") from exc
     if tree.links:
         log.info("export of %s: %d symbolic link(s) replaced by copies", commit[:12], len(tree.links))

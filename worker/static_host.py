@@ -116,8 +116,11 @@ def _drop_old_releases(settings: Settings, live: Path) -> None:
     for old in live.parent.iterdir():
         if old == live:
             continue
-        if old.name.startswith(".") and old.stat(follow_symlinks=False).st_mtime > time.time() - settings.build_timeout:
-            continue  # a build of this Space is copying its files
+        try:
+            if old.name.startswith(".") and old.stat(follow_symlinks=False).st_mtime > time.time() - settings.build_timeout:
+                continue  # a build of this Space is copying its files
+        except FileNotFoundError:
+            continue  # renamed by its build meanwhile
         shutil.rmtree(old, ignore_errors=True)
 
 

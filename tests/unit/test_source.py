@@ -142,3 +142,8 @@ def test_crafted_archives_are_refused(tmp_path, members):
         source._extract(_tar(*members), dest, budget)
     assert not (tmp_path / "pwned").exists() and not Path("/tmp/pwned").exists()
     no_links(dest)
+
+
+def test_folders_nested_absurdly_deep_are_refused(tmp_path):
+    with pytest.raises(BuildFailed, match="nested more than 200 folders deep"):
+        export(tmp_path, {"/".join(["d"] * 201) + "/f": "x"})
