@@ -7,14 +7,17 @@ a clear stage and reason, the marker never on the host, nothing of the host in a
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from pathlib import Path
 
+import docker
 import pytest
 import redis
 
 from core.settings import get_settings
-from tests.helpers import WorkTree, api, output, runtime
+from tests.helpers import WorkTree, api, eventually, output, runtime
 
 SETUP_PY = """\
 import os, pathlib, sys
@@ -137,3 +140,63 @@ def test_redis_refuses_clients_without_the_password():
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(host="127.0.0.1", port=port).ping()
     assert oct(settings.redis_password_file.stat().st_mode & 0o777) == "0o600"
+
+
+PROBE_SETUP_PY = """\
+import json, os, socket, sys
+def gateway():
+    for line in open("/proc/net/route").read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == "00000000":
+            return socket.inet_ntoa(bytes.fromhex(fields[2])[::-1])
+def probe(host, port):
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return "reachable"
+    except OSError as exc:
+        return type(exc).__name__
+gw = gateway()
+seen = {{name: probe(gw, port) for name, port in {targets!r}.items()}}
+seen["uid"] = os.getuid()
+seen["cap_eff"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
+seen["docker.sock"] = os.path.exists("/var/run/docker.sock")
+sys.exit("SANDBOX-PROBE " + json.dumps(seen))
+"""
+
+
+def test_a_build_sandbox_cannot_reach_the_control_plane(user, track, tmp_path):
+    """Build code probes the host through the bridge gateway: Redis, the controller, the waker, Traefik's API."""
+    settings = get_settings()
+    targets = {"redis": int(settings.redis_url.rsplit(":", 1)[1].split("/")[0]), "controller": settings.controller_port,
+               "waker": settings.waker_port, "traefik api": settings.traefik_api_port, "docker api": 2375}
+    files = {"pkg/setup.py": PROBE_SETUP_PY.format(targets=targets), "requirements.txt": "./pkg\n"}
+    space_id, out = push_space(tmp_path, user, track, "probe", files)
+    log = build_log(space_id, user)
+    found = [json.loads(m) for m in re.findall(r"SANDBOX-PROBE (\{[^{}]*\})", log)]
+    assert found, log[-2000:]
+    seen = found[0]
+    for name in targets:
+        assert seen[name] != "reachable", f"{name} answers a build sandbox: {seen}"
+    assert seen["uid"] == 1000 and int(seen["cap_eff"], 16) == 0 and seen["docker.sock"] is False
+
+
+def test_a_superseded_build_stops_its_sandbox(user, track, tmp_path):
+    """A build stuck in build code (setup.py sleeping) is superseded by a new push: its sandbox goes at once."""
+    space_id = track(f"{user.name}/stuck", user)
+    tree = WorkTree(tmp_path / "stuck")
+    tree.write("pkg/setup.py", "import time\ntime.sleep(600)\n")
+    tree.write("requirements.txt", "./pkg\n")
+    tree.commit("stuck")
+    tree.push(user.name, "stuck", user, "-o", "nowait")
+    client = docker.from_env()
+
+    def sandboxes() -> list:
+        return [c for c in client.containers.list(filters={"label": "org.spaces.sandbox"}, ignore_removed=True)
+                if user.name in c.labels.get("org.spaces.sandbox", "")]
+
+    assert eventually(lambda: sandboxes(), timeout=60), "the build never reached its sandbox"
+    tree.git("rm", "-q", "-r", "pkg", "requirements.txt")
+    tree.commit("unstuck")
+    run = tree.push(user.name, "stuck", user)
+    assert "Your Space is running" in output(run), output(run)
+    assert eventually(lambda: not sandboxes(), timeout=15), "the superseded build's sandbox is still running"

@@ -18,14 +18,17 @@ def test_app_layer_copies_code_last_and_runs_as_uid_1000():
     assert sum(line.startswith(("RUN", "COPY")) for line in lines) == 1  # a code change rebuilds one layer
 
 
-def test_dependency_layers_go_apt_then_pre_requirements_then_requirements():
-    text = deps_dockerfile("base:1", Dependencies(("ffmpeg", "libsm6"), "numpy", "pandas"))
+def test_dependency_layers_go_apt_then_the_sandbox_resolved_wheels():
+    """pre-requirements and requirements are resolved together in a sandbox; the image only installs
+    those wheels, from a bind mount, with no index: nothing in this build fetches or builds Python code."""
+    text = deps_dockerfile("base:1", Dependencies(("ffmpeg", "libsm6"), "numpy", "pandas"), True)
     apt = text.index("apt-get install")
-    pre = text.index("COPY pre-requirements.txt")
-    req = text.index("COPY requirements.txt")
-    assert apt < pre < req
+    wheels = text.index("RUN --mount=type=bind,source=wheels,target=/tmp/spaces-wheels")
+    assert apt < wheels
     assert "ffmpeg libsm6" in text
-    assert text.count("--no-index") == 2 and "--find-links" in text
+    assert "pip install --no-index --no-deps /tmp/spaces-wheels/*.whl" in text
+    assert "requirements.txt" not in text and "http" not in text
+    assert "spaces-wheels" not in deps_dockerfile("base:1", Dependencies(("ffmpeg",), "", ""), False)
 
 
 def test_streamlit_runs_the_app_file_on_app_port():
