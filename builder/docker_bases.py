@@ -52,6 +52,12 @@ STAGES_ONLY = ("a Docker Space may copy and mount only from its own earlier stag
 Emit = Callable[[str], None]
 
 
+def _short(text: object, limit: int = 120) -> str:
+    """User text quoted in an error message, cut to a readable length."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class Refused(Exception):
     """One instruction is not allowed; the message says what and what is allowed instead."""
 
@@ -108,12 +114,12 @@ def resolve_base(image: str) -> tuple[str, str | None]:
         stand_ins[image]()
         return image, None
     if _platform_image(image):
-        raise BuildFailed(f"base image {image}: the platform's own images (other Spaces' images, dependency "
+        raise BuildFailed(f"base image {_short(image)}: the platform's own images (other Spaces' images, dependency "
                           f"and runtime images) cannot be built from; available: {available()}")
     if settings.base_image:
         allowed = {"docker.io", _registry_host(settings.base_image)}
         if _registry_host(image) not in allowed:
-            raise BuildFailed(f"base image {image}: images come from {' or '.join(sorted(allowed))} here")
+            raise BuildFailed(f"base image {_short(image)}: images come from {' or '.join(sorted(allowed))} here")
         return image, None
     name, tag = split_reference(image)
     if name == "python" and PYTHON_TAGS.match(tag):
@@ -126,7 +132,7 @@ def resolve_base(image: str) -> tuple[str, str | None]:
     if name == "debian" and tag in DEBIAN_TAGS:
         target = base_images.ensure_root(settings, _quiet)
         return target, f"FROM {image} → {target} (no registry here; Debian bookworm built locally)"
-    raise BuildFailed(f"base image {image} cannot be had here (no registry is reachable); available: {available()}")
+    raise BuildFailed(f"base image {_short(image)} cannot be had here (no registry is reachable); available: {available()}")
 
 
 @functools.lru_cache
@@ -167,7 +173,7 @@ def _syntax(line: int, value: str, emit: Emit) -> None:
     if OFFICIAL_FRONTEND.match(value):
         emit(f"--> '# syntax={value}' ignored: no registry here, the Docker Engine's built-in Dockerfile frontend builds it")
         return
-    raise BuildFailed(f"Dockerfile line {line}: '# syntax={value}': BuildKit would run that image as the build's "
+    raise BuildFailed(f"Dockerfile line {line}: '# syntax={_short(value)}': BuildKit would run that image as the build's "
                       "frontend; only docker/dockerfile (the built-in frontend stands in for it) is allowed")
 
 
@@ -197,13 +203,13 @@ def _from_line(command: Command, stages: list[str | None], emit: Emit) -> str:
     _check_flags(command)
     for flag in command.flags:
         if flag.value is None or not PLATFORM_VALUE.match(flag.value):
-            raise Refused(f"FROM {flag}: expected --platform=<os/arch>")
+            raise Refused(f"FROM {_short(flag)}: expected --platform=<os/arch>")
     words = command.words
     if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
         raise Refused(f"FROM {command.args[:80]!r}: write FROM <image> or FROM <image> AS <name>")
     alias = words[2].lower() if len(words) == 3 else None
     if alias is not None and (not STAGE_NAME.match(alias) or alias in stages):
-        raise Refused(f"FROM ... AS {words[2]}: a stage name is a letter, then letters, digits, '.', '_' or '-', "
+        raise Refused(f"FROM ... AS {_short(words[2])}: a stage name is a letter, then letters, digits, '.', '_' or '-', "
                       "used once")
     target = _base(words[0], stages, emit)
     stages.append(alias)
@@ -213,7 +219,7 @@ def _from_line(command: Command, stages: list[str | None], emit: Emit) -> str:
 
 def _base(image: str, stages: list[str | None], emit: Emit) -> str:
     if "$" in image:
-        raise Refused(f"FROM {image}: a base image given by a build argument is not allowed (build arguments are "
+        raise Refused(f"FROM {_short(image)}: a base image given by a build argument is not allowed (build arguments are "
                       f"the Space's variables); write it out; available: {available()}")
     if image.lower() in stages:
         return image.lower()
@@ -237,7 +243,7 @@ def check_command(command: Command, earlier: list[str | None], *, onbuild: bool 
         check_command(inner, [], onbuild=True)
         return
     for flag in command.flags:
-        what = f"{where}{command.name.upper()} {flag}"
+        what = f"{where}{command.name.upper()} {_short(flag)}"
         if flag.name == "from":
             _check_source(flag.value, earlier, what, onbuild)
         elif flag.name == "mount":
@@ -257,7 +263,7 @@ def _check_flags(command: Command) -> None:
     for flag in command.flags:
         if flag.name not in allowed:
             names = ", ".join(f"--{name}" for name in sorted(allowed)) or "none"
-            raise Refused(f"{command.name.upper()} {flag}: this flag is not allowed on {command.name.upper()} "
+            raise Refused(f"{command.name.upper()} {_short(flag)}: this flag is not allowed on {command.name.upper()} "
                           f"(allowed: {names})")
 
 
@@ -269,7 +275,7 @@ def _check_source(value: str | None, earlier: list[str | None], what: str, onbui
         return
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", value) and value.lower() in earlier:
         return
-    raise Refused(f"{what}: '{value}' is not an earlier stage of this Dockerfile; {STAGES_ONLY}")
+    raise Refused(f"{what}: '{_short(value)}' is not an earlier stage of this Dockerfile; {STAGES_ONLY}")
 
 
 def _check_mount(value: str, earlier: list[str | None], what: str, onbuild: bool) -> None:
@@ -294,11 +300,11 @@ def _check_add_sources(command: Command, where: str) -> None:
     listed = command.json_args or []
     for source in listed[:-1] + command.words[:-1]:
         if "$" in source:
-            raise Refused(f"{where}ADD {source}: a source given by a build argument is not allowed; "
+            raise Refused(f"{where}ADD {_short(source)}: a source given by a build argument is not allowed; "
                           "use COPY for files of the repository")
         plain = re.sub(r"[\\`\"']", "", source)
         if _REMOTE.search(plain):
-            raise Refused(f"{where}ADD {source}: ADD of a URL or git repository would be fetched by the host; "
+            raise Refused(f"{where}ADD {_short(source)}: ADD of a URL or git repository would be fetched by the host; "
                           "download it in a RUN step (curl, wget, git, pip) or COPY it from the repository")
 
 
