@@ -35,7 +35,8 @@ setup(name={name!r}, version={version!r}, py_modules=[])
 
 def build_log(space_id: str, user) -> str:
     response = api("GET", f"/api/spaces/{space_id}/logs/build", user)
-    return "\n".join(line.removeprefix("data: ") for line in response.text.splitlines() if line.startswith("data: "))
+    events = [json.loads(line.removeprefix("data: ")) for line in response.text.splitlines() if line.startswith("data: ")]
+    return "".join(event["data"] for event in events)
 
 
 def push_space(tmp_path: Path, user, track, name: str, files: dict[str, str]) -> tuple[str, str]:
