@@ -1,7 +1,8 @@
 """Build times, in seconds, as the builder records them (``durationSeconds`` of each build):
 
 - cold build: a Gradio Space whose requirements were never built here — pip resolves and
-  downloads them on the host, the dependencies image is built, then the app layer;
+  downloads them in a build sandbox (a throwaway container), the dependencies image is built,
+  then the app layer;
 - the same requirements in another Space: the dependencies image is reused;
 - a code-only change: only the app layer is rebuilt.
 
@@ -88,7 +89,7 @@ def main() -> None:
     cold, same, code = (statistics.median(col) for col in zip(*results))
     print()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"cold build (new requirements, downloaded on the host): median {cold:.2f} s")
+    print(f"cold build (new requirements, resolved in a sandbox):  median {cold:.2f} s")
     print(f"same requirements in another Space:                    median {same:.2f} s")
     print(f"code-only change:                                      median {code:.2f} s")
 
