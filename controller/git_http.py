@@ -31,6 +31,7 @@ from core import accounts, keys, store
 from core.access import Caller, may_read_repo, require_read, require_write
 from core.errors import NotFound, SpacesError, Unauthorized
 from core.names import parse_space_id
+from core.sessions import TooManyFailures
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,11 @@ def _begin_first_push(r, space_id: str) -> str:
     with r.lock(keys.first_push_lock(space_id), timeout=FIRST_PUSH_LOCK_SECONDS, blocking_timeout=FIRST_PUSH_LOCK_SECONDS):
         r.zadd(keys.first_pushes(space_id), {token: time.time()})
         r.expire(keys.first_pushes(space_id), FIRST_PUSH_STALE)
-        ensure_repo(space_id)
+        try:
+            ensure_repo(space_id)
+        except BaseException:
+            r.zrem(keys.first_pushes(space_id), token)
+            raise
     return token
 
 
@@ -242,8 +247,9 @@ async def git_smart_http(owner: str, repo: str, action: str, request: Request, r
             ensure_repo(space_id)
     except Unauthorized as exc:
         return _text(401, exc.message, {"WWW-Authenticate": 'Basic realm="Spaces"'})
-    except SpacesError as exc:
-        return _text(exc.status, exc.message)
+    except SpacesError as exc:  # 429 (bad tokens only: a valid one is never held back) says when to retry
+        retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyFailures) else None
+        return _text(exc.status, exc.message, retry)
     settings = get_settings()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HTTP_")}
     env.update({

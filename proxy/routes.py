@@ -277,18 +277,25 @@ def set_space_visibility(r: redis.Redis, space_id: str, visibility: str) -> None
     wait_private(name, private)
 
 
+def _privacy_differs(routes: RedisRouteTable, space: dict | None) -> bool:
+    if space is None:
+        return False
+    name = space_route_name(space["subdomain"])
+    return bool(routes.target_of(name)) and routes.is_private(name) != is_private(space)
+
+
 def sync_space_privacy(r: redis.Redis, space_id: str) -> bool:
     """Make the route's access check match the Space's record (read under the route lock).
-    Returns True if the route had to change."""
+    Returns True if the route had to change. (A first look without the lock: the reconciler asks
+    for every Space on every pass, and almost always nothing differs.)"""
     routes = RedisRouteTable(r)
+    if not _privacy_differs(routes, store.get_space(r, space_id)):
+        return False
     with space_route_lock(r, space_id):
         space = store.get_space(r, space_id)
-        if space is None:
+        if not _privacy_differs(routes, space):
             return False
-        name = space_route_name(space["subdomain"])
-        if not routes.target_of(name) or routes.is_private(name) == is_private(space):
-            return False
-        routes.set_private(name, is_private(space))
+        routes.set_private(space_route_name(space["subdomain"]), is_private(space))
     log.warning("the route of %s did not match its visibility (%s); repaired", space_id, space.get("visibility"))
     return True
 
