@@ -2,8 +2,9 @@
 
 ``StoreDep`` gives a Redis client; ``OptionalUser`` is the caller (or None) from an
 ``Authorization: Bearer <token>`` header, HTTP basic auth with the token as password (git), or —
-for reading only — the browser session cookie; ``CurrentUser`` requires one. Bad tokens are
-counted per client; past ``SPACES_TOKEN_FAILURES_PER_MINUTE`` the client gets 429 for a while.
+for reading only — the browser session cookie; ``CurrentUser`` requires one. A token is looked up
+first: a valid one always works, whatever others sent from the same address. Bad tokens are counted
+per client and per token; past ``SPACES_TOKEN_FAILURES_PER_MINUTE`` bad ones get 429 for a while.
 """
 
 from __future__ import annotations
@@ -71,15 +72,17 @@ def caller_for(r: redis.Redis, user: str, *, token_role: str, via: str = "token"
 
 
 def caller_from_token(r: redis.Redis, token: str, ip: str) -> Caller:
-    """The caller a token stands for; a bad one is counted against the client and refused."""
-    settings = get_settings()
-    sessions.check_failures(r, "token", ip, settings.token_failures_per_minute, "requests with bad tokens")
+    """The caller a token stands for. A valid token is never refused for failures (its own client's
+    or anyone's); a bad one is counted against the client and the token, and refused: 401, or 429
+    once either is past ``SPACES_TOKEN_FAILURES_PER_MINUTE``."""
     record = accounts.lookup_token(r, token)
     caller = caller_for(r, record["user"], token_role=record.get("role", "read"), token=record) if record else None
-    if caller is None:
-        sessions.record_failure(r, "token", ip, 60)
-        raise Unauthorized("invalid or revoked access token")
-    return caller
+    if caller is not None:
+        return caller
+    refusal = sessions.bad_token(r, token, ip, get_settings().token_failures_per_minute)
+    if refusal is not None:
+        raise refusal
+    raise Unauthorized("invalid or revoked access token")
 
 
 def resolve_caller(r: redis.Redis, request: Request) -> Caller | None:

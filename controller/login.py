@@ -4,7 +4,8 @@ Passwords are checked against argon2id hashes. A session is a random, HttpOnly, 
 cookie without a ``Domain`` (so Spaces' subdomains, which run other people's code, never get
 it). Every form carries a CSRF token (an HMAC of the session, or before sign-in of a random
 cookie) and every POST must come from the platform's own origin. Failed sign-ins are limited per
-user and per client (429 with ``Retry-After``).
+user and per client (429 with ``Retry-After``; see :func:`core.sessions.check_sign_in`: a correct
+password of a user nobody is failing for works even from a client past its budget).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 
 MAX_FORM = 16 * 1024
-LOGIN_WINDOW = 300
 
 
 def safe_next(value: str | None) -> str:
@@ -61,6 +61,12 @@ def login_form(request: Request, *, next_path: str, error: str = "", status: int
     return response
 
 
+def _too_many(request: Request, exc: sessions.TooManyFailures, *, next_path: str, name: str) -> Response:
+    response = login_form(request, next_path=next_path, name=name, status=429, error=exc.message)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @router.get("/login")
 def login_page(request: Request, r: StoreDep, next: str = "/") -> Response:
     if sessions.session_user(r, request.cookies.get(sessions.SESSION_COOKIE)):
@@ -79,16 +85,15 @@ async def login(request: Request, r: StoreDep) -> Response:
     settings = get_settings()
     ip = client_ip(request)
     try:
-        sessions.check_failures(r, "login-user", name, settings.login_failures_per_user, f"failed sign-ins for {name}")
-        sessions.check_failures(r, "login-ip", ip, settings.login_failures_per_client, "failed sign-ins from your address")
+        sessions.check_sign_in(r, name, ip, per_user=settings.login_failures_per_user,
+                               per_client=settings.login_failures_per_client)
     except sessions.TooManyFailures as exc:
-        response = login_form(request, next_path=next_path, name=name, status=429, error=exc.message)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _too_many(request, exc, next_path=next_path, name=name)
     if not accounts.check_password(r, name, form.get("password", "")):
-        sessions.record_failure(r, "login-user", name, LOGIN_WINDOW)
-        sessions.record_failure(r, "login-ip", ip, LOGIN_WINDOW)
         log.info("failed sign-in for %r from %s", name, ip)
+        refusal = sessions.sign_in_failed(r, name, ip, per_client=settings.login_failures_per_client)
+        if refusal is not None:
+            return _too_many(request, refusal, next_path=next_path, name=name)
         return login_form(request, next_path=next_path, name=name, status=401, error="Wrong user name or password.")
     sid = sessions.start_session(r, name)
     response = RedirectResponse(next_path, status_code=303)

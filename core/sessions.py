@@ -7,8 +7,12 @@
   that subdomain only and only for that Space (what the app there could steal grants nothing more).
 - A **CSRF token** is an HMAC of the session (or, before sign-in, of a random cookie) under a key
   kept in ``<data dir>/session.key`` (mode 0600, created on first use).
-- **Failures** (bad passwords, bad tokens) are counted per client and per user in fixed windows;
-  past the limit, attempts are refused with 429 until the window ends.
+- **Failures** (bad passwords, bad tokens) are counted in fixed windows per client, per user and
+  per bad token. A valid credential is never refused for others' failures (on one host every
+  client is 127.0.0.1 behind Traefik): a token is looked up first and a valid one always works;
+  past a budget only *bad* credentials get 429. Sign-ins: a user with ``per_user`` failures is
+  locked for the window; past the client's budget each user keeps one attempt per window, so a
+  correct password of a user nobody is guessing still works while a sprayer gets one guess per name.
 """
 
 from __future__ import annotations
@@ -153,19 +157,62 @@ def space_session_user(r: redis.Redis, sid: str | None, space_id: str) -> str | 
 
 # ---------------------------------------------------------------- failure limits
 
+TOKEN_WINDOW = 60
+LOGIN_WINDOW = 300
+
+
+def _refusal(r: redis.Redis, key: str, what: str) -> TooManyFailures:
+    wait = max(1, r.ttl(key))
+    return TooManyFailures(f"too many {what}; try again in {wait} s", retry_after=wait)
+
+
+def failure_count(r: redis.Redis, kind: str, subject: str) -> int:
+    return int(r.get(keys.failures(kind, subject)) or 0)
+
 
 def check_failures(r: redis.Redis, kind: str, subject: str, limit: int, what: str) -> None:
     """Raise :class:`TooManyFailures` if ``subject`` has failed ``kind`` ``limit`` times this window."""
-    key = keys.failures(kind, subject)
-    count = int(r.get(key) or 0)
-    if count >= limit:
-        wait = max(1, r.ttl(key))
-        raise TooManyFailures(f"too many {what}; try again in {wait} s", retry_after=wait)
+    if failure_count(r, kind, subject) >= limit:
+        raise _refusal(r, keys.failures(kind, subject), what)
 
 
-def record_failure(r: redis.Redis, kind: str, subject: str, window: int) -> None:
+def record_failure(r: redis.Redis, kind: str, subject: str, window: int) -> int:
+    """Count one failure of ``subject`` in this window; returns the count so far."""
     key = keys.failures(kind, subject)
     with r.pipeline(transaction=True) as p:
         p.incr(key)
         p.expire(key, window, nx=True)
-        p.execute()
+        count, _ = p.execute()
+    return int(count)
+
+
+def bad_token(r: redis.Redis, token: str, client: str, limit: int) -> TooManyFailures | None:
+    """Count a request with a bad ``token`` from ``client`` (per client and per token, never the
+    token itself: its hash). Returns the refusal to answer with once either is past ``limit``
+    (429: a flood is slowed), else None (401). Valid tokens never come here."""
+    per_value = _digest(token or "")[:16]
+    by_client = record_failure(r, "token-client", client, TOKEN_WINDOW)
+    by_value = record_failure(r, "token-value", per_value, TOKEN_WINDOW)
+    if by_client > limit:
+        return _refusal(r, keys.failures("token-client", client), "requests with bad tokens from your address")
+    if by_value > limit:
+        return _refusal(r, keys.failures("token-value", per_value), "requests with this bad token")
+    return None
+
+
+def check_sign_in(r: redis.Redis, user: str, client: str, *, per_user: int, per_client: int) -> None:
+    """Before a password is checked: refuse (429) if ``user`` is under attack (``per_user``
+    failures this window), or if ``client`` is past its budget and ``user`` already failed this
+    window (past its budget a client gets one attempt per user). A user nobody failed for is
+    always let through to the password check."""
+    check_failures(r, "login-user", user, per_user, f"failed sign-ins for {user}")
+    if failure_count(r, "login-ip", client) >= per_client and failure_count(r, "login-user", user) > 0:
+        raise _refusal(r, keys.failures("login-ip", client), "failed sign-ins from your address")
+
+
+def sign_in_failed(r: redis.Redis, user: str, client: str, *, per_client: int) -> TooManyFailures | None:
+    """Count a wrong password; the refusal (429) to answer with if ``client`` is past its budget."""
+    record_failure(r, "login-user", user, LOGIN_WINDOW)
+    if record_failure(r, "login-ip", client, LOGIN_WINDOW) > per_client:
+        return _refusal(r, keys.failures("login-ip", client), "failed sign-ins from your address")
+    return None
