@@ -20,8 +20,9 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
+import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
@@ -29,7 +30,7 @@ from controller.deps import StoreDep, resolve_caller
 from controller.repos import ensure_repo, has_refs, repo_path
 from core import accounts, keys, store
 from core.access import Caller, may_read_repo, require_read, require_write
-from core.errors import NotFound, SpacesError, Unauthorized
+from core.errors import BackendError, NotFound, SpacesError, Unauthorized
 from core.names import parse_space_id
 from core.sessions import TooManyFailures
 from core.settings import get_settings
@@ -80,11 +81,23 @@ FIRST_PUSH_STALE = 6 * 3600  # a request to a new Space older than this is taken
 FIRST_PUSH_LOCK_SECONDS = 30
 
 
+@contextlib.contextmanager
+def _first_push_lock(r, space_id: str) -> Iterator[None]:
+    lock = r.lock(keys.first_push_lock(space_id), timeout=FIRST_PUSH_LOCK_SECONDS, blocking_timeout=FIRST_PUSH_LOCK_SECONDS)
+    if not lock.acquire():
+        raise BackendError(f"the repository of {space_id} is busy (another push is creating it); try again")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):
+            lock.release()
+
+
 def _begin_first_push(r, space_id: str) -> str:
     """A git request to a Space without a record: make its (empty) repository for the request and
     count the request as under way, so that another one ending meanwhile does not remove it."""
     token = uuid.uuid4().hex
-    with r.lock(keys.first_push_lock(space_id), timeout=FIRST_PUSH_LOCK_SECONDS, blocking_timeout=FIRST_PUSH_LOCK_SECONDS):
+    with _first_push_lock(r, space_id):
         r.zadd(keys.first_pushes(space_id), {token: time.time()})
         r.expire(keys.first_pushes(space_id), FIRST_PUSH_STALE)
         try:
@@ -98,7 +111,7 @@ def _begin_first_push(r, space_id: str) -> str:
 def _end_first_push(r, space_id: str, token: str) -> None:
     """The request ``token`` has ended: if no commit was accepted (the Space still has no record
     and its repository no refs) and no other request to it is under way, remove the repository."""
-    with r.lock(keys.first_push_lock(space_id), timeout=FIRST_PUSH_LOCK_SECONDS, blocking_timeout=FIRST_PUSH_LOCK_SECONDS):
+    with _first_push_lock(r, space_id):
         pending = keys.first_pushes(space_id)
         r.zrem(pending, token)
         r.zremrangebyscore(pending, 0, time.time() - FIRST_PUSH_STALE)
