@@ -1,13 +1,15 @@
 """The Space's configuration: the YAML front matter of the repo's ``README.md``.
 
 Keys and defaults follow Hugging Face's Spaces configuration reference. Parsing never executes
-anything (``yaml.safe_load``); every problem becomes a :class:`~core.errors.ConfigError` whose
-message names the key, the value and what is allowed, or the line of a YAML syntax error.
+anything (a safe loader) and stays within fixed bounds (:mod:`builder.yaml_limits`: size, aliases,
+nesting, the length of every value); every problem becomes a :class:`~core.errors.ConfigError` whose
+message names the key, the value (cut short) and what is allowed, or the line of a YAML syntax error.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -15,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from builder.repofiles import read_top_level
+from builder.yaml_limits import MAX_FRONT_MATTER_BYTES, load_front_matter, quote, too_large
 from core.errors import BuildFailed, ConfigError
 
 SDKS = ("gradio", "streamlit", "docker", "static")
@@ -27,7 +30,33 @@ HARDWARE = (
 STORAGE = ("small", "medium", "large")
 CUSTOM_HEADERS = ("cross-origin-embedder-policy", "cross-origin-opener-policy", "cross-origin-resource-policy")
 SHORT_DESCRIPTION_MAX = 60
+TITLE_MAX = 100
+MAX_PROBLEMS = 10  # problems (or unknown keys) listed in one message
+TEXT_LIMITS = {"title": TITLE_MAX, "short_description": SHORT_DESCRIPTION_MAX}  # others: yaml_limits.MAX_TEXT
+EMOJI_MAX_CODE_POINTS = 16  # the longest emoji sequences (families, tag flags) have about ten
 _DURATION = re.compile(r"^(\d+)\s*([smh]?)$")
+
+
+def _joins(code_point: int) -> bool:
+    """Code points that extend the character before them into one visible character: the zero-width
+    joiner, variation selectors, skin tones, tags, the keycap and combining marks."""
+    return (code_point == 0x200D or 0xFE00 <= code_point <= 0xFE0F or 0x1F3FB <= code_point <= 0x1F3FF
+            or 0xE0020 <= code_point <= 0xE007F or code_point == 0x20E3
+            or unicodedata.category(chr(code_point)).startswith("M"))
+
+
+def is_one_grapheme(text: str) -> bool:
+    """Is ``text`` one user-perceived character (an emoji sequence such as 👩‍💻, 👍🏽 or 🇫🇷 included)?"""
+    points = [ord(c) for c in text]
+    if not points or len(points) > EMOJI_MAX_CODE_POINTS or _joins(points[0]) or text.isspace():
+        return False
+    regional = [0x1F1E6 <= p <= 0x1F1FF for p in points]
+    if all(regional):
+        return len(points) <= 2
+    for before, point in zip(points, points[1:]):
+        if not (_joins(point) or before == 0x200D):
+            return False
+    return points[-1] != 0x200D
 
 
 def _one_of(value: Any, allowed: tuple[str, ...]) -> Any:
@@ -108,6 +137,20 @@ class SpaceConfig(BaseModel):
     def _storage(cls, value: str | None) -> str | None:
         return _one_of(value, STORAGE)
 
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > TITLE_MAX:
+            raise ValueError(f"must be at most {TITLE_MAX} characters (it has {len(value)})")
+        return value
+
+    @field_validator("emoji")
+    @classmethod
+    def _emoji(cls, value: str | None) -> str | None:
+        if value is not None and not is_one_grapheme(value):
+            raise ValueError("must be a single emoji (one character, e.g. 🚀)")
+        return value
+
     @field_validator("short_description")
     @classmethod
     def _short(cls, value: str | None) -> str | None:
@@ -172,7 +215,10 @@ class SpaceConfig(BaseModel):
 
     def warnings(self) -> list[str]:
         """Keys that are accepted but have no effect here."""
-        notes = [f"unknown README.md key '{key}' is ignored" for key in self.unknown_keys]
+        unknown = self.unknown_keys
+        notes = [f"unknown README.md key '{key}' is ignored" for key in unknown[:MAX_PROBLEMS]]
+        if len(unknown) > MAX_PROBLEMS:
+            notes.append(f"and {len(unknown) - MAX_PROBLEMS} more unknown README.md keys are ignored")
         if self.hf_oauth:
             notes.append("'hf_oauth' is ignored: Sign in with Hugging Face is not available on this platform")
         if self.suggested_hardware and self.suggested_hardware != "cpu-basic":
@@ -181,8 +227,10 @@ class SpaceConfig(BaseModel):
 
 
 def split_front_matter(text: str) -> tuple[str, int]:
-    """Return the YAML between the opening and closing ``---`` lines, and the line it starts on."""
-    lines = text.splitlines()
+    """Return the YAML between the opening and closing ``---`` lines, and the line it starts on.
+    Only the README's head is read: front matter longer than the limit is refused, not scanned."""
+    head = text[: MAX_FRONT_MATTER_BYTES + 4096]
+    lines = head.splitlines()
     if not lines or lines[0].strip() != "---":
         raise ConfigError(
             "README.md has no YAML front matter: its first line must be '---', followed by the "
@@ -191,33 +239,39 @@ def split_front_matter(text: str) -> tuple[str, int]:
     for index, line in enumerate(lines[1:], start=1):
         if line.strip() == "---":
             return "\n".join(lines[1:index]), 2
+    if len(head) < len(text):  # no closing line within the limit: refused, naming an overlong value if any
+        raise too_large(lines[1:], 2, TEXT_LIMITS)
     raise ConfigError("README.md front matter is not closed: add a line '---' after the settings")
 
 
 def _describe(error: dict) -> str:
-    key = ".".join(str(p) for p in error["loc"]) or "front matter"
+    key = ".".join(str(p)[:60] for p in error["loc"]) or "front matter"
     value = error.get("input")
     kind = error["type"]
     if kind == "missing":
         return f"'{key}' is required"
     if kind == "literal_error":
         allowed = error.get("ctx", {}).get("expected", "")
-        return f"'{key}' is {value!r}; allowed values: {allowed.replace(' or ', ', ').replace(chr(39), '')}"
+        return f"'{key}' is {quote(value)}; allowed values: {allowed.replace(' or ', ', ').replace(chr(39), '')}"
     message = error["msg"].removeprefix("Value error, ")
-    return f"'{key}' is {value!r}: {message}"
+    return f"'{key}' is {quote(value)}: {message}"
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_config(text: str) -> SpaceConfig:
     """Parse README.md's text into a :class:`SpaceConfig`, or raise ConfigError."""
     body, first_line = split_front_matter(text)
     try:
-        data = yaml.safe_load(body)
+        data = load_front_matter(body, first_line, TEXT_LIMITS)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" on line {mark.line + first_line}" if mark is not None else ""
-        raise ConfigError(f"README.md front matter is not valid YAML{where}: {exc.problem}") from exc
+        raise ConfigError(f"README.md front matter is not valid YAML{where}: {_cut(str(exc.problem))}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"README.md front matter is not valid YAML: {exc}") from exc
+        raise ConfigError(f"README.md front matter is not valid YAML: {_cut(str(exc))}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -227,11 +281,14 @@ def parse_config(text: str) -> SpaceConfig:
         )
     bad_keys = [k for k in data if not isinstance(k, str)]
     if bad_keys:
-        raise ConfigError(f"README.md front matter keys must be text; {bad_keys[0]!r} is not")
+        raise ConfigError(f"README.md front matter keys must be text; {quote(bad_keys[0])} is not")
     try:
         config = SpaceConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
+        errors = exc.errors()
+        problems = "; ".join(_describe(e) for e in errors[:MAX_PROBLEMS])
+        if len(errors) > MAX_PROBLEMS:
+            problems += f"; and {len(errors) - MAX_PROBLEMS} more problem(s)"
         raise ConfigError(f"invalid README.md front matter: {problems}") from exc
     unsupported = config.unsupported()
     if unsupported:
