@@ -6,9 +6,9 @@ import logging
 import sys
 
 import redis
-from rq import Worker
 
 from core import keys
+from core.horse import BoundWorker
 from core.queues import forget_dead_workers
 from core.settings import get_settings
 
@@ -22,7 +22,7 @@ def main() -> None:
     forgotten = forget_dead_workers(connection)
     if forgotten:
         logging.getLogger("spaces.worker_main").info("unregistered %d worker(s) that died without saying so", forgotten)
-    Worker([queue], connection=connection).work(with_scheduler=False)
+    BoundWorker([queue], connection=connection).work(with_scheduler=False)  # its horse dies with it
 
 
 if __name__ == "__main__":
