@@ -11,6 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(docker.io redis-server git debootstrap libnss-myhostname ca-certificates python3 python3-venv curl
+          iptables  # the host firewall that keeps containers off the host's own services (deploy/firewall.py)
           chromium fonts-noto-color-emoji  # headless Chromium (and emoji glyphs): the tests open pages in a real browser
           wrk)  # the load generator of bench/lifecycle.py
 missing=()

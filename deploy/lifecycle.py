@@ -1,10 +1,14 @@
 """Start and stop the platform on one host: ``python deploy/lifecycle.py up|down|status``.
 
 ``up`` starts what is not running yet and leaves alone what is: dockerd, Redis (AOF on, data in
-the data directory), the runtime base images, Traefik, the controller, one builder worker, one
-run worker and the reconciler, each in the background with its log in ``<data dir>/logs``. It
-then reconciles once (so Spaces stopped by ``down`` come back), deploys the example Space as
-user ``demo`` and prints the URLs. ``down`` stops what ``up`` started, Space containers included.
+the data directory), the runtime base images, Traefik, the controller, the waker, the builder and
+run workers, the reconciler and the monitor. Each of those runs under supervisord (see
+``deploy/supervision.py``), which starts it again when it dies; its log is in ``<data dir>/logs``.
+A service is restarted by ``up`` only when its code or settings changed (its fingerprint). ``up``
+also installs the host firewall (``deploy/firewall.py``: containers cannot open connections to
+the host), reconciles once (so Spaces stopped by ``down`` come back), deploys the example Space
+as user ``demo`` and prints the URLs. ``down`` stops what ``up`` started, Space containers,
+supervisord and the firewall rules included. ``status`` shows each service's state and restarts.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from pathlib import Path
 import httpx
 import redis
 
+import firewall  # deploy/ is this script's folder, hence first on sys.path
 from core import keys
 from core.processes import stop_orphan_git_backends
 from core.settings import get_settings
+from supervision import Program, Supervision, SupervisorError, stop_orphans, supervised_pids
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,8 +122,9 @@ def running_pid(name: str, marker: str) -> int | None:
     return found[0] if marker in cmdline else None
 
 
-def start(svc: Service) -> bool:
-    """Start ``svc`` in the background unless it runs as wanted; returns True if it was (re)started."""
+def start_detached(svc: Service) -> bool:
+    """Start ``svc`` in the background with a pid file, unless it runs as wanted (dockerd only:
+    the platform's own services run under supervisord, see :func:`start`)."""
     stamp = fingerprint(svc)
     if running_pid(svc.name, svc.marker):
         if read_pidfile(svc.name)[1] == stamp:
@@ -133,6 +140,81 @@ def start(svc: Service) -> bool:
     if proc.poll() is not None:
         fail(f"{svc.name} exited at once (code {proc.returncode}); see {s.data_dir / 'logs' / (svc.name + '.log')}")
     return True
+
+
+def supervision() -> Supervision:
+    return Supervision(get_settings().data_dir, ROOT, PY)
+
+
+def program(svc: Service) -> Program:
+    return Program(svc.name, svc.argv, fingerprint(svc), stop_wait=30 if svc.name == "redis" else 20)
+
+
+def start(svc: Service) -> bool:
+    """Have supervisord run ``svc`` unless it runs as wanted; returns True if it was (re)started."""
+    sup = supervision()
+    wanted = program(svc)
+    info = sup.state(svc.name)
+    if info and info["statename"] in ("RUNNING", "STARTING", "BACKOFF") and sup.fingerprints().get(svc.name) != wanted.fingerprint:
+        say(f"restarting {svc.name}: its code or settings changed")
+    try:
+        return sup.ensure(wanted)
+    except SupervisorError as exc:
+        fail(str(exc))
+        return False
+
+
+def supervised(pid: int) -> bool:
+    return pid in supervised_pids(get_settings().data_dir)
+
+
+def stop_unsupervised(svcs: list[Service]) -> None:
+    """Stop services an older ``up`` started without supervision (pid files only), so that
+    supervisord's copies do not meet them on their ports."""
+    for svc in svcs:
+        pid = running_pid(svc.name, svc.marker)
+        if pid and not supervised(pid):
+            say(f"moving {svc.name} under supervision")
+            stop(svc.name, svc.marker)
+
+
+def ensure_supervisor(svcs: list[Service]) -> Supervision:
+    """supervisord running with the current programs (none of them started here)."""
+    s = get_settings()
+    sup = supervision()
+    stop_unsupervised(svcs)
+    # The services get the SPACES_* settings from their own section, never from supervisord's
+    # environment (which an earlier ``up`` gave it).
+    try:
+        sup.write_config([program(x) for x in svcs], {k: v for k, v in os.environ.items() if k.startswith("SPACES_")})
+    except SupervisorError as exc:
+        fail(str(exc))
+    if not sup.answering():
+        pid = sup.daemon_pid()
+        if pid:
+            os.kill(pid, signal.SIGKILL)  # alive but deaf: start a working one
+        left = stop_orphans(s.data_dir)
+        if left:
+            say(f"stopped {left} process(es) left running by a supervisord that died")
+        say("starting supervisord")
+        try:
+            sup.start_daemon({k: v for k, v in os.environ.items() if not k.startswith("SPACES_")})
+        except (SupervisorError, subprocess.CalledProcessError) as exc:
+            fail(f"could not start supervisord: {exc}")
+    sup.reload()
+    return sup
+
+
+def ensure_firewall() -> None:
+    """Containers (Spaces, build sandboxes, image builds) may not open connections to the host."""
+    from worker.backends.docker import DockerBackend
+
+    DockerBackend().ensure_network()
+    try:
+        covered = firewall.install(firewall.platform_bridges(get_settings().space_network))
+    except firewall.FirewallError as exc:
+        fail(f"could not install the host firewall: {exc}")
+    say(f"host firewall: containers on {', '.join(covered)} cannot open connections to the host")
 
 
 def stop(name: str, marker: str, timeout: float = 20) -> bool:
@@ -176,7 +258,7 @@ def ensure_dockerd() -> None:
     if shutil.which("dockerd") is None:
         fail("dockerd is not installed; run deploy/install.sh (make up does)")
     say("starting dockerd")
-    start(Service("dockerd", ["dockerd"], "dockerd", code=False))
+    start_detached(Service("dockerd", ["dockerd"], "dockerd", code=False))
     wait_for("dockerd", docker_ok, timeout=90)
 
 
@@ -210,7 +292,9 @@ def up() -> None:
         say(f"removing the old wheel cache {legacy} (its wheels were not checked against the package index)")
         shutil.rmtree(legacy, ignore_errors=True)
     ensure_dockerd()
+    ensure_firewall()
     svc = {x.name: x for x in services()}
+    ensure_supervisor(list(svc.values()))
     r = redis.Redis.from_url(s.redis_url, decode_responses=True)
     if start(svc["redis"]):
         say("starting Redis")
@@ -290,23 +374,35 @@ def deploy_example() -> str:
 
 
 def stop_surplus_workers(kind: str, wanted: int) -> None:
-    """Stop ``kind`` workers (builder, runner) beyond the wanted count, e.g. left by a larger setting."""
+    """Stop ``kind`` workers (builder, runner) beyond the wanted count, e.g. left by a larger setting.
+    supervisord forgets its own surplus programs when it reads its new config; this stops those an
+    older ``up`` started without it, and removes their pid files."""
     queue = {"builder": "builds", "runner": "runs"}[kind]
     for pid_path in sorted((get_settings().data_dir / "run").glob(f"{kind}*.pid")):
         name = pid_path.stem
         index = name.removeprefix(f"{kind}-")
         if not index.isdigit() or int(index) > wanted:
-            if stop(name, f"worker_main {queue}"):
+            pid = running_pid(name, f"worker_main {queue}")
+            if pid and not supervised(pid) and stop(name, f"worker_main {queue}"):
                 say(f"stopped {name}")
             pid_path.unlink(missing_ok=True)
 
 
+def stop_service(sup: Supervision, svc: Service) -> bool:
+    """Stop ``svc`` whether supervisord or an older ``up`` started it."""
+    stopped = sup.stop(svc.name) if sup.answering() else False
+    if stopped and svc.name == "controller":  # git http-backends run in groups of their own
+        stop_orphan_git_backends(get_settings().repos_dir)
+    return stop(svc.name, svc.marker) or stopped
+
+
 def down() -> None:
     s = get_settings()
+    sup = supervision()
+    if not sup.answering() and supervised_pids(s.data_dir):
+        say(f"stopped {stop_orphans(s.data_dir)} process(es) left running by a supervisord that died")
     for svc in reversed(services()):
-        if svc.name == "redis":
-            continue
-        if stop(svc.name, svc.marker):
+        if svc.name != "redis" and stop_service(sup, svc):
             say(f"stopped {svc.name}")
     stop_surplus_workers("builder", 0)
     stop_surplus_workers("runner", 0)
@@ -317,21 +413,54 @@ def down() -> None:
             subprocess.run(["docker", "stop", "-t", "10", *ids], capture_output=True)
             say(f"stopped {len(ids)} Space container(s)")
     redis_svc = next(x for x in services() if x.name == "redis")
-    if running_pid("redis", redis_svc.marker):
-        try:
-            redis.Redis.from_url(s.redis_url).shutdown(save=False)
-        except redis.exceptions.ConnectionError:
-            pass  # SHUTDOWN closes the connection by design
-        stop("redis", redis_svc.marker)
+    if stop_service(sup, redis_svc):  # SIGTERM: Redis syncs its append-only file and exits
         say("stopped Redis (its append-only file keeps every record)")
+    if sup.shutdown():
+        say("stopped supervisord")
+    try:
+        if firewall.remove():
+            say("removed the host firewall rules")
+    except firewall.FirewallError as exc:
+        print(f"warning: could not remove the host firewall rules: {exc}", file=sys.stderr)
     if stop("dockerd", "dockerd", timeout=30):
         say("stopped dockerd")
 
 
+def _uptime(seconds: int) -> str:
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
 def status() -> None:
-    for svc in services() + [Service("dockerd", ["dockerd"], "dockerd", code=False)]:
-        pid = running_pid(svc.name, svc.marker)
-        print(f"{svc.name:12} {'running (pid %d)' % pid if pid else 'not running'}")
+    s = get_settings()
+    sup = supervision()
+    if sup.answering():
+        info = {x["name"]: x for x in sup.all_info()}
+        restarts = sup.restarts()
+        print(f"{'supervisord':12} running (pid {sup.daemon_pid()}), restarts each service that dies")
+        for svc in services():
+            x = info.get(svc.name)
+            if x is None:
+                print(f"{svc.name:12} not configured (run make up)")
+                continue
+            state = x["statename"]
+            if state == "RUNNING":
+                state = f"RUNNING (pid {x['pid']}, up {_uptime(max(0, x['now'] - x['start']))})"
+            elif x.get("spawnerr"):
+                state = f"{state} ({x['spawnerr']})"
+            print(f"{svc.name:12} {state}, restarts: {restarts.get(svc.name, 0)}")
+    else:
+        print(f"{'supervisord':12} not running: nothing restarts services that die (make up starts it)")
+        for svc in services():
+            pid = running_pid(svc.name, svc.marker)
+            print(f"{svc.name:12} {'running (pid %d), unsupervised' % pid if pid else 'not running'}")
+    pid = running_pid("dockerd", "dockerd")
+    print(f"{'dockerd':12} {'running (pid %d)' % pid if pid else ('running' if docker_ok() else 'not running')}")
+    try:
+        bridges = firewall.platform_bridges(s.space_network) if docker_ok() else []
+        shut = [b for b in bridges if firewall.installed(b)]
+        print(f"{'firewall':12} {'containers on ' + ', '.join(shut) + ' cannot reach the host' if shut else 'not installed'}")
+    except firewall.FirewallError as exc:
+        print(f"{'firewall':12} unknown: {exc}")
 
 
 def main() -> None:
