@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from core.access import visibility
+from core.access import Caller, error_message_for, visibility
 from core.settings import Settings, get_settings
 from core.stages import Stage
 from core.store import sleep_seconds
@@ -24,8 +24,18 @@ def _gc_timeout(space: dict) -> int | None:
     return None if seconds < 0 else seconds
 
 
-def runtime_view(space: dict) -> dict:
+CARD_TEXT_MAX = 200  # a record from before the front matter limits could hold megabytes
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def runtime_view(space: dict, caller: Caller | None = None) -> dict:
+    """The Space's runtime as ``caller`` may see it (None: an anonymous visitor): its
+    ``errorMessage`` holds log lines only for those who may read those logs."""
     stage = Stage(space.get("stage", Stage.NO_APP_FILE.value))
+    message = space.get("error_message") or "" if stage.is_error else ""
     hardware = space.get("hardware") or "cpu-basic"
     return {
         "stage": stage.value,
@@ -34,11 +44,11 @@ def runtime_view(space: dict) -> dict:
         "gcTimeout": _gc_timeout(space),
         "replicas": {"current": 1 if stage.is_serving else 0, "requested": 1},
         "devMode": False,
-        "errorMessage": space.get("error_message") or None if stage.is_error else None,
+        "errorMessage": error_message_for(caller, space, stage.value, message) or None,
     }
 
 
-def space_view(space: dict, settings: Settings) -> dict:
+def space_view(space: dict, settings: Settings, caller: Caller | None = None) -> dict:
     host = settings.space_host(space["subdomain"])
     return {
         "_id": space["id"],
@@ -53,12 +63,12 @@ def space_view(space: dict, settings: Settings) -> dict:
         "host": settings.public_url(host),
         "url": settings.public_url(host) + "/",
         "cardData": {
-            "title": space.get("title") or space["name"],
-            "emoji": space.get("emoji") or None,
-            "short_description": space.get("short_description") or None,
+            "title": _cut(space.get("title") or space["name"], CARD_TEXT_MAX),
+            "emoji": _cut(space.get("emoji") or "", 16) or None,
+            "short_description": _cut(space.get("short_description") or "", CARD_TEXT_MAX) or None,
             "sdk": space.get("sdk") or None,
         },
-        "runtime": runtime_view(space),
+        "runtime": runtime_view(space, caller),
     }
 
 

@@ -18,9 +18,10 @@ that private Spaces cannot be discovered by probing names.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import Forbidden, InvalidInput, NotFound, SpacesError
 
 VISIBILITIES = ("public", "private", "protected")
 
@@ -135,3 +136,52 @@ def require_platform_admin(caller: Caller, *, write: bool = True) -> None:
         raise Forbidden(f"{caller.name} is not a platform admin")
     if write and not caller.can_write:
         raise Forbidden(f"the token of {caller.name} is read-only; a write token is needed")
+
+
+def may_read_run_log(caller: Caller | None, space: dict) -> bool:
+    """May ``caller`` read the app's output (the run log, and log lines quoted in its error)?"""
+    if caller is None:
+        return False
+    try:
+        require_owner_read(caller, space)
+    except SpacesError:
+        return False
+    return True
+
+
+# How builders and workers introduce log lines in a Space's error message (builder.jobs,
+# worker.health): what follows is the build log's or the app's output.
+LOG_MARKS = {"--- last build log lines ---": "build", "--- last log lines ---": "run"}
+BUILD_STAGES = ("CONFIG_ERROR", "BUILD_ERROR", "NO_APP_FILE")
+_STATUS_LINE = re.compile(r"\((restarting in \d+ s, attempt \d+ of \d+|gave up after \d+ restarts; [^()\n]{0,80})\)")
+ERROR_MESSAGE_MAX = 8000  # characters of an error message shown at all
+
+
+def error_message_for(caller: Caller | None, space: dict, stage: str, message: str) -> str:
+    """The Space's error message as ``caller`` may see it. A build's reason and log quote the
+    repository, so for a ``protected`` Space only those who may read its repository get them; the
+    app's last log lines (which may hold what visitors typed) only those who may read its run log.
+    Others get the stage's reason without the lines."""
+    if stage in BUILD_STAGES and not may_read_repo(caller, space):
+        return (f"the build failed ({stage}); the reason and the build log are visible to the Space's owners"
+                if message else "")
+    return without_log_lines(message, build=may_read_repo(caller, space),
+                             run=may_read_run_log(caller, space))
+
+
+def without_log_lines(message: str, *, build: bool, run: bool) -> str:
+    """``message`` without the log lines the reader may not see (``build``/``run``: which they may),
+    cut to :data:`ERROR_MESSAGE_MAX` characters."""
+    # Whatever lies past the limit is never shown, so it need not be read (old records hold megabytes).
+    lines = message[: ERROR_MESSAGE_MAX + 100].splitlines()
+    for index, line in enumerate(lines):
+        kind = LOG_MARKS.get(line.strip())
+        if kind is None or (build if kind == "build" else run):
+            continue
+        status = [lines[-1]] if index < len(lines) - 1 and _STATUS_LINE.fullmatch(lines[-1].strip()) else []
+        note = "(the build log is visible to the Space's owners)" if kind == "build" else \
+            "(its last log lines are visible to the Space's owners)"
+        lines = [*lines[:index], note, *status]
+        break
+    text = "\n".join(lines)
+    return text if len(text) <= ERROR_MESSAGE_MAX else text[: ERROR_MESSAGE_MAX - 1] + "…"

@@ -39,6 +39,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from core import envvars, keys, store
+from core.access import error_message_for
 from core.errors import SpacesError
 from core.settings import get_settings
 from core.stages import Stage
@@ -132,7 +133,8 @@ async def status(space: dict) -> Response:
     fresh = store.get_space(r, space["id"]) or space
     return JSONResponse(headers={WAKER_HEADER: "1", "Cache-Control": "no-store"}, content={
         "stage": fresh.get("stage"), "ready": fresh.get("stage") == Stage.RUNNING.value,
-        "error": error or (fresh.get("error_message") if fresh.get("stage") == Stage.RUNTIME_ERROR.value else ""),
+        "error": error or (error_message_for(None, fresh, Stage.RUNTIME_ERROR.value, fresh.get("error_message") or "")
+                           if fresh.get("stage") == Stage.RUNTIME_ERROR.value else ""),
         "log": lines, "url": settings.public_url(settings.space_host(space["subdomain"])) + "/",
     })
 
@@ -168,7 +170,8 @@ async def handle(request: Request) -> Response:
     if stage == Stage.PAUSED:
         return unavailable(request, space, "This Space has been paused by its owner",
                            "Only its owner can restart it.")
-    message = space.get("error_message") or ""
+    # Visitors are not known here: the reason without log lines, as the API shows it to anyone.
+    message = error_message_for(None, space, stage.value, space.get("error_message") or "")
     return unavailable(request, space, f"This Space is not running ({stage.value})", message)
 
 

@@ -229,7 +229,7 @@ def space_at_revision(owner: str, name: str, revision: str, r: StoreDep, caller:
     commit = repos.resolve_revision(space_id, unquote(revision))
     if commit is None:
         raise RevisionNotFound(f"{space_id} has no revision {unquote(revision)!r}")
-    return {**space_view(space, get_settings()), **repo_fields(space_id, commit)}
+    return {**space_view(space, get_settings(), caller), **repo_fields(space_id, commit)}
 
 
 def repo_fields(space_id: str, commit: str | None) -> dict:

@@ -9,6 +9,7 @@ from controller.deps import CurrentUser, StoreDep, owned_space
 from controller.repos import head_commit, revert_to
 from controller.views import runtime_view
 from core import keys, store
+from core.access import Caller
 from core.errors import Conflict, InvalidInput, NotFound
 from core.hardware import DEFAULT_TIER, TIERS
 from core.queues import enqueue_build, enqueue_deploy, enqueue_pause, queue_build
@@ -37,20 +38,20 @@ def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, facto
             raise Conflict(f"{space_id} has no commit to build yet; push one first")
         build_id = store.create_build(r, space_id, commit, factory=True)
         enqueue_build(r, space_id, build_id)
-        return {**runtime_view(store.require_space(r, space_id)), "id": space_id, "build": build_id, "factory": True}
+        return {**runtime_view(store.require_space(r, space_id), caller), "id": space_id, "build": build_id, "factory": True}
     latest = store.get_build(r, space.get("latest_build") or "") if space.get("latest_build") else None
     if latest is not None and latest.get("status") in (BuildStatus.QUEUED.value, BuildStatus.RUNNING.value):
         # A build is on its way and starts the Space when it is done (also one its owner paused).
         if space.get("stage") == Stage.PAUSED.value:
             store.set_stage(r, space_id, Stage.BUILDING, build_id=latest["id"])
-        return {**runtime_view(store.require_space(r, space_id)), "id": space_id, "build": latest["id"], "factory": False}
+        return {**runtime_view(store.require_space(r, space_id), caller), "id": space_id, "build": latest["id"], "factory": False}
     build = latest if latest is not None and latest.get("status") == BuildStatus.SUCCEEDED.value else None
     if build is None and space.get("running_build"):  # the latest push failed; the serving version restarts
         build = store.get_build(r, space["running_build"])
     if build is None or build.get("status") != BuildStatus.SUCCEEDED.value:
         raise Conflict(f"{space_id} has no successful build to restart; push a fix or use factory=true")
     enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
-    return {**runtime_view(space), "id": space_id, "build": build["id"], "factory": False}
+    return {**runtime_view(space, caller), "id": space_id, "build": build["id"], "factory": False}
 
 
 @router.post("/{owner}/{name}/rollback")
@@ -66,7 +67,7 @@ def rollback(owner: str, name: str, r: StoreDep, caller: CurrentUser, build: obj
     commit = revert_to(space_id, record["commit"], author=caller.name,
                        message=f"Roll back to build #{build} (commit {record['commit'][:12]})")
     new_build = queue_build(r, space_id, commit)
-    return {**runtime_view(store.require_space(r, space_id)), "id": space_id, "build": new_build, "commit": commit}
+    return {**runtime_view(store.require_space(r, space_id), caller), "id": space_id, "build": new_build, "commit": commit}
 
 
 @router.post("/{owner}/{name}/pause")
@@ -77,7 +78,7 @@ def pause_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict
         raise Conflict(f"{space_id} is being deleted")
     store.set_stage(r, space_id, Stage.PAUSED)
     enqueue_pause(r, space_id)
-    return runtime_view(store.require_space(r, space_id))
+    return runtime_view(store.require_space(r, space_id), caller)
 
 
 @router.post("/{owner}/{name}/sleeptime")
@@ -86,7 +87,7 @@ def set_sleep_time(owner: str, name: str, r: StoreDep, caller: CurrentUser, seco
     space_id, _ = owned_space(r, owner, name, caller)
     check_sleep_seconds(seconds)
     r.hset(keys.space(space_id), "sleep_seconds", str(seconds))
-    return runtime_view(store.require_space(r, space_id))
+    return runtime_view(store.require_space(r, space_id), caller)
 
 
 STORAGE_TIERS = ("small", "medium", "large")
@@ -98,12 +99,12 @@ def _redeploy_running(r, space_id: str, space: dict) -> None:
         enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
 
 
-def _set_and_restart(r, space_id: str, space: dict, field: str, value: str) -> dict:
+def _set_and_restart(r, space_id: str, space: dict, field: str, value: str, caller: Caller) -> dict:
     """Record a runtime setting; if it changed, restart the Space with it. Returns the runtime."""
     if (space.get(field) or "") != value:
         r.hset(keys.space(space_id), field, value)
         _redeploy_running(r, space_id, space)
-    return runtime_view(store.require_space(r, space_id))
+    return runtime_view(store.require_space(r, space_id), caller)
 
 
 @router.post("/{owner}/{name}/storage")
@@ -114,14 +115,14 @@ def request_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser, tie
         raise InvalidInput(f"tier must be one of {', '.join(STORAGE_TIERS)}; got {tier!r}")
     if space.get("sdk") == "static":
         raise Conflict(f"{space_id} is a static Space: it runs no app that could use /data")
-    return _set_and_restart(r, space_id, space, "storage", str(tier))
+    return _set_and_restart(r, space_id, space, "storage", str(tier), caller)
 
 
 @router.delete("/{owner}/{name}/storage")
 def delete_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
     """Remove the Space's ``/data`` volume and everything in it; the Space restarts without it."""
     space_id, space = owned_space(r, owner, name, caller)
-    return _set_and_restart(r, space_id, space, "storage", "")
+    return _set_and_restart(r, space_id, space, "storage", "", caller)
 
 
 @router.post("/{owner}/{name}/hardware")
@@ -131,5 +132,5 @@ def request_hardware(owner: str, name: str, r: StoreDep, caller: CurrentUser, fl
     if flavor not in TIERS:
         raise InvalidInput(f"flavor must be one of {', '.join(TIERS)} (this platform has no GPUs); got {flavor!r}")
     if (space.get("hardware") or DEFAULT_TIER) == flavor:
-        return runtime_view(space)
-    return _set_and_restart(r, space_id, space, "hardware", str(flavor))
+        return runtime_view(space, caller)
+    return _set_and_restart(r, space_id, space, "hardware", str(flavor), caller)

@@ -46,14 +46,14 @@ def list_spaces(request: Request, response: Response, r: StoreDep, caller: Optio
     if cursor + size < len(spaces):
         after = request.url.include_query_params(cursor=cursor + size)
         response.headers["Link"] = f'<{settings.public_url(settings.domain)}{after.path}?{after.query}>; rel="next"'
-    return [space_view(s, settings) for s in spaces[cursor:cursor + size]]
+    return [space_view(s, settings, caller) for s in spaces[cursor:cursor + size]]
 
 
 @router.get("/{owner}/{name}")
 def space_info(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
     """The Space's record; with its ``sha`` and files (``siblings``) for those who may read its repository."""
     space_id, space = readable_space(r, owner, name, caller)
-    view = space_view(space, get_settings())
+    view = space_view(space, get_settings(), caller)
     if may_read_repo(caller, space):
         view.update(repo_fields(space_id, head_commit(space_id)))
     return view
@@ -68,7 +68,7 @@ def delete_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dic
 
 @router.get("/{owner}/{name}/runtime")
 def space_runtime(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
-    return runtime_view(readable_space(r, owner, name, caller)[1])
+    return runtime_view(readable_space(r, owner, name, caller)[1], caller)
 
 
 @router.put("/{owner}/{name}/settings")

@@ -37,8 +37,8 @@ STAGE_TONE = {"RUNNING": "ok", "SLEEPING": "rest", "PAUSED": "rest", "STOPPED": 
               "APP_STARTING": "busy", "RUNNING_BUILDING": "ok", "RUNNING_APP_STARTING": "ok", "DELETING": "busy"}
 
 
-def card(space: dict, settings) -> dict:
-    view = space_view(space, settings)
+def card(space: dict, settings, caller=None) -> dict:
+    view = space_view(space, settings, caller)
     stage = view["runtime"]["stage"]
     return {**view, "title": view["cardData"]["title"], "emoji": view["cardData"]["emoji"] or "🚀",
             "description": view["cardData"]["short_description"] or "",
@@ -58,7 +58,7 @@ def gallery(request: Request, r: StoreDep, caller: OptionalUser, q: str = "", sd
         needle = q.lower()
         spaces = [s for s in spaces if needle in s["id"].lower() or needle in (s.get("title") or "").lower()
                   or needle in (s.get("short_description") or "").lower()]
-    cards = [card(s, settings) for s in spaces]
+    cards = [card(s, settings, caller) for s in spaces]
     if owner:  # a profile: pinned Spaces first
         cards.sort(key=lambda c: not c["pinned"])
     return templates.TemplateResponse(request, "gallery.html", {
@@ -78,7 +78,7 @@ def space_or_404(request: Request, r, owner: str, name: str, caller, *, repo: bo
 
 
 def space_context(space: dict, caller, tab: str) -> dict:
-    info = card(space, get_settings())
+    info = card(space, get_settings(), caller)
     owner_view = caller is not None and caller.role_in(space["owner"]) in ("write", "admin")
     return {"space": info, "caller": caller, "title": info["title"], "tab": tab, "owner_view": owner_view,
             "error": info["runtime"].get("errorMessage")}

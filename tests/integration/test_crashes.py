@@ -52,7 +52,7 @@ def test_crash_while_serving_is_reported_then_restarted(user, worktree, track):
         httpx.get(url + "crash", timeout=10)
     except httpx.HTTPError:
         pass  # the app died mid-request
-    rt = wait_stage(space_id, {"RUNTIME_ERROR"}, timeout=30)
+    rt = wait_stage(space_id, {"RUNTIME_ERROR"}, timeout=30, user=user)  # log lines: owners only
     assert "the app exited with code 3" in rt["errorMessage"], rt
     assert "crashing on purpose" in rt["errorMessage"], rt
     assert "attempt 1 of" in rt["errorMessage"], rt
@@ -85,7 +85,7 @@ def test_app_that_exhausts_its_memory_says_so(user, worktree, track):
     hog = 'print("loading a model too big for this Space", flush=True)\nweights = b"x" * (3 * 1024 ** 3)\n'
     space_id, text = push_app(user, worktree, track, "hog", hog)
     assert "error: RUNTIME_ERROR" in text, text
-    rt = runtime(space_id)
+    rt = runtime(space_id, user)  # log lines: owners only
     assert rt["stage"] == "RUNTIME_ERROR"
     assert "memory limit (2048 MiB) exceeded" in rt["errorMessage"], rt
     assert "loading a model too big" in rt["errorMessage"]
@@ -95,7 +95,7 @@ def test_app_that_never_opens_its_port_times_out_with_its_logs(user, worktree, t
     idle = 'import time\nprint("warming up forever", flush=True)\ntime.sleep(3600)\n'
     space_id, text = push_app(user, worktree, track, "noport", idle, "startup_duration_timeout: 5s\n")
     assert "error: RUNTIME_ERROR" in text, text
-    rt = runtime(space_id)
+    rt = runtime(space_id, user)  # log lines: owners only
     assert rt["stage"] == "RUNTIME_ERROR"
     assert "did not answer HTTP within 5 s (startup_duration_timeout)" in rt["errorMessage"], rt
     assert "warming up forever" in rt["errorMessage"]

@@ -126,7 +126,7 @@ def test_app_that_crashes_at_start_is_a_runtime_error_with_its_logs(user, worktr
     crash = 'print("loading the model...")\nraise SystemExit("model file weights.bin is missing")\n'
     space_id, text = push_broken(user, worktree, track, "crash", {"app.py": crash})
     assert "error: RUNTIME_ERROR" in text
-    rt = runtime(space_id)
+    rt = runtime(space_id, user)  # the app's log lines are for its owners (issue 17, finding 6)
     assert rt["stage"] == "RUNTIME_ERROR"
     assert "exited with code 1" in rt["errorMessage"]
     assert "model file weights.bin is missing" in rt["errorMessage"]
