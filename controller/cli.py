@@ -14,7 +14,7 @@ import sys
 import typer
 
 from client.cli import app, run  # the user commands; the admin groups are added below
-from core import accounts, store
+from core import accounts, removal, store
 from core.errors import SpacesError
 from core.settings import get_settings
 
@@ -132,6 +132,34 @@ def user_token(
         fail(exc.message)
     typer.echo(f"{role} token {token_name!r} for {name} (shown once):", err=True)
     typer.echo(token)
+
+
+SPACES_OPTION = typer.Option(None, "--spaces", help="What happens to their Spaces: 'delete' (needed when there are any).")
+TRANSFER_OPTION = typer.Option(None, "--transfer-to", help="Not offered (the reason is printed): Spaces cannot yet move to another owner.")
+
+
+def _report_removal(result: dict) -> None:
+    spaces = result["spaces"]
+    typer.echo(f"{'deleted' if result['state'] == 'deleted' else 'deleting'} {result['type']} {result['name']}"
+               + (f"; {len(spaces)} Space(s) being deleted: {', '.join(spaces)} (the name is free once they are gone)" if spaces else ""))
+
+
+@user_app.command("delete")
+def user_delete(name: str, spaces: str | None = SPACES_OPTION, transfer_to: str | None = TRANSFER_OPTION) -> None:
+    """Delete a user: tokens, sessions and memberships at once, their Spaces through Space deletion."""
+    try:
+        _report_removal(removal.delete_user(store.get_redis(), name, spaces=spaces, transfer_to=transfer_to))
+    except SpacesError as exc:
+        fail(exc.message)
+
+
+@org_app.command("delete")
+def org_delete(name: str, spaces: str | None = SPACES_OPTION, transfer_to: str | None = TRANSFER_OPTION) -> None:
+    """Delete an organization: its memberships at once, its Spaces through Space deletion."""
+    try:
+        _report_removal(removal.delete_org(store.get_redis(), name, spaces=spaces, transfer_to=transfer_to))
+    except SpacesError as exc:
+        fail(exc.message)
 
 
 @org_app.command("create")

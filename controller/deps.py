@@ -63,7 +63,7 @@ def form_csrf(request: Request) -> str:
 
 def caller_for(r: redis.Redis, user: str, *, token_role: str, via: str = "token", token: dict | None = None) -> Caller | None:
     """The signed-in ``user`` as this request presents them (``token``: the token record used)."""
-    record = accounts.get_user(r, user)
+    record = accounts.active_user(r, user)  # a user being deleted acts no more
     if record is None:
         return None
     token = token or {}

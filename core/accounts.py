@@ -30,6 +30,7 @@ _TOKEN_NAME = re.compile(r"^[A-Za-z0-9._ -]{1,64}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 TOKEN_PREFIX = "spc_"
+DELETING = "deleting"  # an account's ``state`` while it is being deleted (see core.removal)
 
 _hasher = PasswordHasher()
 
@@ -42,14 +43,30 @@ def _now() -> float:
 
 
 def namespace_kind(r: redis.Redis, name: str) -> str | None:
-    """``"user"``, ``"org"`` or None if nobody owns ``name``."""
+    """``"user"``, ``"org"`` or None if nobody owns ``name`` (or its account is being deleted: it
+    gets no new Spaces)."""
+    kind = _claimed_as(r, name)
+    return None if kind is None or being_deleted(r, name) else kind
+
+
+def _claimed_as(r: redis.Redis, name: str) -> str | None:
     kind = r.hget(keys.NAMESPACES, name)
     if kind is None and r.sismember(keys.USERS, name):  # users made before namespaces were recorded
         return "user"
     return kind
 
 
+def being_deleted(r: redis.Redis, name: str) -> bool:
+    """Is the user or organization ``name`` being deleted (its name still taken until its Spaces are gone)?"""
+    kind = _claimed_as(r, name)
+    return kind is not None and r.hget(keys.user(name) if kind == "user" else keys.org(name), "state") == DELETING
+
+
 def _claim_namespace(r: redis.Redis, name: str, kind: str) -> None:
+    from core import removal  # noqa: PLC0415 - removal builds on this module
+
+    if being_deleted(r, name) and not removal.finish(r, name):
+        raise Conflict(f"the name {name!r} is being deleted; it is free again once its Spaces are deleted")
     if r.sismember(keys.USERS, name) or not r.hsetnx(keys.NAMESPACES, name, kind):
         taken = namespace_kind(r, name) or "user"
         raise Conflict(f"the name {name!r} is taken (a {'organization' if taken == 'org' else 'user'} has it)")
@@ -79,6 +96,8 @@ def require_user(r: redis.Redis, name: str) -> dict:
     user = get_user(r, name)
     if user is None:
         raise NotFound(f"user {name!r} does not exist")
+    if user.get("state") == DELETING:
+        raise NotFound(f"user {name!r} is being deleted")
     return user
 
 
@@ -91,7 +110,13 @@ def list_users(r: redis.Redis) -> list[dict]:
 
 
 def any_admin(r: redis.Redis) -> bool:
-    return any(u.get("role") == "admin" for u in list_users(r))
+    return any(u.get("role") == "admin" and u.get("state") != DELETING for u in list_users(r))
+
+
+def active_user(r: redis.Redis, name: str) -> dict | None:
+    """The user's record, unless it does not exist or is being deleted."""
+    user = get_user(r, name)
+    return user if user and user.get("state") != DELETING else None
 
 
 # ---------------------------------------------------------------- passwords
@@ -111,7 +136,7 @@ def set_password(r: redis.Redis, name: str, password: str) -> None:
 def check_password(r: redis.Redis, name: str, password: str) -> bool:
     """True if ``name`` exists, has a password and ``password`` is it. Takes the same time for
     unknown users (a dummy verification), so timing does not tell which names exist."""
-    stored = (get_user(r, name) or {}).get("password") or ""
+    stored = (active_user(r, name) or {}).get("password") or ""
     try:
         if not stored:
             _hasher.verify(_DUMMY_HASH, password + "x")
@@ -152,6 +177,8 @@ def require_org(r: redis.Redis, name: str) -> dict:
     org = get_org(r, name)
     if org is None:
         raise NotFound(f"organization {name!r} does not exist")
+    if org.get("state") == DELETING:
+        raise NotFound(f"organization {name!r} is being deleted")
     return org
 
 
@@ -206,8 +233,7 @@ def create_token(r: redis.Redis, user: str, *, role: str = "write", display_name
     if role not in TOKEN_ROLES:
         raise InvalidName(f"invalid token role {role!r}: a token role is 'read' or 'write'")
     validate_token_name(display_name)
-    if not r.sismember(keys.USERS, user):
-        raise NotFound(f"user {user!r} does not exist")
+    require_user(r, user)
     token = TOKEN_PREFIX + secrets.token_urlsafe(30)
     digest = hash_token(token)
     record = {"id": digest[:16], "user": user, "role": role, "name": display_name, "created_at": _now()}

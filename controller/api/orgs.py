@@ -5,16 +5,20 @@
 - ``GET /api/organizations/{org}/members``: its members, for its members and platform admins.
 - ``POST /api/organizations/{org}/members {"user", "role"}``: add a member or change a role (org admins).
 - ``DELETE /api/organizations/{org}/members/{user}``: remove a member (org admins; the last admin stays).
+- ``DELETE /api/organizations/{org}?spaces=delete``: delete the organization (org admins, platform
+  admins): its memberships at once, its Spaces through Space deletion, its name when they are gone.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from controller.api.users import removal_answer
 from controller.deps import CurrentUser, StoreDep
 from controller.views import iso
-from core import accounts
+from core import accounts, removal
 from core.access import require_org_admin, require_platform_admin
 from core.errors import Forbidden, NotFound
 
@@ -69,3 +73,11 @@ def remove_member(org: str, user: str, r: StoreDep, caller: CurrentUser) -> dict
     require_org_admin(caller, org)
     accounts.remove_member(r, org, user)
     return org_view(r, org)
+
+
+@router.delete("/{org}")
+def delete_org(org: str, r: StoreDep, caller: CurrentUser, spaces: str | None = None,
+               transfer_to: str | None = None) -> JSONResponse:
+    accounts.require_org(r, org)
+    require_org_admin(caller, org)
+    return removal_answer(removal.delete_org(r, org, spaces=spaces, transfer_to=transfer_to))

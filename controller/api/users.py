@@ -6,17 +6,20 @@
   their values, created (the value is in that one answer only), revoked.
 - ``GET/POST /api/admin/users``: platform admins list and create users (a new user gets a write
   token, shown once, and optionally a password for the browser);
-  ``DELETE /api/admin/users/{user}/tokens/{id}`` revokes anyone's token.
+  ``DELETE /api/admin/users/{user}/tokens/{id}`` revokes anyone's token;
+  ``DELETE /api/admin/users/{user}?spaces=delete`` deletes a user (see :mod:`core.removal`): 200 when
+  done, 202 while their Spaces are being deleted (the name is free again after that).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from controller.deps import CurrentUser, StoreDep
 from controller.views import iso
-from core import accounts
+from core import accounts, removal
 from core.access import Caller, require_platform_admin
 from core.errors import Forbidden
 
@@ -95,12 +98,14 @@ class NewUser(BaseModel):
 
 def user_view(record: dict, r) -> dict:
     return {"name": record["name"], "role": record.get("role", "user"), "createdAt": iso(record.get("created_at")),
-            "hasPassword": bool(record.get("password")), "orgs": accounts.orgs_of(r, record["name"])}
+            "hasPassword": bool(record.get("password")), "orgs": accounts.orgs_of(r, record["name"]),
+            "state": record.get("state") or "active"}
 
 
 @router.get("/admin/users")
 def admin_list_users(r: StoreDep, caller: CurrentUser) -> list[dict]:
     require_platform_admin(caller, write=False)
+    removal.finish_all(r)  # free the names of accounts whose last Space is gone
     return [user_view(u, r) for u in accounts.list_users(r)]
 
 
@@ -119,3 +124,17 @@ def admin_revoke_token(user: str, token_id: str, r: StoreDep, caller: CurrentUse
     require_platform_admin(caller)
     accounts.require_user(r, user)
     accounts.revoke_token(r, user, token_id)
+
+
+def removal_answer(result: dict) -> JSONResponse:
+    """200 when the account is gone, 202 while its Spaces are being deleted."""
+    return JSONResponse(result, status_code=200 if result["state"] == "deleted" else 202)
+
+
+@router.delete("/admin/users/{user}")
+def admin_delete_user(user: str, r: StoreDep, caller: CurrentUser, spaces: str | None = None,
+                      transfer_to: str | None = None) -> JSONResponse:
+    """Delete a user: tokens, sessions and memberships at once; their Spaces through Space deletion
+    (``spaces=delete`` is required when they own any); the name is free once those are gone."""
+    require_platform_admin(caller)
+    return removal_answer(removal.delete_user(r, user, spaces=spaces, transfer_to=transfer_to))

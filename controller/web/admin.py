@@ -1,6 +1,6 @@
 """The admin dashboard (platform admins only): every Space in one table (stage, owner, SDK, uptime,
 memory and CPU now, last visit, image size; sort, filter, bulk restart or pause), the users,
-organizations and tokens (create users and organizations, add members, revoke tokens), and the
+organizations and tokens (create and delete users and organizations, add members, revoke tokens), and the
 health of the platform's parts with the disk its images and caches use (and a clean-up).
 
 Usage figures come from the monitor (``worker.usage``) through Redis: the web process never talks
@@ -25,7 +25,7 @@ from controller.api import users as users_api
 from controller.deps import OptionalUser, StoreDep, form_csrf
 from controller.login import MAX_FORM, form_caller, login_url, read_form
 from controller.web.pages import card, templates
-from core import accounts, keys, store
+from core import accounts, keys, removal, store
 from core.errors import InvalidInput, SpacesError
 from core.queues import enqueue_clean_up, queue_status
 from core.settings import get_settings
@@ -116,9 +116,11 @@ async def admin_bulk(request: Request, r: StoreDep) -> Response:
 
 
 def _users_page(request: Request, r, caller, *, notice: str = "", error: str = "", token: str = "", status: int = 200) -> Response:
+    removal.finish_all(r)  # free the names of accounts whose last Space is gone
     users = [{**u, "orgs": accounts.orgs_of(r, u["name"]), "tokens": accounts.list_tokens(r, u["name"])}
              for u in accounts.list_users(r)]
-    orgs = [{"name": o, "members": accounts.members_of(r, o)} for o in sorted(r.smembers(keys.ORGS))]
+    orgs = [{"name": o, "members": accounts.members_of(r, o), "state": (accounts.get_org(r, o) or {}).get("state", "")}
+            for o in sorted(r.smembers(keys.ORGS))]
     return templates.TemplateResponse(request, "admin_users.html", {
         "caller": caller, "title": "Admin · Users", "users": users, "orgs": orgs, "csrf": form_csrf(request),
         "notice": notice, "form_error": error, "new_token": token, "now": time.time()}, status_code=status,
@@ -144,6 +146,28 @@ USER_ACTIONS = {
 }
 
 
+# action -> (the form field naming the account, what deletes it with the store, the admin, the name and the choice)
+DELETE_ACTIONS = {
+    "delete-user": ("user", lambda r, c, name, spaces: users_api.admin_delete_user(name, r, c, spaces=spaces)),
+    "delete-org": ("org", lambda r, c, name, spaces: orgs_api.delete_org(name, r, c, spaces=spaces)),
+}
+
+
+def _delete_account(action: str, r, caller, form: dict[str, str]) -> Response:
+    """Delete the user or organization the form names, once its name was typed again to confirm."""
+    field, delete = DELETE_ACTIONS[action]
+    name = form.get(field, "")
+    if not name or form.get("confirm", "") != name:
+        raise InvalidInput(f"type the name {name!r} again in the confirmation box to delete it")
+    result = json.loads(delete(r, caller, name, form.get("spaces") or None).body)
+    what = "User" if result["type"] == "user" else "Organization"
+    if result["state"] == "deleted":
+        message = f"{what} {name} deleted; the name is free"
+    else:
+        message = f"{what} {name} is being deleted with its {len(result['spaces'])} Space(s); the name is free once they are gone"
+    return RedirectResponse("/admin/users?done=" + quote(message), status_code=303)
+
+
 @router.post("/admin/users/{action}")
 async def admin_users_action(request: Request, action: str, r: StoreDep) -> Response:
     form = await read_form(request)
@@ -155,6 +179,8 @@ async def admin_users_action(request: Request, action: str, r: StoreDep) -> Resp
             created = users_api.admin_create_user(users_api.NewUser(
                 name=form.get("name", ""), role=form.get("role", "user"), password=form.get("password") or None), r, caller)
             return _users_page(request, r, caller, notice=f"User {created['name']} created", token=created["token"])
+        if action in DELETE_ACTIONS:
+            return _delete_account(action, r, caller, form)
         if action not in USER_ACTIONS:
             raise InvalidInput(f"unknown action {action!r}")
         handler, notice = USER_ACTIONS[action]
