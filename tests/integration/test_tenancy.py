@@ -241,6 +241,10 @@ MATRIX: dict[tuple[str, str], Case] = {
         "platform-admin",
         lambda world, user, actor: http("DELETE", f"/api/admin/users/{others_token(world, actor)}")(world, user, actor),
         ok=(204,)),
+    ("DELETE", "/api/admin/users/{user}"): Case(
+        "platform-admin", lambda world, user, actor: http("DELETE", f"/api/admin/users/{create_user().name}")(world, user, actor)),
+    ("DELETE", "/api/organizations/{org}"): Case(
+        "org-admin", lambda world, user, actor: http("DELETE", f"/api/organizations/{doomed_org(world, actor)}")(world, user, actor)),
     ("POST", "/api/organizations"): Case(
         "signed-in-write", http("POST", "/api/organizations", json=lambda world, actor: {"name": unique("neworg")}), ok=(201,)),
     ("GET", "/api/organizations/{org}/members"): Case("org-member", http("GET", "/api/organizations/{org}/members")),
@@ -294,6 +298,12 @@ def extra_member(world: World) -> str:
     response = api("POST", f"/api/organizations/{world.org}/members", world.owner, json={"user": member.name, "role": "read"})
     assert response.status_code == 200, response.text
     return member.name
+
+
+def doomed_org(world: World, actor: str) -> str:
+    """What an organization deletion by ``actor`` aims at: callers allowed to get a new organization;
+    the others try the shared one (which must survive)."""
+    return create_org(world.owner) if RULES["org-admin"][actor] == OK else world.org
 
 
 @pytest.fixture(scope="module")
