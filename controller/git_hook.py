@@ -117,11 +117,32 @@ def tree_problems(commit: str, git_dir: Path | None = None) -> list[str]:
     return problems
 
 
+def object_problem(sha: str, ref: str, git_dir: Path | None = None) -> str | None:
+    """Why ``ref`` may not point at ``sha``: only commits, and tags of commits, may be pushed (a tag
+    of a blob or a tree has no files to build, and its size would escape the repository limits)."""
+    git = ["git", *([f"--git-dir={git_dir}"] if git_dir else [])]
+    kind = subprocess.run([*git, "cat-file", "-t", sha], capture_output=True, text=True).stdout.strip()
+    tagged = kind == "tag"
+    if tagged:
+        peeled = subprocess.run([*git, "rev-parse", "--verify", "--quiet", f"{sha}^{{}}"], capture_output=True, text=True)
+        kind = subprocess.run([*git, "cat-file", "-t", peeled.stdout.strip()], capture_output=True,
+                              text=True).stdout.strip() if peeled.returncode == 0 else ""
+    if kind == "commit":
+        return None
+    what = f"a {kind}" if kind in ("blob", "tree") else "an object that cannot be read"
+    return f"{ref} points at {what}{' through a tag' if tagged else ''}; only commits and tags of commits may be pushed"
+
+
 def pre_receive(updates: list[list[str]]) -> int:
     """Refuse (exit 1) a push whose tree breaks the limits; nothing of it is stored then."""
     refused = False
     for _, new, ref in updates:
         if new == ZERO:
+            continue
+        problem = object_problem(new, ref)
+        if problem is not None:
+            say(f"error: {problem}")
+            refused = True
             continue
         for problem in tree_problems(new):
             say(f"error: {ref}: {problem}")

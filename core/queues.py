@@ -22,6 +22,7 @@ from rq.registry import StartedJobRegistry
 from core import keys, store
 from core.processes import gone_here
 from core.settings import get_settings
+from core.stages import BuildStatus, Stage
 
 
 @lru_cache
@@ -52,7 +53,28 @@ def queue_build(r: redis.Redis, space_id: str, commit: str) -> str:
     """A new commit of ``main`` (pushed or uploaded): record its build and queue it; returns the build id."""
     build_id = store.create_build(r, space_id, commit)
     enqueue_build(r, space_id, build_id)
+    show_queued(r, space_id, build_id)
     return build_id
+
+
+def show_queued(r: redis.Redis, space_id: str, build_id: str) -> None:
+    """The Space says BUILDING (RUNNING_BUILDING while a version serves) from the moment its build
+    is queued, not its previous stage (a new Space's NO_APP_FILE). Only while the build is still
+    queued: once the builder took it, the stage is the builder's."""
+    with r.pipeline(transaction=True) as p:
+        try:
+            p.watch(keys.space(space_id), keys.build(build_id))
+            space = p.hgetall(keys.space(space_id))
+            if (p.hget(keys.build(build_id), "status") != BuildStatus.QUEUED.value
+                    or space.get("latest_build") != build_id or space.get("stage") == Stage.DELETING.value):
+                return
+            serving = bool(space.get("running_build")) and Stage(space.get("stage") or "BUILDING").is_serving
+            p.multi()
+            store.set_stage(r, space_id, Stage.RUNNING_BUILDING if serving else Stage.BUILDING, build_id=build_id,
+                            pipeline=p)
+            p.execute()
+        except redis.exceptions.WatchError:
+            pass  # the builder (or a newer push) moved it on meanwhile
 
 
 def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seconds: int) -> None:
