@@ -74,14 +74,14 @@ def test_git_with_a_valid_token_passes_after_the_flood_and_bad_ones_get_429(clie
     accounts.create_user(redis_db, "alice")
     token = accounts.create_token(redis_db, "alice")
     flood_bad_tokens(client)
-    url = "/spaces/alice/nothing-here/info/refs?service=git-receive-pack"
+    url = "/spaces/alice/nothing-here/info/refs?service=git-upload-pack"
     refused = client.get(url, auth=("alice", "spc_wrong"))
     assert refused.status_code == 429 and "too many requests with bad tokens" in refused.text
     assert 0 < int(refused.headers["retry-after"]) <= 60
-    # A valid token goes past authentication: it is answered (here git's own answer for a new
-    # Space in alice's namespace), not held back.
+    # A valid token goes past authentication and is answered (here: the Space does not exist;
+    # nothing is made on disk), not held back.
     passed = client.get(url, auth=("alice", token))
-    assert passed.status_code == 200, passed.text
+    assert passed.status_code == 404 and "does not exist" in passed.text, passed.text
 
 
 def test_one_repeated_bad_token_is_limited_even_from_many_addresses(redis_db):

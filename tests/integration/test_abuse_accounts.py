@@ -1,0 +1,144 @@
+"""Issue 17, findings 3 and 9, against the running platform (through Traefik, real git).
+
+- **Lock-out by the bad**: a flood of wrong tokens from one address (on one host every client is
+  127.0.0.1 or ::1 behind Traefik) gets 429, and meanwhile the admin's valid token and a
+  ``git push`` with a valid token from that same address are answered at once.
+- **Accounts can be removed**: deleting a user or an organization ends their tokens, sessions and
+  memberships at once, deletes their Spaces through Space deletion, and frees the name only once
+  those are gone — through the API, the ``spaces`` command and the admin page.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from core import keys, store
+from core.settings import get_settings
+from tests.helpers import (
+    SPACES_CLI, User, WorkTree, api, base_url, create_org, create_user, eventually, output, set_password, signed_in,
+)
+
+PASSWORD = "a long admin password"
+LOOPBACKS = ("127.0.0.1", "[::1]")
+
+
+def from_loopback(address: str) -> httpx.Client:
+    """A client reaching Traefik over one loopback address (the Host names the platform)."""
+    s = get_settings()
+    return httpx.Client(base_url=f"http://{address}:{s.http_port}", headers={"Host": f"{s.domain}:{s.http_port}"},
+                        timeout=30)
+
+
+@pytest.fixture
+def flooded(platform):
+    """100 wrong tokens from each loopback address; the counters are cleared afterwards so that later
+    tests (all from these addresses) see a fresh window."""
+    statuses = []
+    for address in LOOPBACKS:
+        with from_loopback(address) as client:
+            statuses += [client.get("/api/whoami-v2", headers={"Authorization": f"Bearer spc_guess{i}"}).status_code
+                         for i in range(100)]
+    yield statuses
+    r = store.get_redis()
+    r.delete(*(keys.failures("token-client", a) for a in ("127.0.0.1", "::1")))
+
+
+def test_a_flood_of_bad_tokens_holds_back_only_bad_tokens(flooded, worktree, track):
+    assert set(flooded) == {401, 429} and flooded[-1] == 429
+    admin, pusher = create_user(admin=True), create_user()
+    for address in LOOPBACKS:
+        with from_loopback(address) as client:
+            started = time.monotonic()
+            listed = client.get("/api/admin/users", headers=admin.headers)
+            assert listed.status_code == 200, listed.text
+            assert time.monotonic() - started < 2
+            bad = client.get("/api/whoami-v2", headers={"Authorization": "Bearer spc_still-guessing"})
+            assert bad.status_code == 429 and int(bad.headers["retry-after"]) <= 60
+    worktree.commit("first")
+    pushed = worktree.push(pusher.name, "after-flood", pusher, "-o", "nowait")
+    track(f"{pusher.name}/after-flood", pusher)
+    assert pushed.returncode == 0, output(pushed)
+
+
+def test_deleting_a_user_deletes_their_spaces_and_frees_the_name_afterwards(platform, tmp_path):
+    admin, victim, colleague = create_user(admin=True), create_user(), create_user()
+    org = create_org(colleague, {victim.name: "write"})
+    tree = WorkTree(tmp_path / "static", example="hello-static")
+    tree.commit("first")
+    assert tree.push(victim.name, "site", victim, "-o", "nowait").returncode == 0
+    space_id = f"{victim.name}/site"
+    refused = api("DELETE", f"/api/admin/users/{victim.name}", admin)
+    assert refused.status_code == 409 and space_id in refused.json()["error"] and "spaces=delete" in refused.json()["error"]
+    moved = api("DELETE", f"/api/admin/users/{victim.name}", admin, params={"spaces": "delete", "transfer_to": admin.name})
+    assert moved.status_code == 400 and "not offered" in moved.json()["error"]
+    assert api("GET", "/api/whoami-v2", victim).status_code == 200  # refusals change nothing
+    started = api("DELETE", f"/api/admin/users/{victim.name}", admin, params={"spaces": "delete"})
+    assert started.status_code in (200, 202), started.text
+    assert started.json()["spaces"] == [space_id]
+    # At once: the token is dead, git refuses it, the membership is gone.
+    assert api("GET", "/api/whoami-v2", victim).status_code == 401
+    tree.write("more.txt", "x")
+    tree.commit("after")
+    assert tree.push(victim.name, "site", victim, "-o", "nowait").returncode != 0
+    members = api("GET", f"/api/organizations/{org}/members", colleague).json()["members"]
+    assert [m["user"] for m in members] == [colleague.name]
+    # The Space goes through deletion; then, and only then, the name is free.
+    assert eventually(lambda: api("GET", f"/api/spaces/{space_id}", admin).status_code == 404, timeout=120, every=0.5)
+    again = api("POST", "/api/admin/users", admin, json={"name": victim.name})
+    assert again.status_code == 201, again.text
+    newcomer = User(victim.name, again.json()["token"])
+    assert api("GET", "/api/whoami-v2", newcomer).json()["orgs"] == []
+    assert api("GET", "/api/spaces", newcomer, params={"author": victim.name}).json() == []
+
+
+def test_an_org_admin_deletes_the_organization_and_members_lose_it(platform):
+    owner, writer = create_user(), create_user()
+    org = create_org(owner, {writer.name: "write"})
+    assert api("DELETE", f"/api/organizations/{org}", writer).status_code == 403
+    gone = api("DELETE", f"/api/organizations/{org}", owner)
+    assert gone.status_code == 200 and gone.json()["state"] == "deleted"
+    assert org not in {o["name"] for o in api("GET", "/api/whoami-v2", writer).json()["orgs"]}
+    assert api("GET", f"/api/organizations/{org}/members", owner).status_code == 404
+    remade = api("POST", "/api/organizations", writer, json={"name": org})
+    assert remade.status_code == 201 and [m["user"] for m in remade.json()["members"]] == [writer.name]
+
+
+def test_the_command_line_deletes_and_refuses_a_transfer_with_the_reason(platform):
+    doomed, keeper = create_user(), create_user()
+    refused = subprocess.run([SPACES_CLI, "user", "delete", doomed.name, "--transfer-to", keeper.name],
+                             capture_output=True, text=True)
+    assert refused.returncode == 1 and "not offered" in refused.stderr
+    assert api("GET", "/api/whoami-v2", doomed).status_code == 200
+    done = subprocess.run([SPACES_CLI, "user", "delete", doomed.name], capture_output=True, text=True)
+    assert done.returncode == 0 and f"deleted user {doomed.name}" in done.stdout, done.stderr
+    assert api("GET", "/api/whoami-v2", doomed).status_code == 401
+    org = create_org(keeper)
+    dropped = subprocess.run([SPACES_CLI, "org", "delete", org], capture_output=True, text=True)
+    assert dropped.returncode == 0 and f"deleted org {org}" in dropped.stdout, dropped.stderr
+
+
+def test_the_admin_page_deletes_a_user_with_its_form(platform):
+    admin, doomed = create_user(admin=True), create_user()
+    set_password(admin, PASSWORD)
+    with signed_in(admin, PASSWORD) as browser:
+        page = browser.get("/admin/users")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        assert 'action="/admin/users/delete-user"' in page.text
+        unconfirmed = browser.post("/admin/users/delete-user", data={"csrf": csrf, "user": doomed.name, "confirm": "x"},
+                                   headers={"Origin": base_url()})
+        assert unconfirmed.status_code == 400 and "confirmation" in unconfirmed.text
+        forged = browser.post("/admin/users/delete-user", data={"csrf": "forged", "user": doomed.name, "confirm": doomed.name},
+                              headers={"Origin": base_url()})
+        assert forged.status_code == 403
+        assert api("GET", "/api/whoami-v2", doomed).status_code == 200
+        deleted = browser.post("/admin/users/delete-user", data={"csrf": csrf, "user": doomed.name, "confirm": doomed.name},
+                               headers={"Origin": base_url()})
+        assert deleted.status_code == 303 and "deleted" in deleted.headers["location"]
+    assert api("GET", "/api/whoami-v2", doomed).status_code == 401
+    assert doomed.name not in {u["name"] for u in api("GET", "/api/admin/users", admin).json()}
+
