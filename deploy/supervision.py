@@ -104,7 +104,7 @@ class Supervision:
             f"directory={_escape(str(self.root))}", "events=PROCESS_STATE", "buffer_size=1000",
             "autostart=true", "autorestart=true", "startsecs=1",
             f"environment={SUPERVISED_VAR}={_env_value(str(self.data_dir))}",
-            f"stderr_logfile={_escape(str(logs / 'supervision.log'))}", "stderr_logfile_maxbytes=10MB", "",
+            "stdout_logfile=NONE", f"stderr_logfile={_escape(str(logs / 'supervision.log'))}", "stderr_logfile_maxbytes=10MB", "",
         ]
         return "\n".join(lines)
 
