@@ -84,14 +84,15 @@ async def login(request: Request, r: StoreDep) -> Response:
                           error="This form expired or came from another site; please sign in again.")
     settings = get_settings()
     ip = client_ip(request)
+    device = sessions.known_device(name, request.cookies.get(sessions.DEVICE_COOKIE))
     try:
         sessions.check_sign_in(r, name, ip, per_user=settings.login_failures_per_user,
-                               per_client=settings.login_failures_per_client)
+                               per_client=settings.login_failures_per_client, device=device)
     except sessions.TooManyFailures as exc:
         return _too_many(request, exc, next_path=next_path, name=name)
     if not accounts.check_password(r, name, form.get("password", "")):
         log.info("failed sign-in for %r from %s", name, ip)
-        refusal = sessions.sign_in_failed(r, name, ip, per_client=settings.login_failures_per_client)
+        refusal = sessions.sign_in_failed(r, name, ip, per_client=settings.login_failures_per_client, device=device)
         if refusal is not None:
             return _too_many(request, refusal, next_path=next_path, name=name)
         return login_form(request, next_path=next_path, name=name, status=401, error="Wrong user name or password.")
@@ -99,6 +100,9 @@ async def login(request: Request, r: StoreDep) -> Response:
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(sessions.SESSION_COOKIE, sid, httponly=True, samesite="lax", path="/", max_age=sessions.SESSION_TTL)
     response.delete_cookie(sessions.CSRF_COOKIE, path="/")
+    if device is None:  # this browser now has its own budget for this user's sign-ins
+        response.set_cookie(sessions.DEVICE_COOKIE, sessions.device_cookie(name), httponly=True, samesite="strict",
+                            path="/login", max_age=sessions.DEVICE_TTL)
     log.info("%s signed in from %s", name, ip)
     return response
 

@@ -11,7 +11,8 @@
   per bad token. A valid credential is never refused for others' failures (on one host every
   client is 127.0.0.1 behind Traefik): a token is looked up first and a valid one always works;
   past a budget only *bad* credentials get 429. Sign-ins: a user with ``per_user`` failures is
-  locked for the window; past the client's budget each user keeps one attempt per window, so a
+  locked for the window — except in browsers where they signed in before (a signed device cookie,
+  with a budget of its own); past the client's budget each user keeps one attempt per window, so a
   correct password of a user nobody is guessing still works while a sprayer gets one guess per name.
 """
 
@@ -35,6 +36,8 @@ from core.settings import get_settings
 SESSION_COOKIE = "spaces_session"
 SPACE_SESSION_COOKIE = "spaces_space_session"
 CSRF_COOKIE = "spaces_csrf"
+DEVICE_COOKIE = "spaces_device"  # a browser where a user signed in before (its own sign-in budget)
+DEVICE_TTL = 180 * 24 * 3600
 SESSION_TTL = 14 * 24 * 3600
 SPACE_SESSION_TTL = 24 * 3600
 TICKET_TTL = 60
@@ -200,18 +203,46 @@ def bad_token(r: redis.Redis, token: str, client: str, limit: int) -> TooManyFai
     return None
 
 
-def check_sign_in(r: redis.Redis, user: str, client: str, *, per_user: int, per_client: int) -> None:
+def device_cookie(user: str) -> str:
+    """A value for :data:`DEVICE_COOKIE`, given to a browser once ``user`` signed in with it."""
+    nonce = secrets.token_urlsafe(16)
+    return f"{nonce}.{_device_signature(user, nonce)}"
+
+
+def _device_signature(user: str, nonce: str) -> str:
+    return hmac.new(_key(), f"device:{user}\n{nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+def known_device(user: str, cookie: str | None) -> str | None:
+    """The device id if ``cookie`` was given to a browser where ``user`` signed in before, else None."""
+    nonce, _, signature = (cookie or "").partition(".")
+    if nonce and signature and hmac.compare_digest(signature, _device_signature(user, nonce)):
+        return nonce
+    return None
+
+
+def check_sign_in(r: redis.Redis, user: str, client: str, *, per_user: int, per_client: int,
+                  device: str | None = None) -> None:
     """Before a password is checked: refuse (429) if ``user`` is under attack (``per_user``
     failures this window), or if ``client`` is past its budget and ``user`` already failed this
     window (past its budget a client gets one attempt per user). A user nobody failed for is
-    always let through to the password check."""
+    always let through to the password check. A browser where ``user`` signed in before
+    (``device``, see :func:`known_device`) has a budget of its own instead, so others' guesses
+    lock the user out of new browsers only."""
+    if device is not None:
+        check_failures(r, "login-device", device, per_user, "failed sign-ins from this browser")
+        return
     check_failures(r, "login-user", user, per_user, f"failed sign-ins for {user}")
     if failure_count(r, "login-ip", client) >= per_client and failure_count(r, "login-user", user) > 0:
         raise _refusal(r, keys.failures("login-ip", client), "failed sign-ins from your address")
 
 
-def sign_in_failed(r: redis.Redis, user: str, client: str, *, per_client: int) -> TooManyFailures | None:
+def sign_in_failed(r: redis.Redis, user: str, client: str, *, per_client: int,
+                   device: str | None = None) -> TooManyFailures | None:
     """Count a wrong password; the refusal (429) to answer with if ``client`` is past its budget."""
+    if device is not None:
+        record_failure(r, "login-device", device, LOGIN_WINDOW)
+        return None
     record_failure(r, "login-user", user, LOGIN_WINDOW)
     if record_failure(r, "login-ip", client, LOGIN_WINDOW) > per_client:
         return _refusal(r, keys.failures("login-ip", client), "failed sign-ins from your address")

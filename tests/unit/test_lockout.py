@@ -109,8 +109,10 @@ def test_sign_in_works_for_a_user_nobody_is_guessing_after_a_spray_from_the_same
                                per_client=s.login_failures_per_client)
 
 
-def sign_in(client: TestClient, name: str, password: str):
-    client.cookies.clear()  # a fresh browser each time
+def sign_in(client: TestClient, name: str, password: str, *, keep: bool = False):
+    if not keep:
+        client.cookies.clear()  # a fresh browser each time
+    client.cookies.delete(sessions.SESSION_COOKIE)
     page = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     return client.post("/login", data={"csrf": csrf, "username": name, "password": password, "next": "/"},
@@ -135,3 +137,25 @@ def test_a_user_under_attack_is_still_locked_per_user(client, redis_db):
     locked = sign_in(client, "erin", PASSWORD)
     assert locked.status_code == 429 and "too many failed sign-ins for erin" in locked.text
 
+
+
+def test_a_browser_where_the_user_signed_in_before_is_not_locked_out_by_others_guesses(client, redis_db):
+    accounts.create_user(redis_db, "finn", password=PASSWORD)
+    accounts.create_user(redis_db, "gail", password=PASSWORD)
+    assert sign_in(client, "finn", PASSWORD).status_code == 303  # finn's own browser, remembered
+    device = client.cookies.get(sessions.DEVICE_COOKIE)
+    assert device
+    with TestClient(client.app, base_url=str(client.base_url)) as attacker:
+        for _ in range(get_settings().login_failures_per_user):
+            assert sign_in(attacker, "finn", "a wrong guess!!").status_code == 401
+        assert sign_in(attacker, "finn", PASSWORD).status_code == 429  # a new browser: locked
+        for _ in range(get_settings().login_failures_per_user):
+            assert sign_in(attacker, "gail", "a wrong guess!!").status_code == 401
+        attacker.cookies.set(sessions.DEVICE_COOKIE, device, path="/login")
+        assert sign_in(attacker, "gail", PASSWORD, keep=True).status_code == 429  # finn's cookie is finn's only
+    client.cookies.clear()
+    client.cookies.set(sessions.DEVICE_COOKIE, device, path="/login")
+    assert sign_in(client, "finn", PASSWORD, keep=True).status_code == 303
+    client.cookies.clear()
+    client.cookies.set(sessions.DEVICE_COOKIE, "forged.00", path="/login")
+    assert sign_in(client, "finn", PASSWORD, keep=True).status_code == 429
