@@ -48,7 +48,7 @@ def flooded(platform):
     r.delete(*(keys.failures("token-client", a) for a in ("127.0.0.1", "::1")))
 
 
-def test_a_flood_of_bad_tokens_holds_back_only_bad_tokens(flooded, worktree, track):
+def test_a_flood_of_bad_tokens_holds_back_only_bad_tokens(flooded, tmp_path, track):
     assert set(flooded) == {401, 429} and flooded[-1] == 429
     admin, pusher = create_user(admin=True), create_user()
     for address in LOOPBACKS:
@@ -59,8 +59,9 @@ def test_a_flood_of_bad_tokens_holds_back_only_bad_tokens(flooded, worktree, tra
             assert time.monotonic() - started < 2
             bad = client.get("/api/whoami-v2", headers={"Authorization": "Bearer spc_still-guessing"})
             assert bad.status_code == 429 and int(bad.headers["retry-after"]) <= 60
-    worktree.commit("first")
-    pushed = worktree.push(pusher.name, "after-flood", pusher, "-o", "nowait")
+    tree = WorkTree(tmp_path / "static", example="hello-static")
+    tree.commit("first")
+    pushed = tree.push(pusher.name, "after-flood", pusher, "-o", "nowait")
     track(f"{pusher.name}/after-flood", pusher)
     assert pushed.returncode == 0, output(pushed)
 
