@@ -104,17 +104,29 @@ def read_dependencies(src: Path) -> Dependencies:
     return Dependencies(tuple(packages), texts["pre-requirements.txt"], texts["requirements.txt"])
 
 
-def deps_dockerfile(base: str, deps: Dependencies, with_wheels: bool) -> str:
+def deps_dockerfile(base: str, deps: Dependencies, layers: dict[str, list[str]]) -> str:
+    """apt, then one layer per requirement file: ``layers`` maps a list file (written into the
+    context's ``wheels/``) to the wheel files it installs."""
     lines = [f"FROM {base}", "USER root"]
     if deps.packages:
         lines.append(
             "RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
             + " ".join(deps.packages) + " && rm -rf /var/lib/apt/lists/*"
         )
-    if with_wheels:
-        lines.append("RUN --mount=type=bind,source=wheels,target=/tmp/spaces-wheels "
-                     "pip install --no-index --no-deps /tmp/spaces-wheels/*.whl")
+    for listing, names in layers.items():
+        if names:
+            lines.append("RUN --mount=type=bind,source=wheels,target=/tmp/spaces-wheels "
+                         f"pip install --no-index --no-deps -r /tmp/spaces-wheels/{listing}")
     return "\n".join(lines) + "\n"
+
+
+def _wheel_layers(context: Path, deps: Dependencies, found: list[wheels.Wheel]) -> dict[str, list[str]]:
+    """Pre-requirements' wheels first, in a layer of their own, then the rest; writes the lists."""
+    pre = [w.name for w in found if w.first and deps.pre_requirements and deps.requirements]
+    layers = {"spaces-pre-requirements.txt": pre, "spaces-requirements.txt": [w.name for w in found if w.name not in pre]}
+    for listing, names in layers.items():
+        (context / "wheels" / listing).write_text("".join(f"/tmp/spaces-wheels/{n}\n" for n in names))
+    return layers
 
 
 def _digest(*parts: object) -> str:
@@ -153,11 +165,13 @@ def deps_image(
                     settings=settings, emit=emit, timeout=settings.build_timeout, copy_app=not deps.plain,
                 )
             checked = pool.submit(wheels.verify, found, base, settings, emit)
-            tag = f"{DEPS_IMAGE_REPO}:{_digest(base_id, deps.packages, [(w.name, w.sha256) for w in found])}"
+            tag = f"{DEPS_IMAGE_REPO}:{_digest(base_id, deps.packages, [(w.name, w.sha256, w.first) for w in found])}"
             if images.image_exists(tag) and not fresh:
                 emit(f"--> the same wheels were installed before: reusing {tag}")
             else:
-                (context / "Dockerfile").write_text(deps_dockerfile(base, deps, bool(found)))
+                (context / "wheels").mkdir(exist_ok=True)
+                layers = _wheel_layers(context, deps, found)
+                (context / "Dockerfile").write_text(deps_dockerfile(base, deps, layers))
                 if deps.packages:
                     emit(f"--> installing Debian packages: {' '.join(deps.packages)}")
                 emit(f"--> installing {len(found)} wheel(s) into the image")

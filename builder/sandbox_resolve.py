@@ -2,7 +2,9 @@
 
 ``python -I resolve.py OUT FILE [FILE ...]`` resolves the requirement files against the image's
 own Python (what is installed already is kept, as ``pip install -r`` would on Hugging Face) and
-writes one wheel per distribution still to install into ``OUT``:
+writes one wheel per distribution still to install into ``OUT``, and ``spaces-layers.json``: the
+names of the distributions the first file needs, when there are several (``pre-requirements.txt``
+is installed in a layer of its own, first):
 
 1. ``pip install --dry-run --report``: the resolver's answer, building source distributions'
    metadata where it must (their code runs here, in the sandbox);
@@ -48,13 +50,30 @@ def main() -> int:
     common = ["--progress-bar", "off", "--use-pep517", *links]
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "report.json")
-        requirement_args = [arg for name in files for arg in ("-r", name)]
-        print("--> resolving the requirements (pip install --dry-run)", flush=True)
-        code = pip("install", "--dry-run", "--quiet", "--report", report, *common, *requirement_args)
-        if code != 0:
-            return code
-        with open(report, encoding="utf-8") as fh:
-            chosen = [pin(item) for item in json.load(fh).get("install", [])]
+
+        def resolve(names: list[str]) -> list[dict] | None:
+            args = [arg for name in names for arg in ("-r", name)]
+            if pip("install", "--dry-run", "--quiet", "--report", report, *common, *args) != 0:
+                return None
+            with open(report, encoding="utf-8") as fh:
+                return json.load(fh).get("install", [])
+
+        layers: dict[str, list[str]] = {}
+        if len(files) > 1:
+            # The first file (pre-requirements.txt) gets a layer of its own, installed first, as on
+            # Hugging Face: which of the distributions below it needs is noted for the builder.
+            print(f"--> resolving {files[0]} (pip install --dry-run)", flush=True)
+            first = resolve(files[:1])
+            if first is None:
+                return 1
+            layers[files[0]] = [item["metadata"]["name"] for item in first]
+        print(f"--> resolving {' and '.join(files)} (pip install --dry-run)", flush=True)
+        items = resolve(files)
+        if items is None:
+            return 1
+        with open(os.path.join(out, "spaces-layers.json"), "w", encoding="utf-8") as fh:
+            json.dump(layers, fh)
+        chosen = [pin(item) for item in items]
         if not chosen:
             print("--> every requirement is installed in the runtime image already", flush=True)
             return 0

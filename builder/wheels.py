@@ -44,6 +44,31 @@ class Wheel:
     name: str  # the file name
     sha256: str
     path: Path  # the host's own copy
+    first: bool = False  # needed by the first requirement file (pre-requirements.txt): its own layer
+
+    @property
+    def project(self) -> str:
+        return normalize(self.name.split("-", 1)[0])
+
+
+def normalize(project: str) -> str:
+    return re.sub(r"[-_.]+", "-", project).lower()
+
+
+def _first_layer(out: Path) -> set[str]:
+    """Projects the sandbox says the first requirement file needs (untrusted: only shapes layers)."""
+    try:
+        fd = sandbox.open_untrusted(out / "spaces-layers.json")
+    except (OSError, BuildFailed):
+        return set()
+    with os.fdopen(fd, "rb") as fh:
+        raw = fh.read(1 << 20)
+    try:
+        layers = json.loads(raw)
+    except ValueError:
+        return set()
+    names = next(iter(layers.values()), []) if isinstance(layers, dict) and layers else []
+    return {normalize(n) for n in names if isinstance(n, str)} if isinstance(names, list) else set()
 
 
 def _copy_hashing(source_fd: int, dest: Path) -> str:
@@ -98,11 +123,12 @@ def resolve(
         if sandbox.run(box, settings, keep, timeout=timeout) != 0:
             errors = [t for t in tail if "ERROR" in t] or tail[-5:]
             raise BuildFailed("could not resolve the Python requirements: " + " | ".join(errors))
+        first = _first_layer(out)
         wheels = []
         for name, _size in sandbox.regular_files(out, max_bytes=MAX_WHEEL_BYTES):
             if WHEEL_NAME.match(name):
                 sha = _copy_hashing(sandbox.open_untrusted(out / name), dest / name)
-                wheels.append(Wheel(name, sha, dest / name))
+                wheels.append(Wheel(name, sha, dest / name, first=normalize(name.split("-", 1)[0]) in first))
     return sorted(wheels, key=lambda w: w.name)
 
 

@@ -18,17 +18,19 @@ def test_app_layer_copies_code_last_and_runs_as_uid_1000():
     assert sum(line.startswith(("RUN", "COPY")) for line in lines) == 1  # a code change rebuilds one layer
 
 
-def test_dependency_layers_go_apt_then_the_sandbox_resolved_wheels():
-    """pre-requirements and requirements are resolved together in a sandbox; the image only installs
-    those wheels, from a bind mount, with no index: nothing in this build fetches or builds Python code."""
-    text = deps_dockerfile("base:1", Dependencies(("ffmpeg", "libsm6"), "numpy", "pandas"), True)
+def test_dependency_layers_go_apt_then_pre_requirements_then_requirements():
+    """Wheels resolved in a sandbox, installed from a bind mount with no index, one layer per file."""
+    layers = {"spaces-pre-requirements.txt": ["numpy-2.0-cp311-none-any.whl"],
+              "spaces-requirements.txt": ["pandas-2.0-cp311-none-any.whl"]}
+    text = deps_dockerfile("base:1", Dependencies(("ffmpeg", "libsm6"), "numpy", "pandas"), layers)
     apt = text.index("apt-get install")
-    wheels = text.index("RUN --mount=type=bind,source=wheels,target=/tmp/spaces-wheels")
-    assert apt < wheels
+    pre = text.index("-r /tmp/spaces-wheels/spaces-pre-requirements.txt")
+    req = text.index("-r /tmp/spaces-wheels/spaces-requirements.txt")
+    assert apt < pre < req
     assert "ffmpeg libsm6" in text
-    assert "pip install --no-index --no-deps /tmp/spaces-wheels/*.whl" in text
-    assert "requirements.txt" not in text and "http" not in text
-    assert "spaces-wheels" not in deps_dockerfile("base:1", Dependencies(("ffmpeg",), "", ""), False)
+    assert text.count("pip install --no-index --no-deps") == 2 and "http" not in text
+    only_apt = deps_dockerfile("base:1", Dependencies(("ffmpeg",), "", ""), {"spaces-requirements.txt": []})
+    assert "spaces-wheels" not in only_apt
 
 
 def test_streamlit_runs_the_app_file_on_app_port():
