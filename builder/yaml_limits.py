@@ -28,7 +28,9 @@ MAX_KEY_TEXT = 100  # characters in any one key
 MAX_ITEMS = 1000  # entries in any one list or mapping
 QUOTE_MAX = 80  # characters of a value quoted in an error message
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The pure-Python loader: its error marks and messages are the ones users saw before (line of the
+# problem, not of the end of the stream); front matter is at most 64 KiB, so its speed is no concern.
+_Loader = yaml.SafeLoader
 
 
 def quote(value: Any, limit: int = QUOTE_MAX) -> str:

@@ -33,7 +33,8 @@ def refusal(text: str) -> str:
     started = time.monotonic()
     with pytest.raises(ConfigError) as err:
         parse_config(text)
-    assert time.monotonic() - started < 0.5, "a refusal must not take long"
+    # Expanding the bombs below would take tens of seconds and gigabytes; a refusal takes milliseconds.
+    assert time.monotonic() - started < 5, "a refusal must not expand what it refuses"
     assert len(err.value.message) < 600, f"the message grew with the input: {len(err.value.message)} characters"
     return err.value.message
 
@@ -159,7 +160,7 @@ def client():
 def test_validate_yaml_refuses_a_bomb_with_a_small_answer(client):
     started = time.monotonic()
     answer = client.post("/api/validate-yaml", json={"content": alias_bomb(7)})
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5, "the bomb was expanded (that takes tens of seconds)"
     assert answer.status_code == 400 and len(answer.content) < 1000
     assert "aliases" in answer.json()["errors"][0]["message"]
     assert client.get("/healthz").status_code == 200
