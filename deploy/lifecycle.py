@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import os
 import secrets
@@ -165,7 +166,7 @@ def start(svc: Service) -> bool:
 
 
 def supervised(pid: int) -> bool:
-    return pid in supervised_pids(get_settings().data_dir)
+    return supervision().is_child(pid)
 
 
 def stop_unsupervised(svcs: list[Service]) -> None:
@@ -182,7 +183,8 @@ def ensure_supervisor(svcs: list[Service]) -> Supervision:
     """supervisord running with the current programs (none of them started here)."""
     s = get_settings()
     sup = supervision()
-    stop_unsupervised(svcs)
+    if sup.answering():
+        stop_unsupervised(svcs)
     # The services get the SPACES_* settings from their own section, never from supervisord's
     # environment (which an earlier ``up`` gave it).
     try:
@@ -193,7 +195,8 @@ def ensure_supervisor(svcs: list[Service]) -> Supervision:
         pid = sup.daemon_pid()
         if pid:
             os.kill(pid, signal.SIGKILL)  # alive but deaf: start a working one
-        left = stop_orphans(s.data_dir)
+        left = stop_orphans(s.data_dir)  # found by environment (Redis rewrites its own: by pid file too)
+        left += sum(stop(x.name, x.marker) for x in svcs)
         if left:
             say(f"stopped {left} process(es) left running by a supervisord that died")
         say("starting supervisord")
@@ -467,7 +470,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "down", "status"])
     args = parser.parse_args()
-    {"up": up, "down": down, "status": status}[args.command]()
+    if args.command == "status":
+        status()
+        return
+    lock = get_settings().data_dir / "run" / "lifecycle.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("another up or down is under way; waiting for it to end")
+            fcntl.flock(held, fcntl.LOCK_EX)
+        {"up": up, "down": down}[args.command]()
 
 
 if __name__ == "__main__":

@@ -133,6 +133,14 @@ class Supervision:
             return None
         return pid if b"supervisord" in cmdline else None
 
+    def is_child(self, pid: int) -> bool:
+        """Whether supervisord started ``pid`` (and so will restart it)."""
+        daemon = self.daemon_pid()
+        try:
+            return daemon is not None and int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == daemon
+        except (OSError, ValueError, IndexError):
+            return False
+
     def answering(self) -> bool:
         try:
             return self.rpc().getState()["statename"] == "RUNNING"
