@@ -34,12 +34,14 @@ class EnvKey(BaseModel):
 def apply_change(r, space_id: str) -> None:
     """Restart the Space so that its app sees the change.
 
-    A Docker Space is rebuilt, whatever its last build did: variables are its build arguments and
+    A Docker Space (or one whose first build has not read its README yet) is rebuilt, whatever its last build did: variables are its build arguments and
     secrets its build secrets (a build may have failed for want of one). Other Spaces start their
     latest successful build again with the new environment.
     """
     space = store.get_space(r, space_id) or {}
-    if space.get("sdk") == "docker":
+    # No sdk yet: the first build has not read the README so far, and may be a Docker build that
+    # started without this change; build the head again (the newer build supersedes it).
+    if space.get("sdk") in ("docker", None, ""):
         commit = head_commit(space_id)
         if commit:
             enqueue_build(r, space_id, store.create_build(r, space_id, commit))
