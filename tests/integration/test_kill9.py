@@ -1,8 +1,13 @@
 """``kill -9`` of the platform's own processes: Spaces keep serving through Traefik while they
-are gone, and the next ``make up`` repairs whatever they left half done."""
+are gone, and the next ``make up`` repairs whatever they left half done.
+
+supervisord would start the killed processes again within a second (tests/integration/
+test_supervision.py); here it is held still (SIGSTOP) while they are gone, so that the platform is
+seen without them, as after a crash of the supervisor itself."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -55,6 +60,17 @@ def kill9(names) -> list[str]:
     return killed
 
 
+@contextlib.contextmanager
+def supervisor_held():
+    """supervisord frozen for the block: what is killed meanwhile stays dead until it ends."""
+    pid = int((get_settings().data_dir / "supervisor" / "supervisord.pid").read_text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def make_up() -> None:
     up = subprocess.run([sys.executable, str(ROOT / "deploy" / "lifecycle.py"), "up"], capture_output=True, text=True,
                         timeout=600)
@@ -81,11 +97,12 @@ def test_kill_9_of_controller_and_workers_while_spaces_serve(user, worktree, tra
     try:
         with Load(url) as load:
             time.sleep(1)
-            killed = kill9([*PLATFORM, "runner", "builder"])
-            assert {"controller", "runner-1", "builder-1"} <= set(killed), killed
-            time.sleep(4)
-            with pytest.raises(httpx.HTTPError):
-                httpx.get(f"{get_settings().controller_url}/healthz", timeout=2)
+            with supervisor_held():
+                killed = kill9([*PLATFORM, "runner", "builder"])
+                assert {"controller", "runner-1", "builder-1"} <= set(killed), killed
+                time.sleep(4)
+                with pytest.raises(httpx.HTTPError):
+                    httpx.get(f"{get_settings().controller_url}/healthz", timeout=2)
     finally:
         make_up()
     assert load.failures == [], load.failures[:5]
@@ -104,10 +121,11 @@ def test_kill_9_of_the_run_worker_mid_deploy_is_repaired(user, worktree, track):
             run = worktree.push(user.name, "midway", user, "-o", "nowait")
             assert run.returncode == 0, output(run)
             wait_stage(space_id, {"RUNNING_APP_STARTING"}, timeout=120)
-            killed = kill9(["runner"])
-            assert "runner-1" in killed, killed
-            time.sleep(3)
-            assert runtime(space_id)["stage"] == "RUNNING_APP_STARTING"  # nothing finishes it now
+            with supervisor_held():
+                killed = kill9(["runner"])
+                assert "runner-1" in killed, killed
+                time.sleep(3)
+                assert runtime(space_id)["stage"] == "RUNNING_APP_STARTING"  # nothing finishes it now
     finally:
         make_up()
     assert load.failures == [], load.failures[:5]  # v0 served throughout
@@ -136,7 +154,8 @@ def test_kill_9_of_the_waker_mid_wake_leaves_nothing_stuck(user, worktree, track
     visitor.start()  # starts the wake: the app takes 4 s
     time.sleep(1.5)
     try:
-        assert "waker" in kill9(["waker"])
+        with supervisor_held():
+            assert "waker" in kill9(["waker"])
     finally:
         make_up()
     # The dead waker's lock on the Space is released at once, so the next visit wakes it.
