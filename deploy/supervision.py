@@ -149,6 +149,8 @@ class Supervision:
 
     def start_daemon(self, env: dict[str, str]) -> None:
         supervisord = Path(self.python).parent / "supervisord"
+        self.restarts_file.unlink(missing_ok=True)  # counted per supervisord, like its uptime
+        self.fingerprints_file.unlink(missing_ok=True)  # it runs nothing yet
         subprocess.run([str(supervisord), "-c", str(self.conf)], env=env, cwd=self.root, check=True,
                        stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
