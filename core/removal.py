@@ -181,6 +181,11 @@ def finish(r: redis.Redis, name: str) -> bool:
 
 def finish_all(r: redis.Redis) -> None:
     """:func:`finish` every account still being deleted (cheap when there is none)."""
-    for name in r.smembers(keys.USERS) | r.smembers(keys.ORGS):
-        if accounts.being_deleted(r, name):
-            finish(r, name)
+    doomed = [u["name"] for u in accounts.list_users(r) if is_deleting(u)]
+    orgs = sorted(r.smembers(keys.ORGS))
+    with r.pipeline(transaction=False) as p:
+        for org in orgs:
+            p.hget(keys.org(org), "state")
+        doomed += [org for org, state in zip(orgs, p.execute()) if state == DELETING]
+    for name in doomed:
+        finish(r, name)

@@ -170,3 +170,20 @@ def test_the_api_routes_and_who_may_call_them(client, redis_db, jobs):
                                                              "spaces": ["hank/app"]}
     assert client.get("/api/whoami-v2", headers=bearer(hank)).status_code == 401
     assert client.delete("/api/admin/users/nobody", headers=bearer(root)).status_code == 404
+
+
+def test_listing_the_accounts_frees_the_names_whose_spaces_are_gone(redis_db, jobs):
+    accounts.create_user(redis_db, "root", role="admin")
+    accounts.create_user(redis_db, "jack")
+    accounts.create_org(redis_db, "crew", admin="root")
+    for space_id in ("jack/a", "crew/b"):
+        store.create_space(redis_db, space_id)
+    removal.delete_user(redis_db, "jack", spaces="delete")
+    removal.delete_org(redis_db, "crew", spaces="delete")
+    removal.finish_all(redis_db)
+    assert accounts.being_deleted(redis_db, "jack") and accounts.being_deleted(redis_db, "crew")
+    store.purge_space(redis_db, "jack/a")
+    store.purge_space(redis_db, "crew/b")
+    removal.finish_all(redis_db)
+    assert not redis_db.sismember(keys.USERS, "jack") and not redis_db.sismember(keys.ORGS, "crew")
+    assert redis_db.hget(keys.NAMESPACES, "jack") is None and redis_db.hget(keys.NAMESPACES, "crew") is None
