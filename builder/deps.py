@@ -69,9 +69,30 @@ def _text_file(src: Path, name: str, what: str) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BuildFailed(f"{name} is not UTF-8 text: it must list one {what} a line") from exc
-    text = re.sub(r"\\\r?\n", " ", text)  # pip joins a line ending in a backslash with the next
-    lines = [ln.split(" #", 1)[0].strip() for ln in text.splitlines()]
-    return "\n".join(ln for ln in lines if ln and not ln.startswith("#"))
+    return "\n".join(pip_lines(text))
+
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+
+
+def pip_lines(text: str) -> list[str]:
+    """The logical lines pip reads from a requirements file, as pip's own ``join_lines`` and
+    ``ignore_comments`` make them: a line ending in a backslash continues, but a comment line never
+    does and ends a continuation (so a hidden line cannot slip past the checks here)."""
+    lines: list[str] = []
+    pending: list[str] = []
+    for line in text.splitlines():
+        comment = _COMMENT.match(line)
+        if not line.endswith("\\") or comment:
+            if comment:
+                line = " " + line
+            lines.append("".join([*pending, line]))
+            pending = []
+        else:
+            pending.append(line.strip("\\"))
+    if pending:
+        lines.append("".join(pending))
+    return [kept for line in lines if (kept := _COMMENT.sub("", line).strip())]
 
 
 def check_requirements(name: str, text: str) -> None:
@@ -160,9 +181,19 @@ def deps_image(
             found: list[wheels.Wheel] = []
             if deps.files:
                 emit(f"--> resolving {' and '.join(deps.files)} in a build sandbox")
+                app_dir = src
+                if deps.plain:
+                    # What may be reused by its text is resolved from exactly that text (written here,
+                    # not the repo's file) and the index cache alone: no owner's own wheels, no path.
+                    app_dir = context / "inputs"
+                    app_dir.mkdir()
+                    for name, text in zip(REQUIREMENT_FILES, (deps.pre_requirements, deps.requirements)):
+                        if text:
+                            (app_dir / name).write_text(text + "\n")
                 found = wheels.resolve(
-                    image=base, app_dir=src, files=deps.files, owner=owner, dest=context / "wheels",
+                    image=base, app_dir=app_dir, files=deps.files, owner=owner, dest=context / "wheels",
                     settings=settings, emit=emit, timeout=settings.build_timeout, copy_app=not deps.plain,
+                    owner_cache=not deps.plain,
                 )
             checked = pool.submit(wheels.verify, found, base, settings, emit)
             tag = f"{DEPS_IMAGE_REPO}:{_digest(base_id, deps.packages, [(w.name, w.sha256, w.first) for w in found])}"

@@ -49,7 +49,6 @@ def published(index: str, project: str) -> dict[str, str]:
 def main() -> int:
     index, names = sys.argv[1], sys.argv[2:]
     projects = sorted({project_of(name) for name in names})
-    found: dict[str, str] = {}
 
     def fetch(project: str) -> dict[str, str]:
         try:
@@ -59,9 +58,9 @@ def main() -> int:
             return {}
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        for files in pool.map(fetch, projects):
-            found.update(files)
-    print(json.dumps({name: found.get(name, "") for name in names}))
+        pages = dict(zip(projects, pool.map(fetch, projects)))
+    # A file's hash counts only from its own project's page.
+    print(json.dumps({name: pages[project_of(name)].get(name, "") for name in names}))
     return 0
 
 

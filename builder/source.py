@@ -222,6 +222,19 @@ def _extract(stream: IO[bytes], dest: Path, budget: _Budget) -> _Tree:
     return tree
 
 
+NEUTRAL_ATTRIBUTES = "* -export-subst -export-ignore\n"
+
+
+def _neutral_attributes(repo: Path) -> None:
+    """``git archive`` obeys the commit's own ``.gitattributes``: ``export-subst`` with ``%G?`` would
+    make the host run gpg on a signature the pusher wrote. The repository's ``info/attributes``
+    outranks the tree's, so the export is always the files as committed."""
+    path = repo / "info" / "attributes"
+    if not path.is_file() or path.read_text() != NEUTRAL_ATTRIBUTES:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(NEUTRAL_ATTRIBUTES)
+
+
 def export_commit(repo: Path, commit: str, dest: Path) -> None:
     """Write the tree of ``commit`` into ``dest`` (new or empty; no .git): files and folders only,
     links replaced by copies of what they name inside the tree, or refused."""
@@ -230,8 +243,10 @@ def export_commit(repo: Path, commit: str, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     if dest.is_symlink() or any(dest.iterdir()):
         raise BuildFailed(f"internal error: the export folder {dest} is not a new folder")
+    _neutral_attributes(repo)
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(["git", f"--git-dir={repo}", "archive", "--format=tar", commit],
+        proc = subprocess.Popen(["git", "-c", "gpg.program=false", "-c", "gpg.ssh.program=false",
+                                 f"--git-dir={repo}", "archive", "--format=tar", commit],
                                 stdout=subprocess.PIPE, stderr=errors)
         assert proc.stdout is not None
         try:

@@ -91,6 +91,7 @@ def file_sha256(path: Path) -> str:
 def resolve(
     *, image: str, app_dir: Path, files: list[str], owner: str | None, dest: Path,
     settings: Settings, emit: Callable[[str], None], timeout: float, copy_app: bool = False,
+    owner_cache: bool = True,
 ) -> list[Wheel]:
     """Wheels for what ``files`` (requirement files in ``app_dir``) add to ``image``, copied into ``dest``.
 
@@ -101,7 +102,7 @@ def resolve(
     index.mkdir(parents=True, exist_ok=True)
     read_only = {app_dir: APP_DIR, index: "/wheels/index", SCRIPTS / "sandbox_resolve.py": "/opt/spaces/resolve.py"}
     links = ["/wheels/index"]
-    if owner and settings.owner_wheel_cache(owner).is_dir():
+    if owner and owner_cache and settings.owner_wheel_cache(owner).is_dir():
         read_only[settings.owner_wheel_cache(owner)] = "/wheels/owner"
         links.append("/wheels/owner")
     dest.mkdir(parents=True, exist_ok=True)
@@ -125,8 +126,13 @@ def resolve(
             raise BuildFailed("could not resolve the Python requirements: " + " | ".join(errors))
         first = _first_layer(out)
         wheels = []
-        for name, _size in sandbox.regular_files(out, max_bytes=MAX_WHEEL_BYTES):
+        total = 0
+        for name, size in sandbox.regular_files(out, max_bytes=MAX_WHEEL_BYTES):
             if WHEEL_NAME.match(name):
+                total += size
+                if total > settings.sandbox_output_mb << 20:
+                    raise BuildFailed(f"the requirements' wheels exceed {settings.sandbox_output_mb} MiB "
+                                      "(SPACES_SANDBOX_OUTPUT_MB)")
                 sha = _copy_hashing(sandbox.open_untrusted(out / name), dest / name)
                 wheels.append(Wheel(name, sha, dest / name, first=normalize(name.split("-", 1)[0]) in first))
     return sorted(wheels, key=lambda w: w.name)

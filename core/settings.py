@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     sandbox_memory_mb: int = Field(default=2048, ge=256)
     sandbox_cpus: float = Field(default=2.0, gt=0)
     sandbox_pids: int = Field(default=512, ge=32)
+    sandbox_output_mb: int = Field(default=8192, ge=64)  # wheels one resolve may hand back, in all
 
     @model_validator(mode="after")
     def _redis_credentials(self) -> Settings:

@@ -86,3 +86,14 @@ def test_sandbox_output_is_read_without_following_links(tmp_path: Path):
     assert [name for name, _ in regular_files(out, max_bytes=100)] == ["ok-1.0-py3-none-any.whl"]
     with pytest.raises(OSError):
         open_untrusted(out / "evil-1.0-py3-none-any.whl")
+
+
+def test_lines_are_read_as_pip_reads_them(tmp_path):
+    """A comment line ending in a backslash does not continue (pip's join_lines): the line after it
+    is a requirement of its own, so it is checked and counted (it used to vanish into the comment)."""
+    (tmp_path / "requirements.txt").write_text("numpy\n# \\\nevilpkg\n-r \\\nother.txt  # trailing\n")
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements.splitlines() == ["numpy", "evilpkg", "-r other.txt"]
+    (tmp_path / "requirements.txt").write_text("numpy\n# \\\n-r /etc/shadow\n")
+    with pytest.raises(ConfigError, match="outside the repository"):
+        read_dependencies(tmp_path)

@@ -147,3 +147,24 @@ def test_crafted_archives_are_refused(tmp_path, members):
 def test_folders_nested_absurdly_deep_are_refused(tmp_path):
     with pytest.raises(BuildFailed, match="nested more than 200 folders deep"):
         export(tmp_path, {"/".join(["d"] * 201) + "/f": "x"})
+
+
+def test_the_commits_attributes_cannot_make_the_host_run_gpg(tmp_path, monkeypatch):
+    """``export-subst`` with ``%G?`` in a signed commit made ``git archive`` run gpg on the host."""
+    marker = tmp_path / "gpg-ran"
+    fake_gpg = tmp_path / "gpg"
+    fake_gpg.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    fake_gpg.chmod(0o755)
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[gpg]\n\tprogram = {fake_gpg}\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    repo, _ = commit(tmp_path, {".gitattributes": "* export-subst\n", "VERSION": "$Format:%G?$\n"}, {})
+    tree = _git(repo.parent, "rev-parse", "HEAD^{tree}")
+    signed = (f"tree {tree}\nauthor t <t@example.invalid> 0 +0000\ncommitter t <t@example.invalid> 0 +0000\n"
+              "gpgsig -----BEGIN PGP SIGNATURE-----\n \n AAAA\n -----END PGP SIGNATURE-----\n\nsigned\n")
+    sha = subprocess.run(["git", "-C", str(repo.parent), "hash-object", "-t", "commit", "-w", "--stdin"],
+                         input=signed, check=True, capture_output=True, text=True).stdout.strip()
+    dest = tmp_path / "out" / "src"
+    source.export_commit(repo, sha, dest)
+    assert not marker.exists(), "git archive ran the gpg program"
+    assert (dest / "VERSION").read_text() == "$Format:%G?$\n"
