@@ -296,9 +296,12 @@ def parse_config(text: str) -> SpaceConfig:
     return config
 
 
+README_MAX_BYTES = 32 << 20  # a README's body may be long (a model card); its front matter is bounded apart
+
+
 def load_config(repo: Path) -> SpaceConfig:
     try:
-        raw = read_top_level(repo, "README.md")
+        raw = read_top_level(repo, "README.md", max_bytes=README_MAX_BYTES)
     except BuildFailed as exc:
         raise ConfigError(exc.message) from exc
     if raw is None:

@@ -68,7 +68,7 @@ def test_app_that_keeps_crashing_is_given_up_on_and_visitors_see_why(user, workt
     assert "the app exited with code 5" in first["errorMessage"] and "attempt 1 of" in first["errorMessage"]
     final = None
     for _ in range(120):
-        rt = runtime(space_id)
+        rt = runtime(space_id, user)  # the app's log lines: for those who may read its run log
         if rt["stage"] == "RUNTIME_ERROR" and "gave up after" in (rt["errorMessage"] or ""):
             final = rt
             break
