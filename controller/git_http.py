@@ -20,9 +20,8 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
-import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
@@ -30,7 +29,7 @@ from controller.deps import StoreDep, resolve_caller
 from controller.repos import ensure_repo, has_refs, repo_path
 from core import accounts, keys, store
 from core.access import Caller, may_read_repo, require_read, require_write
-from core.errors import BackendError, NotFound, SpacesError, Unauthorized
+from core.errors import NotFound, SpacesError, Unauthorized
 from core.names import parse_space_id
 from core.sessions import TooManyFailures
 from core.settings import get_settings
@@ -81,16 +80,9 @@ FIRST_PUSH_STALE = 6 * 3600  # a request to a new Space older than this is taken
 FIRST_PUSH_LOCK_SECONDS = 30
 
 
-@contextlib.contextmanager
-def _first_push_lock(r, space_id: str) -> Iterator[None]:
-    lock = r.lock(keys.first_push_lock(space_id), timeout=FIRST_PUSH_LOCK_SECONDS, blocking_timeout=FIRST_PUSH_LOCK_SECONDS)
-    if not lock.acquire():
-        raise BackendError(f"the repository of {space_id} is busy (another push is creating it); try again")
-    try:
-        yield
-    finally:
-        with contextlib.suppress(redis.exceptions.LockError):
-            lock.release()
+def _first_push_lock(r, space_id: str) -> contextlib.AbstractContextManager[None]:
+    return store.short_lock(r, keys.first_push_lock(space_id), FIRST_PUSH_LOCK_SECONDS,
+                            f"the repository of {space_id} is busy (another push is creating it); try again")
 
 
 def _begin_first_push(r, space_id: str) -> str:

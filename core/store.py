@@ -7,13 +7,16 @@ Plain functions over a Redis client; writes that belong together go through one 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 
 import redis
 
 from core import keys
-from core.errors import Conflict, NotFound
+from core.errors import BackendError, Conflict, NotFound
 from core.names import subdomain_candidates
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
@@ -37,6 +40,22 @@ def now() -> float:
 
 
 # ---------------------------------------------------------------- Spaces
+
+
+@contextlib.contextmanager
+def short_lock(r: redis.Redis, key: str, seconds: float, busy: str) -> Iterator[None]:
+    """Hold ``key`` for a moment (a holder that died frees it after ``seconds``); if it stays taken
+    for ``seconds``, raise :class:`BackendError` with ``busy``. An expired lock is logged, not raised."""
+    lock = r.lock(key, timeout=seconds, blocking_timeout=seconds)
+    if not lock.acquire():
+        raise BackendError(busy)
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            logging.getLogger(__name__).warning("the lock %s expired before its holder finished", key)
 
 
 def get_space(r: redis.Redis, space_id: str) -> dict | None:

@@ -19,7 +19,6 @@ import abc
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -229,21 +228,12 @@ def wait_private(name: str, private: bool, *, timeout: float = 10.0) -> None:
 ROUTE_LOCK_SECONDS = 10.0  # a route write takes milliseconds; a holder that died frees it after this
 
 
-@contextlib.contextmanager
-def space_route_lock(r: redis.Redis, space_id: str) -> Iterator[None]:
+def space_route_lock(r: redis.Redis, space_id: str) -> contextlib.AbstractContextManager[None]:
     """Hold the Space's route lock: taken by every write of its route and by every visibility change.
     Held for moments only (never while a deploy waits for its app), so a visibility change never
     waits for a deploy, a wake or a restart to finish."""
-    lock = r.lock(keys.route_lock(space_id), timeout=ROUTE_LOCK_SECONDS, blocking_timeout=ROUTE_LOCK_SECONDS)
-    if not lock.acquire():
-        raise BackendError(f"the route of {space_id} stayed locked for {ROUTE_LOCK_SECONDS:.0f} s; try again")
-    try:
-        yield
-    finally:
-        try:
-            lock.release()
-        except redis.exceptions.LockError:
-            log.warning("the route lock of %s expired before its change ended", space_id)
+    return store.short_lock(r, keys.route_lock(space_id), ROUTE_LOCK_SECONDS,
+                            f"the route of {space_id} stayed locked for {ROUTE_LOCK_SECONDS:.0f} s; try again")
 
 
 def write_space_route(r: redis.Redis, space_id: str, target: str, *, root_path: str | None = None,

@@ -20,6 +20,7 @@ from rq import Worker
 
 from core.settings import get_settings
 from tests.helpers import ROOT, api, eventually, space_url
+from tests.integration.test_kill9 import descendants
 
 RESTART_WITHIN = 5.0
 SANDBOX_LABEL = "org.spaces.sandbox"
@@ -113,22 +114,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 SLOW_SETUP = """import time
 from setuptools import setup
 time.sleep(120)  # a slow source build, in the build sandbox
@@ -154,7 +139,7 @@ def test_a_builder_killed_mid_build_takes_its_build_with_it(user, worktree, trac
     connection = redis.Redis.from_url(get_settings().redis_url)
     builder = next(w for w in Worker.all(connection=connection)
                    if w.get_current_job_id() and space_id in (w.get_current_job().description or ""))
-    horses = _descendants(builder.pid)
+    horses = descendants(builder.pid)
     assert horses, "the builder runs its build in no child process"
     os.kill(builder.pid, signal.SIGKILL)
 
