@@ -14,7 +14,7 @@ up: install
 	@$(PY) deploy/lifecycle.py up
 
 test: up
-	@$(PY) -m pytest -ra --durations=15 tests
+	@bash tests/run
 
 unit: install
 	@$(PY) -m pytest -ra tests/unit

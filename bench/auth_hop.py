@@ -22,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, space_url  # noqa: E402
+from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, space_url
 
 PASSWORD = "benchmark password 1"
 

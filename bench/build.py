@@ -26,8 +26,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.settings import get_settings  # noqa: E402
-from tests.helpers import WorkTree, api, create_user, output  # noqa: E402
+from core.settings import get_settings
+from tests.helpers import WorkTree, api, create_user, output
 
 PACKAGE = "humanize"
 VERSIONS = ["4.12.0", "4.11.0", "4.10.0", "4.9.0", "4.8.0", "4.7.0", "4.6.0", "4.5.0", "4.4.0", "4.3.0", "4.2.3", "4.1.0"]
@@ -86,7 +86,7 @@ def main() -> None:
             results.append(one_run(owner, Path(tmp), i))
             print(f"run {i + 1}: cold {results[-1][0]:.2f} s, same requirements {results[-1][1]:.2f} s, "
                   f"code-only {results[-1][2]:.2f} s", flush=True)
-    cold, same, code = (statistics.median(col) for col in zip(*results))
+    cold, same, code = (statistics.median(col) for col in zip(*results, strict=True))
     print()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"cold build (new requirements, resolved in a sandbox):  median {cold:.2f} s")

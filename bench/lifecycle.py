@@ -19,8 +19,8 @@ import argparse
 import platform
 import re
 import shutil
-import subprocess
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,12 +31,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import store  # noqa: E402
-from core.settings import get_settings  # noqa: E402
-from proxy.routes import RedisRouteTable  # noqa: E402
-from tests.helpers import WorkTree, api, create_user, output, space_url  # noqa: E402
-from tests.integration.test_redeploy import APP, Load  # noqa: E402
-from tests.integration.test_sleep import wait_status  # noqa: E402
+from core import store
+from core.settings import get_settings
+from proxy.routes import RedisRouteTable
+from tests.helpers import WorkTree, api, create_user, output, space_url
+from tests.integration.test_redeploy import APP, Load
+from tests.integration.test_sleep import wait_status
 
 
 def first_byte(url: str) -> float:

@@ -21,7 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.helpers import WorkTree, api, create_user, output, space_url  # noqa: E402
+from tests.helpers import WorkTree, api, create_user, output, space_url
 
 
 def wait_for_marker(url: str, marker: str, timeout: float = 120) -> None:

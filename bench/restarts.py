@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.helpers import eventually  # noqa: E402
-from tests.integration.test_supervision import SUP, answers, services  # noqa: E402
+from tests.helpers import eventually
+from tests.integration.test_supervision import SUP, answers, services
 
 
 def once(name: str) -> float:

@@ -19,8 +19,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.names import STATIC_SERVER_NAME  # noqa: E402
-from tests.helpers import WorkTree, api, create_user, output, space_url  # noqa: E402
+from core.names import STATIC_SERVER_NAME
+from tests.helpers import WorkTree, api, create_user, output, space_url
 
 
 def memory_mib(container) -> float:

@@ -66,7 +66,9 @@ def _recipe(folder: Path, buildargs: dict[str, str], parent: str, extra: bytes =
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(repr(sorted(buildargs.items())).encode())
-    digest.update(images.docker_client().images.get(parent).id.encode())
+    parent_id = images.docker_client().images.get(parent).id
+    assert parent_id is not None  # an image the engine lists has an id
+    digest.update(parent_id.encode())
     return digest.hexdigest()[:24]
 
 

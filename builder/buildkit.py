@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 @functools.lru_cache
 def build_command(cli: str) -> tuple[str, ...]:
     """How this machine's Docker CLI runs a BuildKit build."""
-    if subprocess.run([cli, "buildx", "version"], capture_output=True).returncode == 0:
+    if subprocess.run([cli, "buildx", "version"], capture_output=True, check=False).returncode == 0:
         return (cli, "buildx", "build", "--load")
-    version = subprocess.run([cli, "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True)
+    version = subprocess.run([cli, "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True, check=False)
     major = version.stdout.strip().split(".")[0]
     if version.returncode != 0 or not major.isdigit():
         raise BuildFailed(f"the Docker CLI {cli} does not answer: {version.stderr.strip()}")
@@ -74,7 +74,7 @@ def build(
                 line = line.rstrip()
                 if line:
                     emit(line)
-                    tail = (tail + [line])[-8:]
+                    tail = [*tail, line][-8:]
             rc = proc.wait()
         finally:
             if proc.poll() is None:  # interrupted (timeout, superseded): stop the build

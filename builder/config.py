@@ -8,6 +8,7 @@ message names the key, the value (cut short) and what is allowed, or the line of
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from pathlib import Path, PurePosixPath
@@ -15,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from builder.repofiles import read_top_level
 from builder.yaml_limits import MAX_FRONT_MATTER_BYTES, load_front_matter, quote, too_large
@@ -53,7 +55,7 @@ def is_one_grapheme(text: str) -> bool:
     regional = [0x1F1E6 <= p <= 0x1F1FF for p in points]
     if all(regional):
         return len(points) <= 2
-    for before, point in zip(points, points[1:]):
+    for before, point in itertools.pairwise(points):
         if not (_joins(point) or before == 0x200D):
             return False
     return points[-1] != 0x200D
@@ -72,15 +74,15 @@ class SpaceConfig(BaseModel):
 
     title: str | None = None
     emoji: str | None = None
-    colorFrom: str | None = None  # noqa: N815 - HF's key
-    colorTo: str | None = None  # noqa: N815 - HF's key
+    colorFrom: str | None = None  # HF's key
+    colorTo: str | None = None  # HF's key
     sdk: Literal["gradio", "streamlit", "docker", "static"]
     sdk_version: str | None = None
     python_version: str = PYTHON_VERSIONS[0]
     app_file: str | None = None
     app_port: int = Field(default=7860, ge=1, le=65535)
     base_path: str = "/"
-    fullWidth: bool = True  # noqa: N815 - HF's key
+    fullWidth: bool = True  # HF's key
     header: Literal["mini", "default"] = "default"
     short_description: str | None = None
     models: list[str] = Field(default_factory=list)
@@ -192,7 +194,9 @@ class SpaceConfig(BaseModel):
 
     @property
     def startup_seconds(self) -> int:
-        number, unit = _DURATION.match(self.startup_duration_timeout).groups()  # type: ignore[union-attr]
+        match = _DURATION.match(self.startup_duration_timeout)
+        assert match is not None  # the field's validator accepted it
+        number, unit = match.groups()
         return int(number) * {"": 1, "s": 1, "m": 60, "h": 3600}[unit]
 
     @property
@@ -244,7 +248,7 @@ def split_front_matter(text: str) -> tuple[str, int]:
     raise ConfigError("README.md front matter is not closed: add a line '---' after the settings")
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     key = ".".join(str(p)[:60] for p in error["loc"]) or "front matter"
     value = error.get("input")
     kind = error["type"]

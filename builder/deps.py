@@ -29,6 +29,7 @@ from builder.repofiles import read_top_level
 from core import keys
 from core.errors import BuildFailed, ConfigError
 from core.names import DEPS_IMAGE_REPO
+from core.replies import maybe_text
 from core.settings import Settings
 
 _DEBIAN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
@@ -50,7 +51,7 @@ class Dependencies:
 
     @property
     def files(self) -> list[str]:
-        return [name for name, text in zip(REQUIREMENT_FILES, (self.pre_requirements, self.requirements)) if text]
+        return [name for name, text in zip(REQUIREMENT_FILES, (self.pre_requirements, self.requirements), strict=True) if text]
 
     @property
     def plain(self) -> bool:
@@ -156,7 +157,7 @@ def _digest(*parts: object) -> str:
 
 def _known(r: redis.Redis, maps: list[str], text_key: str) -> str | None:
     for name in maps:
-        tag = r.hget(name, text_key)
+        tag = maybe_text(r.hget(name, text_key))
         if tag and images.image_exists(tag):
             return tag
     return None
@@ -187,7 +188,7 @@ def deps_image(
                     # not the repo's file) and the index cache alone: no owner's own wheels, no path.
                     app_dir = context / "inputs"
                     app_dir.mkdir()
-                    for name, text in zip(REQUIREMENT_FILES, (deps.pre_requirements, deps.requirements)):
+                    for name, text in zip(REQUIREMENT_FILES, (deps.pre_requirements, deps.requirements), strict=True):
                         if text:
                             (app_dir / name).write_text(text + "\n")
                 found = wheels.resolve(

@@ -142,7 +142,7 @@ def engine_reads_heredocs() -> bool:
     instructions, and they are checked as such."""
     version = str(images.docker_client().version().get("Version", ""))
     major = re.match(r"(\d+)\.", version)
-    return bool(major) and int(major.group(1)) >= 24
+    return major is not None and int(major.group(1)) >= 24
 
 
 def map_bases(dockerfile: str, emit: Emit, *, heredocs: bool | None = None) -> str:

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import redis
 
@@ -31,26 +32,33 @@ class BuildSuperseded(SpacesError):
     pass
 
 
+@dataclass
+class _GuardState:
+    armed: bool = True
+    why: SpacesError | None = None  # set by the watcher: what the handler raises
+
+
 @contextlib.contextmanager
 def build_guard(r: redis.Redis, space_id: str, build_id: str, timeout: float, *, poll: float = 0.5) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("build_guard must run in the job's main thread")
-    state = {"armed": True, "why": None}
+    state = _GuardState()
     main_id = threading.main_thread().ident
+    assert main_id is not None  # the main thread is running
     stop = threading.Event()
 
-    def handler(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
-        if state["armed"] and state["why"] is not None:
-            state["armed"] = False
-            raise state["why"]
+    def handler(signum, frame) -> None:  # signal handler signature
+        if state.armed and state.why is not None:
+            state.armed = False
+            raise state.why
 
     def watch() -> None:
         deadline = time.monotonic() + timeout
         while not stop.wait(poll):
             if time.monotonic() > deadline:
-                state["why"] = BuildTimedOut(f"build timed out after {timeout:.0f} s")
+                state.why = BuildTimedOut(f"build timed out after {timeout:.0f} s")
             elif r.hget(keys.space(space_id), "latest_build") != build_id:
-                state["why"] = BuildSuperseded("superseded by a newer push")
+                state.why = BuildSuperseded("superseded by a newer push")
             else:
                 continue
             signal.pthread_kill(main_id, signal.SIGUSR2)
@@ -62,7 +70,7 @@ def build_guard(r: redis.Redis, space_id: str, build_id: str, timeout: float, *,
     try:
         yield
     finally:
-        state["armed"] = False
+        state.armed = False
         stop.set()
         thread.join()
         # A signal sent just before disarming must not kill the process later.

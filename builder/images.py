@@ -66,7 +66,7 @@ def build_image(
                 for line in chunk["stream"].splitlines():
                     if line.strip():
                         emit(line.rstrip())
-                        tail = (tail + [line.rstrip()])[-10:]
+                        tail = [*tail, line.rstrip()][-10:]
             elif "error" in chunk:
                 message = chunk["error"].strip()
                 emit(message)
@@ -78,7 +78,9 @@ def build_image(
     except docker.errors.DockerException as exc:  # e.g. read timeout from the engine
         raise BuildFailed(f"the image build failed: {exc}") from exc
     if not image_id:
-        image_id = docker_client().images.get(tag).id
+        built = docker_client().images.get(tag).id
+        assert built is not None  # an image the engine lists has an id
+        image_id = built
     return image_id
 
 

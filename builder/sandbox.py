@@ -18,6 +18,7 @@ Whatever such a container writes is untrusted: callers read its output with
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker.errors
-from docker.types import Mount
+from docker.types import LogConfig, Mount
 
 from builder import images
 from core.errors import BuildFailed
@@ -86,7 +87,7 @@ def run(box: Sandbox, settings: Settings, emit: Callable[[str], None], *, timeou
             cap_drop=["ALL"], security_opt=["no-new-privileges"],
             mem_limit=f"{settings.sandbox_memory_mb}m", memswap_limit=f"{settings.sandbox_memory_mb}m",
             nano_cpus=int(settings.sandbox_cpus * 1e9), pids_limit=settings.sandbox_pids,
-            labels={SANDBOX_LABEL: box.purpose}, log_config={"type": "json-file", "config": {"max-size": "10m"}},
+            labels={SANDBOX_LABEL: box.purpose}, log_config=LogConfig(type="json-file", config={"max-size": "10m"}),
             detach=True,
         )
     except docker.errors.ImageNotFound as exc:
@@ -128,10 +129,8 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
 
 
 def _kill(container) -> None:
-    try:
+    with contextlib.suppress(docker.errors.APIError):
         container.kill()
-    except docker.errors.APIError:
-        pass
 
 
 def _remove(container) -> None:

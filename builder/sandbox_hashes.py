@@ -36,7 +36,7 @@ class _Links(HTMLParser):
 
 def published(index: str, project: str) -> dict[str, str]:
     request = urllib.request.Request(f"{index.rstrip('/')}/{project}/", headers={"Accept": f"{JSON_TYPE}, text/html;q=0.1"})
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - the operator's index
+    with urllib.request.urlopen(request, timeout=60) as response:  # the operator's index
         body = response.read()
         kind = response.headers.get("Content-Type", "")
     if JSON_TYPE in kind:
@@ -58,7 +58,7 @@ def main() -> int:
             return {}
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        pages = dict(zip(projects, pool.map(fetch, projects)))
+        pages = dict(zip(projects, pool.map(fetch, projects), strict=True))
     # A file's hash counts only from its own project's page.
     print(json.dumps({name: pages[project_of(name)].get(name, "") for name in names}))
     return 0

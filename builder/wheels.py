@@ -67,7 +67,7 @@ def _first_layer(out: Path) -> set[str]:
         layers = json.loads(raw)
     except ValueError:
         return set()
-    names = next(iter(layers.values()), []) if isinstance(layers, dict) and layers else []
+    names: object = next(iter(layers.values()), []) if isinstance(layers, dict) and layers else []
     return {normalize(n) for n in names if isinstance(n, str)} if isinstance(names, list) else set()
 
 
@@ -119,7 +119,7 @@ def resolve(
 
         def keep(line: str) -> None:
             emit(line)
-            tail[:] = (tail + [line])[-15:]
+            tail[:] = [*tail, line][-15:]
 
         if sandbox.run(box, settings, keep, timeout=timeout) != 0:
             errors = [t for t in tail if "ERROR" in t] or tail[-5:]

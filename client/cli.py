@@ -149,7 +149,7 @@ def push(
     for line in p.events(f"/api/spaces/{space_id}/logs/build?build={result['build']}", follow=True):
         if not as_json:
             out.print(line, markup=False, style="dim", soft_wrap=True)
-    built = next((b for b in p.json("GET", f"/api/spaces/{space_id}/builds") if b["id"] == str(result["build"])), {})
+    built: dict = next((b for b in p.json("GET", f"/api/spaces/{space_id}/builds") if b["id"] == str(result["build"])), {})
     if built.get("status") in ("failed", "superseded"):
         emit(as_json, {"id": space_id, "commit": result["commitOid"], "build": result["build"], "error": built.get("error")})
         raise CliError(f"build #{result['build']} {built['status']}: {built.get('error') or 'see spaces logs --build'}")

@@ -19,8 +19,8 @@ from controller.gate import router as gate_router
 from controller.git_http import router as git_router
 from controller.login import router as login_router
 from controller.metrics import router as metrics_router
-from controller.web.pages import router as pages_router
 from controller.web.admin import router as admin_router
+from controller.web.pages import router as pages_router
 from controller.web.pages import static_files
 from controller.web.settings import router as settings_router
 from core import store
@@ -90,7 +90,7 @@ class BodyLimit:
 
     async def _refuse(self, send) -> None:
         message = f"request body too large: at most {self.limit // 1024} KiB"
-        body = ('{"error": "%s"}' % message).encode()
+        body = f'{{"error": "{message}"}}'.encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"x-error-message", message.encode())]})

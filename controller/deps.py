@@ -120,7 +120,7 @@ def readable_space(r: redis.Redis, owner: str, name: str, caller: Caller | None,
     return space_id, space
 
 
-def owned_space(r: redis.Redis, owner: str, name: str, caller: Caller) -> tuple[str, dict]:
+def owned_space(r: redis.Redis, owner: str, name: object, caller: Caller) -> tuple[str, dict]:
     """``(space id, record)`` of a Space that exists and that ``caller`` may change."""
     space_id = parse_space_id(owner, name)
     space = store.require_space(r, space_id)

@@ -103,7 +103,7 @@ def check(request: Request, r: StoreDep) -> Response:
 def _redeem(r, space: dict, params: dict[str, list[str]]) -> Response:
     user = sessions.redeem_ticket(r, (params.get("ticket") or [""])[0], space["id"])
     caller = caller_for(r, user, token_role="read", via="session") if user else None
-    if caller is None or not may_read_space(caller, space):
+    if user is None or caller is None or not may_read_space(caller, space):
         return page("Sign-in link expired", '<h1>This sign-in link has expired</h1><p><a href="/">Open the Space again</a>.</p>',
                     status=403)
     # Absolute: Traefik resolves a relative Location against the controller's own address.

@@ -9,6 +9,7 @@ then prints the URL or the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import subprocess
@@ -22,6 +23,7 @@ from controller.repos import DEFAULT_BRANCH, space_id_from_git_dir
 from core import keys, store
 from core.errors import Conflict
 from core.queues import build_queue_status, queue_build
+from core.replies import StreamIds, entries, stream_reads
 from core.settings import get_settings
 from core.stages import FINAL_STAGES, Stage
 
@@ -43,7 +45,7 @@ def push_options() -> list[str]:
 def follow(r: redis.Redis, space_id: str, build_id: str, events_from: str, timeout: float) -> int:
     """Print the build log and stage changes until the build's outcome is known. Returns an exit code."""
     settings = get_settings()
-    streams = {keys.build_log(build_id): "0-0", keys.space_events(space_id): events_from}
+    streams: StreamIds = {keys.build_log(build_id): "0-0", keys.space_events(space_id): events_from}
     started = time.monotonic()
     deadline = started + timeout
     next_queue_note = started + QUEUE_NOTE_AFTER
@@ -51,7 +53,7 @@ def follow(r: redis.Redis, space_id: str, build_id: str, events_from: str, timeo
         if time.monotonic() > next_queue_note and streams[keys.build_log(build_id)] == "0-0":
             say(queue_note(r))
             next_queue_note = time.monotonic() + QUEUE_NOTE_EVERY
-        for stream, items in r.xread(streams, block=1000, count=200) or []:
+        for stream, items in stream_reads(r.xread(streams, block=1000, count=200)) or []:
             for entry_id, fields in items:
                 streams[stream] = entry_id
                 if stream == keys.build_log(build_id):
@@ -121,12 +123,12 @@ def object_problem(sha: str, ref: str, git_dir: Path | None = None) -> str | Non
     """Why ``ref`` may not point at ``sha``: only commits, and tags of commits, may be pushed (a tag
     of a blob or a tree has no files to build, and its size would escape the repository limits)."""
     git = ["git", *([f"--git-dir={git_dir}"] if git_dir else [])]
-    kind = subprocess.run([*git, "cat-file", "-t", sha], capture_output=True, text=True).stdout.strip()
+    kind = subprocess.run([*git, "cat-file", "-t", sha], capture_output=True, text=True, check=False).stdout.strip()
     tagged = kind == "tag"
     if tagged:
-        peeled = subprocess.run([*git, "rev-parse", "--verify", "--quiet", f"{sha}^{{}}"], capture_output=True, text=True)
+        peeled = subprocess.run([*git, "rev-parse", "--verify", "--quiet", f"{sha}^{{}}"], capture_output=True, text=True, check=False)
         kind = subprocess.run([*git, "cat-file", "-t", peeled.stdout.strip()], capture_output=True,
-                              text=True).stdout.strip() if peeled.returncode == 0 else ""
+                              text=True, check=False).stdout.strip() if peeled.returncode == 0 else ""
     if kind == "commit":
         return None
     what = f"a {kind}" if kind in ("blob", "tree") else "an object that cannot be read"
@@ -164,10 +166,8 @@ def ensure_space(r: redis.Redis, space_id: str) -> None:
     """Create the Space's record on its first accepted push (the controller authorized the pusher)."""
     if store.get_space(r, space_id) is not None:
         return
-    try:
+    with contextlib.suppress(Conflict):  # made meanwhile, by a concurrent push or the API
         store.create_space(r, space_id)
-    except Conflict:
-        pass  # made meanwhile, by a concurrent push or the API
 
 
 def post_receive(updates: list[list[str]]) -> int:
@@ -184,7 +184,7 @@ def post_receive(updates: list[list[str]]) -> int:
     if not commits:
         return 0
     commit = commits[-1]
-    last_event = r.xrevrange(keys.space_events(space_id), count=1)
+    last_event = entries(r.xrevrange(keys.space_events(space_id), count=1))
     events_from = last_event[0][0] if last_event else "0-0"
     build_id = queue_build(r, space_id, commit)
     say(f"build #{build_id} queued for commit {commit[:12]}")

@@ -52,7 +52,7 @@ class RelayResponse(StreamingResponse):
     that the request pump needs (pushes over 1 MiB then stall).
     """
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI signature
+    async def __call__(self, scope, receive, send) -> None:  # ASGI signature
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         async for chunk in self.body_iterator:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -123,7 +123,7 @@ async def _first_push(r, space_id: str) -> Callable[[], None]:
     def end() -> None:
         try:
             _end_first_push(r, space_id, token)
-        except Exception:  # noqa: BLE001 - a cleanup that fails must not fail the answer already sent
+        except Exception:  # a cleanup that fails must not fail the answer already sent
             log.exception("cleaning up after a push to new Space %s failed", space_id)
 
     return end
@@ -146,6 +146,7 @@ async def _pump_body(request: Request, proc: asyncio.subprocess.Process, expecte
     of closing its input: git http-backend then loops forever reading an input at its end."""
     stream, sent = request.stream(), 0
     stdin = proc.stdin
+    assert stdin is not None  # started with stdin=PIPE (_run_backend)
     try:
         async for chunk in stream:
             stdin.write(chunk)
@@ -191,6 +192,7 @@ async def _run_backend(request: Request, env: dict[str, str], on_done: Callable[
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdin and proc.stdout and proc.stderr
+    stdout = proc.stdout
     length = env.get("CONTENT_LENGTH", "")
     pump = asyncio.create_task(_pump_body(request, proc, int(length) if length.isdigit() else None))
     errors = asyncio.create_task(_collect_stderr(proc.stderr))
@@ -214,7 +216,7 @@ async def _run_backend(request: Request, env: dict[str, str], on_done: Callable[
         try:
             if rest:
                 yield rest
-            while chunk := await proc.stdout.read(65536):
+            while chunk := await stdout.read(65536):
                 yield chunk
         except BaseException:  # the answer could not be sent (the client left): git must not linger
             _stop(proc)

@@ -111,7 +111,7 @@ async def login(request: Request, r: StoreDep) -> Response:
 def logout_page(request: Request, r: StoreDep) -> Response:
     sid = request.cookies.get(sessions.SESSION_COOKIE)
     user = sessions.session_user(r, sid)
-    if not user:
+    if not user or not sid:  # no sid, no user
         return RedirectResponse("/login", status_code=303)
     return templates.TemplateResponse(request, "logout.html", {
         "title": "Sign out", "caller": None, "user": user, "csrf": sessions.csrf_token(sid)},

@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse
 from controller.deps import CurrentUser, StoreDep
 from core import keys, metrics, store
 from core.errors import Forbidden
+from core.replies import maybe_text
 from core.settings import get_settings
 from core.stages import Stage
 from proxy.routes import SPACE_ROUTE_PREFIX
@@ -42,7 +43,7 @@ def prometheus_metrics(r: StoreDep, caller: CurrentUser) -> PlainTextResponse:
         label = service.removesuffix("@redis").removeprefix(SPACE_ROUTE_PREFIX)
         if not service.startswith(SPACE_ROUTE_PREFIX):
             continue
-        space_id = r.get(keys.subdomain(label))
+        space_id = maybe_text(r.get(keys.subdomain(label)))
         if space_id:
             lines.append(f'spaces_space_requests_total{{space="{space_id}"}} {total:g}')
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -53,7 +53,7 @@ def ensure_repo(space_id: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         run = subprocess.run(
             ["git", "init", "--quiet", "--bare", f"--initial-branch={DEFAULT_BRANCH}", str(path)],
-            capture_output=True, text=True,
+            capture_output=True, text=True, check=False,
         )
         if run.returncode != 0:
             raise SpacesError(f"could not create the repository of {space_id}", detail=run.stderr)
@@ -75,7 +75,7 @@ def head_commit(space_id: str) -> str | None:
     """The commit ``main`` points at, or None for an empty repository."""
     run = subprocess.run(
         ["git", f"--git-dir={repo_path(space_id)}", "rev-parse", "--verify", "--quiet", f"refs/heads/{DEFAULT_BRANCH}"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, check=False,
     )
     return run.stdout.strip() or None
 
@@ -86,7 +86,7 @@ def has_refs(space_id: str) -> bool:
     if not (path / "HEAD").is_file():
         return False
     run = subprocess.run(["git", f"--git-dir={path}", "for-each-ref", "--count=1", "--format=%(refname)"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     return run.returncode != 0 or bool(run.stdout.strip())  # unreadable: keep it
 
 
@@ -201,5 +201,5 @@ def recent_commits(space_id: str, count: int = 20) -> list[dict]:
     if head_commit(space_id) is None:
         return []
     out = _git(space_id, "log", f"-n{count}", "--format=%H%x00%an%x00%at%x00%s", f"refs/heads/{DEFAULT_BRANCH}").stdout
-    return [dict(zip(("id", "author", "time", "summary"), line.split("\0", 3)))
+    return [dict(zip(("id", "author", "time", "summary"), line.split("\0", 3), strict=False))
             for line in out.decode(errors="replace").splitlines() if line]

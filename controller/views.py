@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from core.access import Caller, error_message_for, visibility
 from core.settings import Settings, get_settings
@@ -14,7 +14,7 @@ def iso(ts: str | float | None) -> str | None:
     """Epoch seconds → ISO 8601 in UTC ending in ``Z``, as the Hub writes timestamps."""
     if ts in (None, ""):
         return None
-    moment = datetime.fromtimestamp(float(ts), tz=timezone.utc)
+    moment = datetime.fromtimestamp(float(ts), tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

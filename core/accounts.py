@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from core import keys
 from core.errors import Conflict, InvalidInput, InvalidName, NotFound
 from core.names import validate_user_name
+from core.replies import Fields, hash_fields, maybe_text, members
 
 USER_ROLES = ("user", "admin")
 MEMBER_ROLES = ("read", "write", "admin")
@@ -50,7 +51,7 @@ def namespace_kind(r: redis.Redis, name: str) -> str | None:
 
 
 def _claimed_as(r: redis.Redis, name: str) -> str | None:
-    kind = r.hget(keys.NAMESPACES, name)
+    kind = maybe_text(r.hget(keys.NAMESPACES, name))
     if kind is None and r.sismember(keys.USERS, name):  # users made before namespaces were recorded
         return "user"
     return kind
@@ -63,7 +64,7 @@ def being_deleted(r: redis.Redis, name: str) -> bool:
 
 
 def _claim_namespace(r: redis.Redis, name: str, kind: str) -> None:
-    from core import removal  # noqa: PLC0415 - removal builds on this module
+    from core import removal  # removal builds on this module
 
     if being_deleted(r, name) and not removal.finish(r, name):
         raise Conflict(f"the name {name!r} is being deleted; it is free again once its Spaces are deleted")
@@ -102,7 +103,7 @@ def require_user(r: redis.Redis, name: str) -> dict:
 
 
 def list_users(r: redis.Redis) -> list[dict]:
-    names = sorted(r.smembers(keys.USERS))
+    names = sorted(members(r.smembers(keys.USERS)))
     with r.pipeline(transaction=False) as p:
         for name in names:
             p.hgetall(keys.user(name))
@@ -207,12 +208,12 @@ def remove_member(r: redis.Redis, org: str, user: str) -> None:
 
 
 def members_of(r: redis.Redis, org: str) -> dict[str, str]:
-    return dict(sorted(r.hgetall(keys.org_members(org)).items()))
+    return dict(sorted(hash_fields(r.hgetall(keys.org_members(org))).items()))
 
 
 def orgs_of(r: redis.Redis, user: str) -> dict[str, str]:
     """The user's organizations and role in each."""
-    return dict(sorted(r.hgetall(keys.user_orgs(user)).items()))
+    return dict(sorted(hash_fields(r.hgetall(keys.user_orgs(user))).items()))
 
 
 # ---------------------------------------------------------------- access tokens
@@ -236,7 +237,7 @@ def create_token(r: redis.Redis, user: str, *, role: str = "write", display_name
     require_user(r, user)
     token = TOKEN_PREFIX + secrets.token_urlsafe(30)
     digest = hash_token(token)
-    record = {"id": digest[:16], "user": user, "role": role, "name": display_name, "created_at": _now()}
+    record: Fields = {"id": digest[:16], "user": user, "role": role, "name": display_name, "created_at": _now()}
     with r.pipeline(transaction=True) as p:
         p.hset(keys.token(digest), mapping=record)
         p.sadd(keys.user_tokens(user), digest)
@@ -260,17 +261,17 @@ def lookup_token(r: redis.Redis, token: str, *, touch: bool = True) -> dict | No
 
 def list_tokens(r: redis.Redis, user: str) -> list[dict]:
     """The user's tokens (never their values), oldest first."""
-    digests = sorted(r.smembers(keys.user_tokens(user)))
+    digests = sorted(members(r.smembers(keys.user_tokens(user))))
     with r.pipeline(transaction=False) as p:
         for digest in digests:
             p.hgetall(keys.token(digest))
-        records = [{**rec, "id": rec.get("id") or d[:16]} for d, rec in zip(digests, p.execute()) if rec]
+        records = [{**rec, "id": rec.get("id") or d[:16]} for d, rec in zip(digests, p.execute(), strict=True) if rec]
     return sorted(records, key=lambda t: float(t.get("created_at") or 0))
 
 
 def revoke_token(r: redis.Redis, user: str, token_id: str) -> None:
     """Revoke the user's token whose id is ``token_id``; it stops working at once."""
-    for digest in r.smembers(keys.user_tokens(user)):
+    for digest in members(r.smembers(keys.user_tokens(user))):
         if digest[:16] == token_id:
             with r.pipeline(transaction=True) as p:
                 p.delete(keys.token(digest))

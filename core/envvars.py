@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core import keys
 from core.errors import Conflict, InvalidName, NotFound, SpacesError
+from core.replies import hash_fields
 from core.settings import get_settings
 
 KEY_RULE = "letters, digits and '_', not starting with a digit, at most 128 characters"
@@ -87,13 +88,13 @@ def delete(r: redis.Redis, space_id: str, key: str, kind: str) -> None:
 
 
 def list_variables(r: redis.Redis, space_id: str) -> dict[str, dict]:
-    return {k: json.loads(v) for k, v in sorted(r.hgetall(keys.space_variables(space_id)).items())}
+    return {k: json.loads(v) for k, v in sorted(hash_fields(r.hgetall(keys.space_variables(space_id))).items())}
 
 
 def list_secrets(r: redis.Redis, space_id: str) -> dict[str, dict]:
     """Secret names with their description and time, never their values."""
     out = {}
-    for key, raw in sorted(r.hgetall(keys.space_secrets(space_id)).items()):
+    for key, raw in sorted(hash_fields(r.hgetall(keys.space_secrets(space_id))).items()):
         record = json.loads(raw)
         out[key] = {"description": record.get("description", ""), "updatedAt": record.get("updatedAt")}
     return out
@@ -103,7 +104,7 @@ def secret_values(r: redis.Redis, space_id: str) -> dict[str, str]:
     """Decrypted secrets, for the app's environment only."""
     fernet = _fernet()
     values = {}
-    for key, raw in r.hgetall(keys.space_secrets(space_id)).items():
+    for key, raw in hash_fields(r.hgetall(keys.space_secrets(space_id))).items():
         try:
             values[key] = fernet.decrypt(json.loads(raw)["token"].encode()).decode()
         except InvalidToken as exc:

@@ -34,7 +34,7 @@ def _watchdog(grace: float) -> None:
     timer.start()
 
 
-def on_parent_death(signum: int, frame) -> None:  # noqa: ARG001 - signal handler signature
+def on_parent_death(signum: int, frame) -> None:  # signal handler signature
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once is enough
     _watchdog(GRACE_SECONDS)
     log.warning("the worker that started this job is gone: stopping the job (pid %d)", os.getpid())

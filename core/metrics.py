@@ -16,6 +16,7 @@ from __future__ import annotations
 import redis
 
 from core import keys
+from core.replies import hash_fields
 
 BUILD_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 START_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -60,7 +61,7 @@ def render(r: redis.Redis, buckets_of: dict[str, tuple[float, ...]] | None = Non
     }
     lines: list[str] = []
     for name, (kind, text) in HELP.items():
-        values = r.hgetall(keys.metric(name))
+        values = hash_fields(r.hgetall(keys.metric(name)))
         lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
         if kind == "counter":
             lines += [f"{name}{{{labels}}} {float(v):g}" if labels else f"{name} {float(v):g}" for labels, v in sorted(values.items())]

@@ -23,7 +23,7 @@ MAX_LABEL = 63
 RESERVED_OWNERS = frozenset({"api", "spaces", "admin", "static", "login", "logout", "www"})
 
 
-def validate_label(value: str, what: str) -> str:
+def validate_label(value: object, what: str) -> str:
     """Return ``value`` if it is a valid DNS label, else raise :class:`InvalidName` naming the rule."""
     if not isinstance(value, str) or not _LABEL.match(value):
         raise InvalidName(f"invalid {what} {value!r}: a {what} must be {LABEL_RULE}")
@@ -37,8 +37,8 @@ def validate_user_name(name: str) -> str:
     return name
 
 
-def parse_space_id(owner: str, name: str) -> str:
-    """Validate both parts and return the Space id ``owner/name``."""
+def parse_space_id(owner: str, name: object) -> str:
+    """Validate both parts and return the Space id ``owner/name`` (``name`` may come from a request body: anything)."""
     validate_label(owner, "owner name")
     validate_label(name, "Space name")
     return f"{owner}/{name}"

@@ -10,13 +10,14 @@ import socket
 from pathlib import Path
 
 
-def gone_here(host: str, pid: int | str | None) -> bool | None:
+def gone_here(host: str | None, pid: int | str | None) -> bool | None:
     """True if ``pid`` on this host no longer exists, False if it does; None when ``host`` is
     another machine (or there is no pid), where this cannot be told."""
-    if host != socket.gethostname() or not str(pid or "").isdigit():
+    digits = str(pid or "")
+    if host != socket.gethostname() or not digits.isdigit():
         return None
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(digits), 0)
     except ProcessLookupError:
         return True
     except PermissionError:

@@ -10,8 +10,9 @@ Jobs are enqueued by dotted name, so the controller never imports the builder or
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import redis
 from rq import Queue, Worker
@@ -23,6 +24,9 @@ from core import keys, store
 from core.processes import gone_here
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
+
+if TYPE_CHECKING:
+    from rq.worker import BaseWorker
 
 
 @lru_cache
@@ -118,7 +122,7 @@ def queue_status(r: redis.Redis, name: str) -> tuple[int, int]:
     return len(queue), len(live_workers(queue))
 
 
-def _alive(worker: Worker) -> bool:
+def _alive(worker: BaseWorker) -> bool:
     """RQ keeps a killed worker registered until its key expires (minutes later), and counts
     registry members without looking at them. A worker on this host is alive if its process is;
     one elsewhere if it sent a heartbeat within its TTL."""
@@ -129,8 +133,8 @@ def _alive(worker: Worker) -> bool:
     if beat is None:
         return False
     if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc) - beat < timedelta(seconds=worker.worker_ttl + 60)
+        beat = beat.replace(tzinfo=UTC)
+    return datetime.now(UTC) - beat < timedelta(seconds=worker.worker_ttl + 60)
 
 
 def job_alive(job_id: str) -> bool:
@@ -152,7 +156,7 @@ def job_alive(job_id: str) -> bool:
     return worker is not None and _alive(worker)
 
 
-def live_workers(queue: Queue) -> list[Worker]:
+def live_workers(queue: Queue) -> list[BaseWorker]:
     return [w for w in Worker.all(queue=queue) if _alive(w)]
 
 

@@ -33,6 +33,7 @@ import redis
 from core import accounts, keys, store
 from core.errors import Conflict, InvalidInput, NotFound
 from core.queues import enqueue_delete
+from core.replies import members
 from core.settings import get_settings
 from core.stages import Stage
 
@@ -46,7 +47,7 @@ NO_TRANSFER = ("moving Spaces to another owner is not offered: a Space's subdoma
 
 
 def is_deleting(record: dict | None) -> bool:
-    return bool(record) and record.get("state") == DELETING
+    return record is not None and record.get("state") == DELETING
 
 
 def spaces_of(r: redis.Redis, namespace: str) -> list[dict]:
@@ -87,7 +88,7 @@ def _end_sessions(r: redis.Redis, user: str) -> int:
 
 
 def _revoke_tokens(r: redis.Redis, user: str) -> int:
-    digests = list(r.smembers(keys.user_tokens(user)))
+    digests = list(members(r.smembers(keys.user_tokens(user))))
     with r.pipeline(transaction=True) as p:
         for digest in digests:
             p.delete(keys.token(digest))
@@ -182,10 +183,10 @@ def finish(r: redis.Redis, name: str) -> bool:
 def finish_all(r: redis.Redis) -> None:
     """:func:`finish` every account still being deleted (cheap when there is none)."""
     doomed = [u["name"] for u in accounts.list_users(r) if is_deleting(u)]
-    orgs = sorted(r.smembers(keys.ORGS))
+    orgs = sorted(members(r.smembers(keys.ORGS)))
     with r.pipeline(transaction=False) as p:
         for org in orgs:
             p.hget(keys.org(org), "state")
-        doomed += [org for org, state in zip(orgs, p.execute()) if state == DELETING]
+        doomed += [org for org, state in zip(orgs, p.execute(), strict=True) if state == DELETING]
     for name in doomed:
         finish(r, name)

@@ -105,7 +105,9 @@ def csrf_token(bound_to: str) -> str:
 
 
 def csrf_ok(bound_to: str | None, token: str | None) -> bool:
-    return bool(bound_to and token) and hmac.compare_digest(csrf_token(bound_to), token)
+    if not bound_to or not token:
+        return False
+    return hmac.compare_digest(csrf_token(bound_to), token)
 
 
 # ---------------------------------------------------------------- sessions

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, model_validator

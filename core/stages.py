@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 
-class Stage(str, Enum):
+class Stage(str, Enum):  # noqa: UP042 - a StrEnum formats differently: f"{Stage.RUNNING}" is "Stage.RUNNING" here
     NO_APP_FILE = "NO_APP_FILE"
     CONFIG_ERROR = "CONFIG_ERROR"
     BUILDING = "BUILDING"
@@ -35,7 +35,7 @@ ERROR_STAGES = frozenset({Stage.NO_APP_FILE, Stage.CONFIG_ERROR, Stage.BUILD_ERR
 FINAL_STAGES = ERROR_STAGES | {Stage.RUNNING, Stage.PAUSED, Stage.STOPPED, Stage.SLEEPING}
 
 
-class BuildStatus(str, Enum):
+class BuildStatus(str, Enum):  # noqa: UP042 - kept like Stage (a StrEnum formats differently)
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"

@@ -18,6 +18,7 @@ import redis
 from core import keys
 from core.errors import BackendError, Conflict, NotFound
 from core.names import subdomain_candidates
+from core.replies import Fields, entries, range_members, texts
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 
@@ -84,7 +85,7 @@ def create_space(r: redis.Redis, space_id: str, *, sdk: str = "") -> dict:
             if label is None:  # pragma: no cover - needs a sha256 prefix collision
                 raise Conflict(f"no free subdomain for {space_id}")
             created = now()
-            record = {
+            record: Fields = {
                 "id": space_id, "owner": owner, "name": name, "subdomain": label, "sdk": sdk,
                 "stage": Stage.NO_APP_FILE.value, "error_message": "", "created_at": created,
                 "updated_at": created, "hardware": "cpu-basic",
@@ -107,7 +108,7 @@ def sleep_seconds(space: dict, settings) -> int:
 
 def list_spaces(r: redis.Redis, *, author: str | None = None) -> list[dict]:
     """All Spaces, newest first, optionally of one owner."""
-    ids = r.zrevrange(keys.SPACES_INDEX, 0, -1)
+    ids = range_members(r.zrevrange(keys.SPACES_INDEX, 0, -1))
     if author:
         ids = [i for i in ids if i.split("/", 1)[0] == author]
     with r.pipeline(transaction=False) as p:
@@ -128,10 +129,9 @@ def set_stage(
 ) -> None:
     """Record the Space's stage (and error message) and publish it on the Space's event stream."""
     p = pipeline or r.pipeline(transaction=True)
-    p.hset(
-        keys.space(space_id),
-        mapping={"stage": stage.value, "error_message": message, "updated_at": now(), **fields},
-    )
+    mapping: Fields = {"stage": stage.value, "error_message": message, "updated_at": now()}
+    mapping.update(**fields)
+    p.hset(keys.space(space_id), mapping=mapping)
     p.xadd(
         keys.space_events(space_id),
         {"stage": stage.value, "message": message, "build": build_id},
@@ -182,14 +182,14 @@ def append_log(r: redis.Redis, build_id: str, line: str) -> None:
 def read_log(r: redis.Redis, build_id: str, *, last: int | None = None) -> list[str]:
     """The build's log lines, oldest first; only the ``last`` ones if given."""
     if last is None:
-        return [fields["line"] for _, fields in r.xrange(keys.build_log(build_id))]
-    return [fields["line"] for _, fields in reversed(r.xrevrange(keys.build_log(build_id), count=last))]
+        return [fields["line"] for _, fields in entries(r.xrange(keys.build_log(build_id)))]
+    return [fields["line"] for _, fields in reversed(entries(r.xrevrange(keys.build_log(build_id), count=last)))]
 
 
 def purge_space(r: redis.Redis, space_id: str) -> None:
     """Remove every record of the Space (builds, logs, events, subdomain claim) in one transaction."""
     space = get_space(r, space_id) or {}
-    build_ids = r.lrange(keys.space_builds(space_id), 0, -1)
+    build_ids = texts(r.lrange(keys.space_builds(space_id), 0, -1))
     with r.pipeline(transaction=True) as p:
         for build_id in build_ids:
             p.delete(keys.build(build_id), keys.build_log(build_id))

@@ -31,7 +31,7 @@ class FirewallError(RuntimeError):
 
 
 def _run(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(argv, capture_output=True, text=True)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if check and done.returncode != 0:
         raise FirewallError(f"{' '.join(argv)} failed: {done.stderr.strip() or done.stdout.strip()}")
     return done

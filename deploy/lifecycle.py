@@ -133,9 +133,9 @@ def start_detached(svc: Service) -> bool:
         say(f"restarting {svc.name}: its code or settings changed")
         stop(svc.name, svc.marker)
     s = get_settings()
-    log = open(s.data_dir / "logs" / f"{svc.name}.log", "ab")
-    proc = subprocess.Popen(svc.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, cwd=ROOT, env=os.environ.copy())
+    with open(s.data_dir / "logs" / f"{svc.name}.log", "ab") as log:  # the child keeps its own copy
+        proc = subprocess.Popen(svc.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=ROOT, env=os.environ.copy())
     pidfile(svc.name).write_text(f"{proc.pid} {stamp}")
     time.sleep(0.2)
     if proc.poll() is not None:
@@ -252,7 +252,7 @@ def wait_for(what: str, check, timeout: float = 60) -> None:
 
 
 def docker_ok() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
 
 
 def ensure_dockerd() -> None:
@@ -304,7 +304,7 @@ def up() -> None:
     wait_for("Redis", r.ping)
     r.config_set("notify-keyspace-events", "KEA")  # Traefik's Redis provider needs them
     say("checking the runtime base images")
-    if subprocess.run([PY, "-m", "builder.base_images"], cwd=ROOT).returncode != 0:
+    if subprocess.run([PY, "-m", "builder.base_images"], cwd=ROOT, check=False).returncode != 0:
         fail("building the runtime base images failed (see above)")
     subprocess.run([PY, "-m", "proxy.traefik"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     workers = [name for name in svc if name.startswith(("builder-", "runner-"))]
@@ -316,7 +316,7 @@ def up() -> None:
     wait_for("Traefik", lambda: httpx.get(f"{s.traefik_api_url}/ping", timeout=1).status_code == 200)
     wait_for("controller", lambda: httpx.get(f"{s.controller_url}/healthz", timeout=1).status_code == 200)
     say("reconciling Spaces and routes")
-    if subprocess.run([PY, "-m", "worker.reconcile", "--interval", "0"], cwd=ROOT).returncode != 0:
+    if subprocess.run([PY, "-m", "worker.reconcile", "--interval", "0"], cwd=ROOT, check=False).returncode != 0:
         fail("the reconciler failed (see above)")
     for name in ("reconciler", "monitor"):
         if start(svc[name]):
@@ -324,7 +324,7 @@ def up() -> None:
     public = s.public_url(s.domain)
     wait_for(f"the controller through Traefik at {public}",
              lambda: httpx.get(f"{public}/healthz", timeout=2).status_code == 200)
-    admin = subprocess.run([str(VENV_BIN / "spaces"), "admin", "ensure-admin"], capture_output=True, text=True, cwd=ROOT)
+    admin = subprocess.run([str(VENV_BIN / "spaces"), "admin", "ensure-admin"], capture_output=True, text=True, cwd=ROOT, check=False)
     if admin.returncode != 0:
         fail(f"could not ensure an administrator: {admin.stderr.strip()}")
     url = deploy_example()
@@ -341,7 +341,7 @@ def demo_token(r: redis.Redis) -> str:
     if path.is_file() and r.sismember(keys.USERS, "demo") and r.exists(keys.token(hashlib.sha256(path.read_text().strip().encode()).hexdigest())):
         return path.read_text().strip()
     run = subprocess.run([str(VENV_BIN / "spaces"), "user", "create", "demo", "--exist-ok"],
-                         capture_output=True, text=True, cwd=ROOT)
+                         capture_output=True, text=True, cwd=ROOT, check=False)
     if run.returncode != 0:
         fail(f"could not create user demo: {run.stderr.strip()}")
     token = run.stdout.strip().splitlines()[-1]
@@ -368,7 +368,7 @@ def deploy_example() -> str:
         subprocess.run(argv, cwd=work, env=env, check=True)
     remote = f"http://demo:{token}@{s.domain}:{s.http_port}/spaces/demo/hello-gradio"
     say("deploying examples/hello-gradio as demo/hello-gradio")
-    push = subprocess.run(["git", "push", "-q", remote, "main"], cwd=work, env=env)
+    push = subprocess.run(["git", "push", "-q", remote, "main"], cwd=work, env=env, check=False)
     shutil.rmtree(work, ignore_errors=True)
     space = r.hgetall(keys.space("demo/hello-gradio"))
     if push.returncode != 0 or space.get("stage") not in ("RUNNING", "SLEEPING"):
@@ -411,9 +411,9 @@ def down() -> None:
     stop_surplus_workers("runner", 0)
     if docker_ok():
         ids = subprocess.run(["docker", "ps", "-q", "--filter", "label=org.spaces.managed=1"],
-                             capture_output=True, text=True).stdout.split()
+                             capture_output=True, text=True, check=False).stdout.split()
         if ids:
-            subprocess.run(["docker", "stop", "-t", "10", *ids], capture_output=True)
+            subprocess.run(["docker", "stop", "-t", "10", *ids], capture_output=True, check=False)
             say(f"stopped {len(ids)} Space container(s)")
     redis_svc = next(x for x in services() if x.name == "redis")
     if stop_service(sup, redis_svc):  # SIGTERM: Redis syncs its append-only file and exits
@@ -455,9 +455,9 @@ def status() -> None:
         print(f"{'supervisord':12} not running: nothing restarts services that die (make up starts it)")
         for svc in services():
             pid = running_pid(svc.name, svc.marker)
-            print(f"{svc.name:12} {'running (pid %d), unsupervised' % pid if pid else 'not running'}")
+            print(f"{svc.name:12} {f'running (pid {pid}), unsupervised' if pid else 'not running'}")
     pid = running_pid("dockerd", "dockerd")
-    print(f"{'dockerd':12} {'running (pid %d)' % pid if pid else ('running' if docker_ok() else 'not running')}")
+    print(f"{'dockerd':12} {f'running (pid {pid})' if pid else ('running' if docker_ok() else 'not running')}")
     try:
         bridges = firewall.platform_bridges(s.space_network) if docker_ok() else []
         shut = [b for b in bridges if firewall.installed(b)]

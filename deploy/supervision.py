@@ -22,6 +22,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 import xmlrpc.client
 from dataclasses import dataclass
@@ -248,12 +249,18 @@ class Supervision:
         return self.rpc().getAllProcessInfo()
 
 
+def _replace_text(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all. The temporary name is the writer's own: ``make up`` and
+    the event listener both write a pid file when a program starts."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_pidfile(data_dir: Path, name: str, pid: int, fingerprint: str) -> None:
     path = data_dir / "run" / f"{name}.pid"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{pid} {fingerprint}")
-    os.replace(tmp, path)
+    _replace_text(path, f"{pid} {fingerprint}")
 
 
 def supervised_pids(data_dir: Path) -> list[int]:
@@ -294,18 +301,16 @@ def _count_exit(data_dir: Path, name: str) -> None:
     with contextlib.suppress(OSError, ValueError):
         counts = json.loads(path.read_text())
     counts[name] = counts.get(name, 0) + 1
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(counts, indent=1))
-    os.replace(tmp, path)
+    _replace_text(path, json.dumps(counts, indent=1))
 
 
 def handle_event(data_dir: Path, event: str, payload: dict[str, str], fingerprints: dict[str, str]) -> None:
     name = payload.get("processname", "")
     if not name or name == LISTENER:
         return
-    if event == "PROCESS_STATE_EXITED" and payload.get("expected") == "0":
-        _count_exit(data_dir, name)
-    elif event == "PROCESS_STATE_BACKOFF" and payload.get("from_state") == "STARTING":
+    exited = event == "PROCESS_STATE_EXITED" and payload.get("expected") == "0"
+    failed_to_start = event == "PROCESS_STATE_BACKOFF" and payload.get("from_state") == "STARTING"
+    if exited or failed_to_start:
         _count_exit(data_dir, name)
     elif event == "PROCESS_STATE_RUNNING" and payload.get("pid"):
         write_pidfile(data_dir, name, int(payload["pid"]), fingerprints.get(name, ""))

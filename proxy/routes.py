@@ -27,6 +27,7 @@ import redis
 from core import keys, store
 from core.access import is_private
 from core.errors import BackendError
+from core.replies import maybe_text, maybe_texts, text
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ ENTRYPOINTS = ("web4", "web6")
 CONTROLLER_ROUTE = "controller"
 
 
-def flatten(tree: dict[str, Any], prefix: str = keys.TRAEFIK_ROOT) -> dict[str, str]:
+def flatten(tree: dict[str, Any] | list[Any], prefix: str = keys.TRAEFIK_ROOT) -> dict[str, str]:
     """Turn nested Traefik configuration into KV pairs (lists become 0, 1, ... segments)."""
     out: dict[str, str] = {}
     items = enumerate(tree) if isinstance(tree, list) else tree.items()
@@ -142,7 +143,7 @@ class RedisRouteTable(RouteTable):
         return [f"{keys.TRAEFIK_ROOT}/http/routers/{name}/middlewares/{i}" for i in range(MAX_MIDDLEWARES)]
 
     def _middlewares(self, name: str) -> list[str]:
-        return [m for m in self.r.mget(self._middleware_keys(name)) if m]
+        return [m for m in maybe_texts(self.r.mget(self._middleware_keys(name))) if m]
 
     def is_private(self, name: str) -> bool:
         return AUTH_MIDDLEWARE in self._middlewares(name)
@@ -156,7 +157,7 @@ class RedisRouteTable(RouteTable):
         with self.r.pipeline(transaction=True) as p:
             p.delete(*slots)
             if wanted:
-                p.mset(dict(zip(slots, wanted)))
+                p.mset(dict(zip(slots, wanted, strict=False)))  # fewer wanted than slots: the rest stay deleted
             p.execute()
 
     def put_config(self, config: dict[str, Any]) -> None:
@@ -169,16 +170,16 @@ class RedisRouteTable(RouteTable):
             self.r.delete(*stale)
 
     def target_of(self, name: str) -> str | None:
-        return self.r.get(f"{keys.TRAEFIK_ROOT}/http/services/{name}/loadBalancer/servers/0/url")
+        return maybe_text(self.r.get(f"{keys.TRAEFIK_ROOT}/http/services/{name}/loadBalancer/servers/0/url"))
 
     def get_all_routes(self) -> dict[str, dict[str, str]]:
         routes: dict[str, dict[str, str]] = {}
         prefix = f"{keys.TRAEFIK_ROOT}/http/routers/"
         for key in self.r.scan_iter(match=f"{prefix}*/rule", count=500):
-            name = key[len(prefix) : -len("/rule")]
-            rule = self.r.get(key) or ""
+            name = text(key)[len(prefix) : -len("/rule")]
+            rule = maybe_text(self.r.get(key)) or ""
             host = rule.removeprefix("Host(`").removesuffix("`)")
-            target = self.r.get(f"{keys.TRAEFIK_ROOT}/http/services/{name}/loadBalancer/servers/0/url") or ""
+            target = maybe_text(self.r.get(f"{keys.TRAEFIK_ROOT}/http/services/{name}/loadBalancer/servers/0/url")) or ""
             routes[name] = {"host": host, "target": target}
         return routes
 
@@ -283,7 +284,7 @@ def sync_space_privacy(r: redis.Redis, space_id: str) -> bool:
         return False
     with space_route_lock(r, space_id):
         space = store.get_space(r, space_id)
-        if not _privacy_differs(routes, space):
+        if space is None or not _privacy_differs(routes, space):
             return False
         routes.set_private(space_route_name(space["subdomain"]), is_private(space))
     log.warning("the route of %s did not match its visibility (%s); repaired", space_id, space.get("visibility"))

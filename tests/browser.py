@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from typing import ClassVar
 
 import httpx
 from websockets.sync.client import connect
@@ -76,7 +77,7 @@ class Page:
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
         time.sleep(0.3)
 
-    KEYS = {"Tab": 9, "Enter": 13, "Space": 32}
+    KEYS: ClassVar[dict[str, int]] = {"Tab": 9, "Enter": 13, "Space": 32}
 
     def press(self, key: str, *, shift: bool = False) -> None:
         """A key pressed and released, as from a keyboard (``Tab``, ``Enter``, ``Space``)."""

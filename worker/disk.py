@@ -18,6 +18,7 @@ Runtime and root images, volumes (persistent storage) and the wheel cache stay.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -93,7 +94,7 @@ class DiskRecorder:
         while True:
             try:
                 record(self.r, client)
-            except Exception:  # noqa: BLE001 - Docker away for a moment: the page shows the last figures
+            except Exception:  # Docker away for a moment: the page shows the last figures
                 log.warning("measuring disk use failed", exc_info=True)
             time.sleep(EVERY)
 
@@ -105,10 +106,8 @@ def _kept_images(r: redis.Redis, client: docker.DockerClient) -> set[str]:
         for build_id in (space.get("running_build"), space.get("latest_build")):
             image = (store.get_build(r, build_id or "") or {}).get("image")
             if image:
-                try:
+                with contextlib.suppress(docker.errors.ImageNotFound):
                     kept.add(client.images.get(image).id)
-                except docker.errors.ImageNotFound:
-                    pass
     return kept
 
 
@@ -130,11 +129,9 @@ def clean_up() -> dict:
         if unix_time(image.attrs.get("Created") or "") > time.time() - RECENT:
             continue  # just built: a deploy or a build may be about to use it
         for tag in image.tags:
-            if tag.startswith(f"{APP_IMAGE_REPO}/") and image.id not in kept:
-                pass
-            elif tag.startswith(f"{DEPS_IMAGE_REPO}:") and image.id not in ancestors and not building:
-                pass
-            else:
+            unused_app = tag.startswith(f"{APP_IMAGE_REPO}/") and image.id not in kept
+            unused_deps = tag.startswith(f"{DEPS_IMAGE_REPO}:") and image.id not in ancestors and not building
+            if not (unused_app or unused_deps):
                 continue
             try:
                 client.images.remove(tag, noprune=False)

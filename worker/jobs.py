@@ -159,10 +159,8 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
     store.append_log(r, build_id, "===== Application Startup =====")
     runtime = backend()
     try:
-        if build.get("kind") == "static":
-            fields = _start_static(r, space, build, settings)
-        else:
-            fields = _start_container(r, space, build, settings, runtime)
+        fields = (_start_static(r, space, build, settings) if build.get("kind") == "static"
+                  else _start_container(r, space, build, settings, runtime))
     except SpacesError as exc:
         message = envvars.mask(exc.message, envvars.secret_values(r, space_id))
         log.warning("deploy %s of %s failed: %s", build_id, space_id, message)

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import time
+from typing import Protocol
 
 from core import store
 from core.settings import get_settings
@@ -23,24 +24,28 @@ from worker.usage import UsageRecorder
 log = logging.getLogger(__name__)
 
 
+class Check(Protocol):
+    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None: ...
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings, r = get_settings(), store.get_redis()
     runtime = backend()
-    checks = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings), RunLogCollector(r, runtime),
+    checks: list[Check] = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings), RunLogCollector(r, runtime),
               UsageRecorder(r, runtime, settings), DiskRecorder(r)]
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:
         try:  # one look at the records and the containers per tick, shared by every check
             spaces, states = store.list_spaces(r), runtime.states()
-        except Exception:  # noqa: BLE001 - Redis or Docker away for a moment: try again next tick
+        except Exception:  # Redis or Docker away for a moment: try again next tick
             log.exception("reading the Spaces and their containers failed")
         else:
             for check in checks:
                 try:
                     check.check(spaces, states)
-                except Exception:  # noqa: BLE001 - one failed check must not stop the loop
+                except Exception:  # one failed check must not stop the loop
                     log.exception("%s failed", type(check).__name__)
         time.sleep(settings.idle_check_interval)
 

@@ -28,6 +28,7 @@ from core import envvars, keys, store
 from core.errors import SpacesError
 from core.processes import stop_orphan_git_backends
 from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, job_alive
+from core.replies import maybe_text
 from core.settings import Settings, get_settings
 from core.stages import BuildStatus, Stage
 from proxy.routes import (
@@ -74,7 +75,7 @@ def wants_running(space: dict | None) -> bool:
 
 def sent_to_waker(space: dict | None) -> bool:
     """True for a Space whose visitors the waker answers: sleeping, or paused by its owner."""
-    return bool(space and space.get("running_build")) and space.get("stage") in (Stage.SLEEPING.value, Stage.PAUSED.value)
+    return space is not None and bool(space.get("running_build")) and space.get("stage") in (Stage.SLEEPING.value, Stage.PAUSED.value)
 
 
 def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *,
@@ -83,11 +84,13 @@ def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settin
         return
     # Under the lock, as it is then (a deploy may have switched it); a Space being deployed or
     # deleted is skipped this pass.
-    with try_space_lock(r, space["id"], 300) as space:
-        if wants_running(space):
-            _repair(r, backend, space, settings, revive_stopped=revive_stopped)
-        elif sent_to_waker(space) and space.get("sdk") != "static":
-            _repair_resting(r, backend, space, settings)
+    with try_space_lock(r, space["id"], 300) as current:
+        if current is None:
+            return  # the lock is taken, or the Space is gone
+        if wants_running(current):
+            _repair(r, backend, current, settings, revive_stopped=revive_stopped)
+        elif sent_to_waker(current) and current.get("sdk") != "static":
+            _repair_resting(r, backend, current, settings)
 
 
 def _repair(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *, revive_stopped: bool) -> None:
@@ -165,7 +168,7 @@ BUILDING = {Stage.BUILDING.value, Stage.RUNNING_BUILDING.value}
 def release_dead_locks(r: redis.Redis, space: dict) -> None:
     """A Space lock whose holder died (``kill -9`` of a deploy, a wake, a sleep) is released at
     once instead of blocking the Space until it expires."""
-    token = r.get(keys.space_lock(space["id"]))
+    token = maybe_text(r.get(keys.space_lock(space["id"])))
     if token and holder_dead(token):
         log.warning("reconcile: releasing the lock on %s left by a process that died", space["id"])
         r.delete(keys.space_lock(space["id"]))
@@ -266,7 +269,7 @@ def main() -> None:
             done = reconcile_once(r, backend, settings, wait=LOCK_WAIT if one_shot else 0, revive_stopped=one_shot)
             if not done and args.interval <= 0:
                 log.warning("another reconciler held the lock for %s s; this pass was skipped", LOCK_WAIT)
-        except Exception:  # noqa: BLE001 - the loop must outlive any one failed pass
+        except Exception:  # the loop must outlive any one failed pass
             log.exception("reconcile pass failed")
             if args.interval <= 0:
                 sys.exit(1)

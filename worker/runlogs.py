@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 
 from core import envvars, keys
+from core.replies import Fields, entries
 from worker.backends import RuntimeBackend
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class RunLogCollector:
                 for instance, space_id in self.backend.watch_starts():
                     if instance and space_id:
                         self.follow(instance, space_id)
-            except Exception:  # noqa: BLE001 - Docker restarted or away: the ticks cover the gap
+            except Exception:  # Docker restarted or away: the ticks cover the gap
                 log.warning("watching for started containers failed; trying again", exc_info=True)
             time.sleep(1)
 
@@ -71,11 +72,11 @@ class RunLogCollector:
             return  # removed before it could be followed
         started = inst.started_at or time.time()
         # Where this container's output stopped being copied (several containers may write: blue/green).
-        mine = (fields for _, fields in self.r.xrevrange(stream, count=KEEP) if fields.get("instance") == instance)
+        mine = (fields for _, fields in entries(self.r.xrevrange(stream, count=KEEP)) if fields.get("instance") == instance)
         last_ts = float(next(mine, {}).get("ts") or 0)
         if last_ts < started:  # a new container, or this one started again since the last line kept
-            stamp = datetime.fromtimestamp(started, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            self._add(stream, instance, f"===== Application Startup at {stamp} =====", started)
+            when = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            self._add(stream, instance, f"===== Application Startup at {when} =====", started)
         # Everything after the last line kept of this container — all of it if none was: an app's
         # first lines can carry a time just before Docker's StartedAt.
         since = last_ts + 1e-6 if last_ts else None
@@ -85,9 +86,9 @@ class RunLogCollector:
                 if since is not None and stamp < since:
                     continue  # Docker's ``since`` has whole-second precision
                 self._add(stream, instance, envvars.mask(line, secrets), stamp)
-        except Exception:  # noqa: BLE001 - a container removed mid-stream ends its follower
+        except Exception:  # a container removed mid-stream ends its follower
             log.debug("following the logs of %s ended", instance[:12], exc_info=True)
 
     def _add(self, stream: str, instance: str, line: str, stamp: float) -> None:
-        fields = {"line": line, "instance": instance, "ts": f"{stamp:.6f}"}
+        fields: Fields = {"line": line, "instance": instance, "ts": f"{stamp:.6f}"}
         self.r.xadd(stream, fields, maxlen=KEEP, approximate=True)

@@ -70,7 +70,8 @@ def ensure_server(settings: Settings | None = None) -> str:
             container = client.containers.create(
                 STATIC_SERVER_IMAGE, name=STATIC_SERVER_NAME, user="1000:1000",
                 labels={LABEL_ROLE: "static-server"},
-                ports={f"{PORT}/tcp": ("127.0.0.1", None)},
+                # A free host port on 127.0.0.1: docker-py takes None for it, types-docker says int only.
+                ports={f"{PORT}/tcp": ("127.0.0.1", None)},  # type: ignore[dict-item]
                 volumes={str(settings.static_dir): {"bind": "/srv/static", "mode": "ro"}},
                 network=settings.space_network, mem_limit="64m", pids_limit=64, cap_drop=["ALL"],
                 security_opt=["no-new-privileges"], read_only=True, tmpfs={"/tmp/nginx": "size=16m,uid=1000"},

@@ -15,6 +15,7 @@ import time
 import redis
 
 from core import keys, store
+from core.replies import Fields
 from core.settings import Settings
 from worker.backends import RuntimeBackend
 
@@ -43,11 +44,11 @@ class UsageRecorder:
             time.sleep(EVERY)
             try:
                 self.sample(*self.latest)
-            except Exception:  # noqa: BLE001 - a failed sample must not end the thread
+            except Exception:  # a failed sample must not end the thread
                 log.exception("sampling what the Spaces use failed")
 
     def sample(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
-        samples: dict[str, str] = {}
+        samples: Fields = {}
         for space in spaces:
             instance = space.get("instance") or ""
             if states.get(instance, ("", ""))[0] != "running":

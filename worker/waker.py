@@ -37,10 +37,12 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.typing import Subprotocol
 
 from core import envvars, keys, store
 from core.access import error_message_for
 from core.errors import SpacesError
+from core.replies import maybe_text
 from core.settings import get_settings
 from core.stages import Stage
 from worker.backends import RuntimeBackend, get_backend
@@ -65,7 +67,7 @@ def space_for_host(host: str) -> dict | None:
     if not name.endswith(suffix):
         return None
     r = store.get_redis()
-    space_id = r.get(keys.subdomain(name[: -len(suffix)]))
+    space_id = maybe_text(r.get(keys.subdomain(name[: -len(suffix)])))
     return store.get_space(r, space_id) if space_id else None
 
 
@@ -156,7 +158,7 @@ async def handle(request: Request) -> Response:
             await asyncio.shield(task)
         except SpacesError as exc:
             return unavailable(request, space, "This Space failed to wake up", exc.message)
-        except Exception as exc:  # noqa: BLE001 - e.g. the Space's lock stayed taken; the visitor gets a reason
+        except Exception as exc:  # e.g. the Space's lock stayed taken; the visitor gets a reason
             log.exception("waking %s failed", space["id"])
             return unavailable(request, space, "This Space failed to wake up", str(exc))
         space = store.get_space(store.get_redis(), space["id"]) or space
@@ -185,7 +187,7 @@ async def handle_websocket(socket: WebSocket) -> None:
     if space is not None and space.get("stage") == Stage.SLEEPING.value:
         try:
             await asyncio.shield(start_wake(space["id"]))
-        except Exception:  # noqa: BLE001 - the close code tells the client
+        except Exception:  # the close code tells the client
             log.exception("waking %s for a websocket failed", space["id"])
         space = store.get_space(store.get_redis(), space["id"])
     if space is None or not Stage(space.get("stage")).is_serving or not space.get("target"):
@@ -195,7 +197,7 @@ async def handle_websocket(socket: WebSocket) -> None:
     if socket.url.query:
         target += f"?{socket.url.query}"
     headers = [(k, v) for k, v in socket.headers.items() if k in WS_FORWARDED]
-    protocols = [p.strip() for p in socket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    protocols = [Subprotocol(p.strip()) for p in socket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     try:
         upstream = await ws_connect(target, additional_headers=headers, subprotocols=protocols or None,
                                     open_timeout=30, max_size=None, compression=None)
@@ -212,7 +214,8 @@ async def handle_websocket(socket: WebSocket) -> None:
                     message = await socket.receive()
                     if message["type"] == "websocket.disconnect":
                         break
-                    await upstream.send(message.get("text") if message.get("text") is not None else message.get("bytes"))
+                    text = message.get("text")
+                    await upstream.send(text if text is not None else message["bytes"])
             finally:
                 await upstream.close()
 
@@ -223,15 +226,11 @@ async def handle_websocket(socket: WebSocket) -> None:
             except ConnectionClosed:
                 pass
             finally:
-                try:
+                with contextlib.suppress(RuntimeError):  # already closed by the visitor
                     await socket.close()
-                except RuntimeError:
-                    pass  # already closed by the visitor
 
-        try:
+        with contextlib.suppress(WebSocketDisconnect, ConnectionClosed):
             await asyncio.gather(to_app(), to_visitor())
-        except (WebSocketDisconnect, ConnectionClosed):
-            pass
 
 
 PAGE = """<!doctype html>

@@ -34,9 +34,10 @@ class EnvKey(BaseModel):
 def apply_change(r, space_id: str) -> None:
     """Restart the Space so that its app sees the change.
 
-    A Docker Space (or one whose first build has not read its README yet) is rebuilt, whatever its last build did: variables are its build arguments and
-    secrets its build secrets (a build may have failed for want of one). Other Spaces start their
-    latest successful build again with the new environment.
+    A Docker Space (or one whose first build has not read its README yet) is rebuilt, whatever its
+    last build did: variables are its build arguments and secrets its build secrets (a build may
+    have failed for want of one). Other Spaces start their latest successful build again with the
+    new environment.
     """
     space = store.get_space(r, space_id) or {}
     # No sdk yet: the first build has not read the README so far, and may be a Docker build that

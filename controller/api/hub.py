@@ -33,6 +33,7 @@ from core.errors import ConfigError, Conflict, InvalidInput, NotFound, RevisionN
 from core.hardware import TIERS
 from core.names import parse_space_id
 from core.queues import enqueue_delete, queue_build
+from core.replies import Fields
 from core.settings import get_settings
 from core.stages import Stage
 
@@ -86,7 +87,7 @@ def _new_space(r: redis.Redis, caller: Caller, space_id: str, *, sdk: str, visib
     except Conflict:
         return JSONResponse({"error": f"{space_id} was created meanwhile", "url": repo_url(space_id)}, status_code=409)
     repos.ensure_repo(space_id)
-    fields = {"visibility": visibility}
+    fields: Fields = {"visibility": visibility}
     if options["hardware"]:
         fields["hardware"] = options["hardware"]
     if options["sleep"] is not None:

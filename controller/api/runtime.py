@@ -58,7 +58,7 @@ def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, facto
 def rollback(owner: str, name: str, r: StoreDep, caller: CurrentUser, build: object = Body(..., embed=True)) -> dict:
     """Serve an earlier successful build again: a new commit on main with that build's files (the
     history stays), built and deployed like a push."""
-    space_id, space = owned_space(r, owner, name, caller)
+    space_id, _space = owned_space(r, owner, name, caller)
     record = store.get_build(r, str(build)) if isinstance(build, (int, str)) and str(build).isdigit() else None
     if record is None or record.get("space") != space_id:
         raise NotFound(f"{space_id} has no build {build!r}")

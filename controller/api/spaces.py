@@ -19,9 +19,10 @@ from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, store
 from core.access import VISIBILITIES, may_read_repo, may_read_space, require_owner_read, visibility, visibility_from
 from core.errors import InvalidInput, NotFound
-from proxy.routes import set_space_visibility
+from core.replies import stream_reads, texts
 from core.settings import get_settings
 from core.stages import BuildStatus
+from proxy.routes import set_space_visibility
 
 router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 
@@ -90,7 +91,7 @@ def update_settings(owner: str, name: str, r: StoreDep, caller: CurrentUser, bod
 @router.get("/{owner}/{name}/builds")
 def space_builds(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> list[dict]:
     space_id, _ = readable_space(r, owner, name, caller, repo=True)
-    builds = [store.get_build(r, b) for b in r.lrange(keys.space_builds(space_id), 0, 99)]
+    builds = [store.get_build(r, b) for b in texts(r.lrange(keys.space_builds(space_id), 0, 99))]
     return [build_view(b) for b in builds if b]
 
 
@@ -125,7 +126,7 @@ async def _follow_stream(stream: str, request: Request, finished=None, prefix: s
     quiet_since = time.monotonic()
     try:
         while not await request.is_disconnected():
-            entries = await client.xread({stream: last}, block=1000, count=500)
+            entries = stream_reads(await client.xread({stream: last}, block=1000, count=500))
             for _, items in entries or []:
                 for entry_id, fields in items:
                     last = entry_id
@@ -155,7 +156,8 @@ def build_logs(owner: str, name: str, request: Request, r: StoreDep, caller: Opt
     """The build log as server-sent events (each ``data`` is ``{"data": line, "timestamp": ...}``), live until the build ends."""
     space_id, space = readable_space(r, owner, name, caller, repo=True)
     build_id = build or space.get("latest_build")
-    if not build_id or store.get_build(r, build_id) is None or store.get_build(r, build_id)["space"] != space_id:
+    record = store.get_build(r, build_id) if build_id else None
+    if not build_id or record is None or record["space"] != space_id:
         raise NotFound(f"Space {space_id} has no build{' ' + build if build else ''}")
     sync = store.get_redis()
     return StreamingResponse(

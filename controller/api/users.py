@@ -28,6 +28,7 @@ router = APIRouter(prefix="/api", tags=["users"])
 
 @router.get("/whoami-v2")
 def whoami(caller: CurrentUser) -> dict:
+    auth: dict[str, object]
     if caller.via == "session":
         auth = {"type": "session"}
     else:

@@ -159,7 +159,7 @@ def _delete_account(action: str, r, caller, form: dict[str, str]) -> Response:
     name = form.get(field, "")
     if not name or form.get("confirm", "") != name:
         raise InvalidInput(f"type the name {name!r} again in the confirmation box to delete it")
-    result = json.loads(delete(r, caller, name, form.get("spaces") or None).body)
+    result = json.loads(bytes(delete(r, caller, name, form.get("spaces") or None).body))
     what = "User" if result["type"] == "user" else "Organization"
     if result["state"] == "deleted":
         message = f"{what} {name} deleted; the name is free"
@@ -200,7 +200,8 @@ def health(r) -> list[dict]:
     parts = []
     try:
         info = r.info()
-        parts.append({"name": "Redis", "ok": True, "detail": f"{info.get('used_memory_human')} used, AOF {'on' if info.get('aof_enabled') else 'off'}"})
+        aof = "on" if info.get("aof_enabled") else "off"
+        parts.append({"name": "Redis", "ok": True, "detail": f"{info.get('used_memory_human')} used, AOF {aof}"})
     except Exception as exc:  # noqa: BLE001 - shown, not raised
         parts.append({"name": "Redis", "ok": False, "detail": str(exc)})
     try:

@@ -20,6 +20,7 @@ from core import keys, store
 from core.access import may_read_space, require_read
 from core.errors import SpacesError
 from core.names import parse_space_id
+from core.replies import entries, texts
 from core.settings import get_settings
 from core.stages import Stage
 
@@ -104,7 +105,7 @@ def logs_page(request: Request, owner: str, name: str, r: StoreDep, caller: Opti
     context = space_context(space, caller, "logs")
     build_id = space.get("latest_build")
     build_log = store.read_log(r, build_id, last=LOG_LINES) if build_id else []
-    run_log = [f["line"] for _, f in reversed(r.xrevrange(keys.space_run_log(space["id"]), count=LOG_LINES))] \
+    run_log = [f["line"] for _, f in reversed(entries(r.xrevrange(keys.space_run_log(space["id"]), count=LOG_LINES)))] \
         if context["owner_view"] else []
     return templates.TemplateResponse(request, "logs.html", {**context, "build_log": build_log, "run_log": run_log,
                                                              "build_id": build_id})
@@ -115,7 +116,7 @@ def builds_page(request: Request, owner: str, name: str, r: StoreDep, caller: Op
     space, missing = space_or_404(request, r, owner, name, caller, repo=True)
     if missing:
         return missing
-    builds = [store.get_build(r, b) for b in r.lrange(keys.space_builds(space["id"]), 0, 99)]
+    builds = [store.get_build(r, b) for b in texts(r.lrange(keys.space_builds(space["id"]), 0, 99))]
     return templates.TemplateResponse(request, "builds.html", {
         **space_context(space, caller, "builds"), "builds": [build_view(b) for b in builds if b],
         "serving": space.get("running_build"), "csrf": form_csrf(request) if caller else ""})

@@ -11,6 +11,22 @@ import pytest
 
 from tests.helpers import User, WorkTree, api, base_url, create_user
 
+# Files whose tests stop, restart or reconfigure platform processes. `make test` runs the other
+# integration tests in parallel (pytest-xdist, a file per worker), then these alone, one at a time.
+EXCLUSIVE = frozenset({
+    "test_build_control.py",  # restarts the builders with small limits, then without
+    "test_down_up.py",  # make down, then make up
+    "test_kill9.py",  # kill -9 of platform processes mid-deploy
+    "test_push_to_url.py",  # restarts services and checks make up's pid files
+    "test_supervision.py",  # kill -9 of each platform process, supervisord's restarts
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in EXCLUSIVE:
+            item.add_marker(pytest.mark.exclusive)
+
 
 @pytest.fixture(scope="session")
 def platform() -> str:

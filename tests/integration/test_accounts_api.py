@@ -173,7 +173,7 @@ def test_cli_refuses_bad_input_with_one_line_and_exit_1(platform, argv, message)
     user = create_user()
     org = create_org(user)
     argv = [a.format(user=user.name, org=org) for a in argv]
-    run = subprocess.run([SPACES_CLI, *argv], input="short\n", capture_output=True, text=True)
+    run = subprocess.run([SPACES_CLI, *argv], input="short\n", capture_output=True, text=True, check=False)
     assert run.returncode == 1, run
     assert run.stderr.strip().startswith("error: ") and message in run.stderr, run.stderr
     assert api("GET", "/api/whoami-v2", user).status_code == 200  # nothing was broken

@@ -11,14 +11,12 @@ import tarfile
 import time
 from pathlib import Path
 
+import docker
 import httpx
 import pytest
 
 from tests.browser import Browser
-import docker
-
-from tests.helpers import (User, WorkTree, api, base_url, create_org, create_user, output, set_password, signed_in,
-                           space_url, unique, wait_stage)
+from tests.helpers import User, WorkTree, api, base_url, create_org, create_user, output, set_password, signed_in, space_url, unique, wait_stage
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "admin pages password"
@@ -56,7 +54,7 @@ def row(html: str, space_id: str) -> str:
 
 
 def test_only_admins_see_the_dashboard(fleet):
-    admin, owner, busy, statics = fleet
+    _admin, owner, _busy, _statics = fleet
     assert httpx.get(f"{base_url()}/admin", timeout=30).status_code == 302
     with signed_in(owner, PASSWORD) as client:
         for path in ("/admin", "/admin/users", "/admin/system"):
@@ -83,7 +81,7 @@ def test_spaces_table_has_the_figures_sorts_and_filters(fleet):
 
 
 def test_bulk_pause_and_restart(fleet):
-    admin, owner, busy, statics = fleet
+    admin, _owner, _busy, statics = fleet
     with signed_in(admin, PASSWORD) as client:
         page = client.get("/admin")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
@@ -100,7 +98,7 @@ def test_bulk_pause_and_restart(fleet):
 
 
 def test_users_and_system_pages(fleet):
-    admin, owner, busy, statics = fleet
+    admin, owner, _busy, _statics = fleet
     with signed_in(admin, PASSWORD) as client:
         users = client.get("/admin/users").text
         assert f'href="/?owner={owner.name}"' in users and "cli" in users  # its token's name
@@ -115,7 +113,7 @@ def csrf_of(html: str) -> str:
 
 
 def test_admin_creates_users_and_organizations_and_revokes_tokens(fleet):
-    admin, owner, busy, statics = fleet
+    admin, owner, busy, _statics = fleet
     origin = {"Origin": base_url()}
     with signed_in(admin, PASSWORD) as client:
         csrf = csrf_of(client.get("/admin/users").text)
@@ -176,7 +174,7 @@ def load_image(client, tag: str, created: str) -> None:
 
 
 def test_system_page_shows_the_disk_and_cleans_up(fleet):
-    admin, owner, busy, statics = fleet
+    admin, _owner, busy, _statics = fleet
     client_docker = docker.from_env()
     leftover = f"spaces-app/{unique('gone')}-space:0123456789ab"  # the image of a Space deleted long ago
     load_image(client_docker, leftover, "2020-01-01T00:00:00Z")
@@ -209,7 +207,7 @@ def test_system_page_shows_the_disk_and_cleans_up(fleet):
 
 
 def test_real_browser_shows_the_admin_table(fleet):
-    admin, owner, busy, statics = fleet
+    admin, _owner, busy, _statics = fleet
     with Browser() as browser:
         page = browser.open(f"{base_url()}/admin")
         page.sign_in(admin.name, PASSWORD)

@@ -23,7 +23,7 @@ def cli(platform, tmp_path):
     env.update({"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"), "COLUMNS": "200"})
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([SPACES_CLI, *args], capture_output=True, text=True, env=env, input=input, timeout=600)
+        return subprocess.run([SPACES_CLI, *args], capture_output=True, text=True, env=env, input=input, timeout=600, check=False)
 
     run.user = create_user()
     run.home = tmp_path / "home"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import docker
@@ -48,10 +49,8 @@ def test_crash_while_serving_is_reported_then_restarted(user, worktree, track):
     space_id, text = push_app(user, worktree, track, "crashy", APP.format(crash_after=0))
     assert "Your Space is running at" in text, text
     url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
-    try:
+    with contextlib.suppress(httpx.HTTPError):  # the app died mid-request
         httpx.get(url + "crash", timeout=10)
-    except httpx.HTTPError:
-        pass  # the app died mid-request
     rt = wait_stage(space_id, {"RUNTIME_ERROR"}, timeout=30, user=user)  # log lines: owners only
     assert "the app exited with code 3" in rt["errorMessage"], rt
     assert "crashing on purpose" in rt["errorMessage"], rt
@@ -113,10 +112,8 @@ def test_run_log_keeps_output_across_restarts_masks_secrets_and_is_owner_only(us
              "the old container to be retired")
     wait_stage(space_id, {"RUNNING"}, timeout=30)
     url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         httpx.get(url + "crash", timeout=10)
-    except httpx.HTTPError:
-        pass
     wait_stage(space_id, {"RUNTIME_ERROR"}, timeout=30)
     wait_stage(space_id, {"RUNNING"}, timeout=60)
     wait_for(lambda: sum("the key is" in line for line in read_run_log(space_id, user, 1)) >= 3,

@@ -68,7 +68,8 @@ def test_variable_and_secret_reach_the_app_and_nowhere_else(env_space):
     space_id, owner, url = env_space
     secret = f"s3cr3t-{time.time_ns()}"
     before = running_container(space_id).id
-    assert api("POST", f"/api/spaces/{space_id}/variables", owner, json={"key": "GREETING", "value": "bonjour", "description": "hi"}).status_code == 200
+    greeting = {"key": "GREETING", "value": "bonjour", "description": "hi"}
+    assert api("POST", f"/api/spaces/{space_id}/variables", owner, json=greeting).status_code == 200
     wait_restarted(space_id, before)
     before = running_container(space_id).id
     response = api("POST", f"/api/spaces/{space_id}/secrets", owner, json={"key": "API_TOKEN", "value": secret})
@@ -101,7 +102,7 @@ def test_variable_and_secret_reach_the_app_and_nowhere_else(env_space):
 
 
 def test_secret_printed_by_a_crashing_app_is_masked(env_space):
-    space_id, owner, url = env_space
+    space_id, owner, _url = env_space
     secret = "another-secret-value-42"
     assert api("POST", f"/api/spaces/{space_id}/secrets", owner, json={"key": "API_TOKEN", "value": secret}).status_code == 200
     assert api("POST", f"/api/spaces/{space_id}/variables", owner, json={"key": "CRASH", "value": "yes"}).status_code == 200
@@ -116,7 +117,7 @@ def test_secret_printed_by_a_crashing_app_is_masked(env_space):
 
 
 def test_only_the_owner_may_see_or_change_secrets(env_space, other_user):
-    space_id, owner, _ = env_space
+    space_id, _owner, _ = env_space
     assert api("GET", f"/api/spaces/{space_id}/secrets").status_code == 401
     assert api("GET", f"/api/spaces/{space_id}/secrets", other_user).status_code == 403
     for kind in ("secrets", "variables"):

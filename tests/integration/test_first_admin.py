@@ -22,7 +22,7 @@ def test_ensure_admin_creates_one_administrator_once(platform, tmp_path):
     r.flushdb()
     env = {**os.environ, "SPACES_REDIS_URL": url, "SPACES_DATA_DIR": str(tmp_path)}
     try:
-        first = subprocess.run([SPACES_CLI, "admin", "ensure-admin"], env=env, capture_output=True, text=True)
+        first = subprocess.run([SPACES_CLI, "admin", "ensure-admin"], env=env, capture_output=True, text=True, check=False)
         assert first.returncode == 0, first.stderr
         path = tmp_path / "admin-credentials"
         assert first.stdout.strip() == str(path)
@@ -32,7 +32,7 @@ def test_ensure_admin_creates_one_administrator_once(platform, tmp_path):
         assert accounts.check_password(r, "administrator", fields["password"])
         assert accounts.lookup_token(r, fields["token"])["user"] == "administrator"
         assert accounts.get_user(r, "administrator")["role"] == "admin"
-        second = subprocess.run([SPACES_CLI, "admin", "ensure-admin"], env=env, capture_output=True, text=True)
+        second = subprocess.run([SPACES_CLI, "admin", "ensure-admin"], env=env, capture_output=True, text=True, check=False)
         assert second.returncode == 0 and second.stdout.strip() == str(path)
         assert [u["name"] for u in accounts.list_users(r)] == ["administrator"]
     finally:

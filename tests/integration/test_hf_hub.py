@@ -38,7 +38,7 @@ def test_end_to_end_script(platform, python):
     run = subprocess.run([interpreter, str(ROOT / "tests" / "hub_e2e.py"), base_url(), user.token, user.name,
                           str(EXAMPLES / "hello-gradio")],
                          env={**os.environ, "HF_ENDPOINT": base_url(), "HF_HUB_DISABLE_TELEMETRY": "1"},
-                         capture_output=True, text=True, timeout=900)
+                         capture_output=True, text=True, timeout=900, check=False)
     assert run.returncode == 0 and "all steps passed" in run.stdout, run.stdout + run.stderr
     if python != "newest 2.x":
         assert f"huggingface_hub {OLD_HUB}" in run.stdout
@@ -74,7 +74,7 @@ def test_uploads_and_git_pushes_share_one_repository(hub_space, tmp_path):
 
 
 def test_the_traps_huggingface_hub_is_known_to_hit(hub_space):
-    hub, user, repo_id = hub_space
+    _hub, user, repo_id = hub_space
     again = api("POST", "/api/repos/create", user, json={"name": repo_id.split("/")[1], "type": "space", "sdk": "gradio"})
     assert again.status_code == 409 and again.json()["url"].endswith(f"/spaces/{repo_id}")
     pre = api("POST", f"/api/spaces/{repo_id}/preupload/main", user,
@@ -162,7 +162,7 @@ def test_list_spaces_pages_by_link_header(platform):
     user = create_user()
     made = [f"{user.name}/{unique('page')}" for _ in range(3)]
     for space_id in made:
-        owner, name = space_id.split("/")
+        _owner, name = space_id.split("/")
         assert api("POST", "/api/repos/create", user, json={"name": name, "type": "space", "sdk": "static"}).status_code == 200
     seen, url = [], f"{base_url()}/api/spaces?author={user.name}&limit=1"
     while url:

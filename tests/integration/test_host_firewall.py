@@ -67,7 +67,7 @@ def host_addresses() -> dict[str, str]:
         for config in client.networks.get(network).attrs["IPAM"]["Config"] or []:
             if config.get("Gateway"):
                 found[f"{network} gateway"] = config["Gateway"]
-    main = subprocess.run(["ip", "-4", "-o", "route", "get", "192.0.2.123"], capture_output=True, text=True).stdout.split()
+    main = subprocess.run(["ip", "-4", "-o", "route", "get", "192.0.2.123"], capture_output=True, text=True, check=False).stdout.split()
     if "src" in main:
         found["main address"] = main[main.index("src") + 1]
     return found

@@ -40,7 +40,7 @@ def cards(html: str) -> list[str]:
 
 
 def test_gallery_lists_searches_and_filters(shown):
-    space_id, title, owner, url, tree = shown
+    space_id, title, owner, _url, _tree = shown
     page = httpx.get(base_url() + "/", timeout=30)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert space_id in cards(page.text)
@@ -55,7 +55,7 @@ def test_gallery_lists_searches_and_filters(shown):
 
 
 def test_space_page_embeds_the_app_and_shows_the_stage(shown):
-    space_id, title, owner, url, tree = shown
+    space_id, _title, owner, url, _tree = shown
     page = httpx.get(f"{base_url()}/spaces/{space_id}", timeout=30)
     assert page.status_code == 200
     assert f'<iframe class="app wide" src="{url}"' in page.text
@@ -65,7 +65,7 @@ def test_space_page_embeds_the_app_and_shows_the_stage(shown):
 
 
 def test_private_space_is_shown_only_to_those_who_may_see_it(shown):
-    space_id, title, owner, url, tree = shown
+    space_id, title, owner, _url, _tree = shown
     assert api("PUT", f"/api/spaces/{space_id}/settings", owner, json={"private": True}).status_code == 200
     try:
         assert space_id not in cards(httpx.get(base_url() + "/", params={"q": title}, timeout=30).text)
@@ -79,7 +79,7 @@ def test_private_space_is_shown_only_to_those_who_may_see_it(shown):
 
 
 def test_real_browser_finds_the_space_by_title_and_sees_the_app(shown):
-    space_id, title, owner, url, tree = shown
+    space_id, title, _owner, url, _tree = shown
     with Browser() as browser:
         page = browser.open(base_url() + "/")
         page.wait_for("document.querySelector('.cards') !== null")
@@ -99,7 +99,7 @@ def test_real_browser_finds_the_space_by_title_and_sees_the_app(shown):
 
 
 def test_logs_and_builds_tabs_without_javascript(shown):
-    space_id, title, owner, url, tree = shown
+    space_id, _title, owner, _url, _tree = shown
     logs = httpx.get(f"{base_url()}/spaces/{space_id}/logs", timeout=30)
     assert logs.status_code == 200 and "===== Build Queued at" in logs.text and "Running at" in logs.text
     assert "Container log" not in logs.text  # the app's output is for its owners
@@ -116,7 +116,7 @@ def test_logs_and_builds_tabs_without_javascript(shown):
 
 
 def test_real_browser_watches_a_push_build_live(shown):
-    space_id, title, owner, url, tree = shown
+    space_id, _title, owner, _url, tree = shown
     with Browser() as browser:
         page = browser.open(f"{base_url()}/spaces/{space_id}/logs")
         page.wait_for("document.querySelector('#build-log').textContent.includes('Running at')")
@@ -150,7 +150,7 @@ def sse(path: str, user, last_event_id: str = "") -> list[tuple[str, str]]:
 
 
 def test_a_reconnecting_log_stream_sends_only_what_is_new(shown):
-    space_id, title, owner, url, tree = shown
+    space_id, _title, owner, _url, _tree = shown
     build = api("GET", f"/api/spaces/{space_id}/builds", owner).json()[0]["id"]
     events = sse(f"/api/spaces/{space_id}/logs/build", owner)
     assert len(events) > 3 and all(re.fullmatch(rf"{build}:\d+-\d+", i) for i, _ in events), events[:3]
@@ -162,7 +162,7 @@ def test_a_reconnecting_log_stream_sends_only_what_is_new(shown):
 
 
 def test_settings_forms_need_the_session_and_its_csrf_token(shown):
-    space_id, title, owner, url, tree = shown
+    space_id, _title, owner, url, _tree = shown
     assert httpx.get(f"{base_url()}/spaces/{space_id}/settings", timeout=30).status_code == 302
     with signed_in(owner, PASSWORD) as browser:
         page = browser.get(f"/spaces/{space_id}/settings")
@@ -253,7 +253,7 @@ def test_mini_header_and_a_wake_button_for_a_sleeping_space(platform, tmp_path):
 
 def test_keyboard_alone_finds_and_opens_a_space(shown):
     """No mouse: Tab to the search field, type, Enter; Tab to the card (the focus is visible), Enter."""
-    space_id, title, owner, url, tree = shown
+    space_id, title, _owner, _url, _tree = shown
     with Browser() as browser:
         page = browser.open(base_url() + "/")
         page.wait_for("document.querySelector('#q') !== null")
@@ -274,7 +274,7 @@ def test_keyboard_alone_finds_and_opens_a_space(shown):
 
 def test_pages_work_at_phone_width(shown):
     """At 390 px wide nothing makes the page scroll sideways and every control has a label."""
-    space_id, title, owner, url, tree = shown
+    space_id, title, owner, _url, _tree = shown
     with Browser() as browser:
         page = browser.open("about:blank")
         page.set_viewport(390, 844, mobile=True)

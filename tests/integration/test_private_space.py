@@ -17,7 +17,17 @@ from core.store import get_redis
 from proxy.routes import RedisRouteTable, space_route_name
 from tests.browser import Browser
 from tests.helpers import (
-    WorkTree, api, base_url, create_org, create_user, eventually, output, set_password, space_url, unique, wait_stage,
+    WorkTree,
+    api,
+    base_url,
+    create_org,
+    create_user,
+    eventually,
+    output,
+    set_password,
+    space_url,
+    unique,
+    wait_stage,
 )
 
 PASSWORD = "a long enough password"
@@ -52,7 +62,7 @@ def sign_in(client: httpx.Client, start_url: str, name: str, password: str) -> h
 
 
 def test_anonymous_and_other_users_are_refused_at_the_subdomain(private):
-    space_id, url, owner, member, stranger = private
+    space_id, url, _owner, _member, stranger = private
     anonymous = httpx.get(url, timeout=30)
     assert anonymous.status_code == 401
     assert anonymous.json()["error"].startswith(f"Space {space_id} is private")
@@ -69,7 +79,7 @@ def test_anonymous_and_other_users_are_refused_at_the_subdomain(private):
 
 
 def test_owner_and_members_are_served_with_a_token(private):
-    space_id, url, owner, member, stranger = private
+    _space_id, url, owner, member, _stranger = private
     for user in (owner, member):
         response = httpx.get(url, headers=user.headers, timeout=30)
         assert response.status_code == 200 and "gradio" in response.text.lower()
@@ -79,7 +89,7 @@ def test_owner_and_members_are_served_with_a_token(private):
 
 
 def test_browser_signs_in_and_comes_back_to_the_space(private):
-    space_id, url, owner, member, stranger = private
+    _space_id, url, owner, _member, _stranger = private
     with httpx.Client(follow_redirects=True, timeout=30) as client:
         landed = sign_in(client, url, owner.name, PASSWORD)
         assert landed.status_code == 200 and str(landed.url) == url, landed.url
@@ -101,14 +111,14 @@ def test_browser_signs_in_and_comes_back_to_the_space(private):
 
 
 def test_a_used_or_forged_ticket_is_refused(private):
-    space_id, url, owner, member, stranger = private
+    _space_id, url, _owner, _member, _stranger = private
     forged = httpx.get(url + "__spaces/auth?ticket=made-up&next=/", headers=BROWSER, timeout=30)
     assert forged.status_code == 403 and "expired" in forged.text
     assert "spaces_space_session" not in forged.headers.get("set-cookie", "")
 
 
 def test_stranger_signed_in_in_a_browser_is_refused(private):
-    space_id, url, owner, member, stranger = private
+    _space_id, url, _owner, _member, stranger = private
     set_password(stranger, PASSWORD)
     with httpx.Client(follow_redirects=True, timeout=30) as client:
         landed = sign_in(client, url, stranger.name, PASSWORD)
@@ -122,12 +132,12 @@ def test_stranger_signed_in_in_a_browser_is_refused(private):
     {"Forwarded": "host=demo-hello-gradio.spaces.localhost"},
 ])
 def test_forwarded_headers_cannot_open_a_private_space(private, trick):
-    space_id, url, owner, member, stranger = private
+    _space_id, url, _owner, _member, _stranger = private
     assert httpx.get(url, headers=trick, timeout=30).status_code == 401
 
 
 def test_host_header_variants_do_not_get_around_the_check(private):
-    space_id, url, owner, member, stranger = private
+    space_id, url, _owner, _member, _stranger = private
     host = httpx.URL(url).host
     s = get_settings()
     for variant in (host.upper(), f"{host}:{s.http_port}", f"{host.upper()}:{s.http_port}"):
@@ -141,7 +151,7 @@ def test_host_header_variants_do_not_get_around_the_check(private):
 
 
 def test_visibility_change_moves_the_route_at_once(private):
-    space_id, url, owner, member, stranger = private
+    space_id, url, owner, _member, _stranger = private
     name = space_route_name(api("GET", f"/api/spaces/{space_id}", owner).json()["subdomain"])
     try:
         assert api("PUT", f"/api/spaces/{space_id}/settings", owner, json={"private": False}).status_code == 200
@@ -164,7 +174,7 @@ def wait_for_status(url: str, status: int, timeout: float = 5) -> bool:
     ({"gated": "auto"}, "settings accepts 'private'"),
 ])
 def test_bad_settings_are_refused_and_change_nothing(private, body, message):
-    space_id, url, owner, member, stranger = private
+    space_id, url, owner, _member, _stranger = private
     response = api("PUT", f"/api/spaces/{space_id}/settings", owner, json=body)
     assert response.status_code == 400 and message in response.json()["error"], response.text
     assert api("GET", f"/api/spaces/{space_id}", owner).json()["visibility"] == "private"
@@ -172,7 +182,7 @@ def test_bad_settings_are_refused_and_change_nothing(private, body, message):
 
 
 def test_a_sleeping_private_space_stays_asleep_for_strangers_and_wakes_for_its_owner(private):
-    space_id, url, owner, member, stranger = private
+    space_id, url, owner, _member, stranger = private
     assert api("POST", f"/api/spaces/{space_id}/sleeptime", owner, json={"seconds": 2}).status_code == 200
     try:
         wait_stage(space_id, {"SLEEPING"}, timeout=60, user=owner)
@@ -189,7 +199,7 @@ def test_a_sleeping_private_space_stays_asleep_for_strangers_and_wakes_for_its_o
 
 
 def test_real_browser_signs_in_and_sees_the_private_app(private):
-    space_id, url, owner, member, stranger = private
+    _space_id, url, owner, _member, _stranger = private
     with Browser() as browser:
         page = browser.open(url)
         page.wait_for("document.querySelector('#password') !== null", timeout=60)
@@ -201,7 +211,7 @@ def test_real_browser_signs_in_and_sees_the_private_app(private):
 
 
 def test_a_member_removed_from_the_organization_loses_access(private):
-    space_id, url, owner, member, stranger = private
+    space_id, url, owner, _member, _stranger = private
     extra = create_user()
     org = space_id.split("/")[0]
     assert api("POST", f"/api/organizations/{org}/members", owner, json={"user": extra.name, "role": "read"}).status_code == 200
@@ -211,7 +221,7 @@ def test_a_member_removed_from_the_organization_loses_access(private):
 
 
 def test_private_repo_clones_only_with_access(private, tmp_path):
-    space_id, url, owner, member, stranger = private
+    space_id, _url, _owner, member, stranger = private
     s = get_settings()
     for user, works in ((None, False), (stranger, False), (member, True)):
         auth = f"{user.name}:{user.token}@" if user else ""

@@ -116,7 +116,7 @@ def test_unresolvable_requirement_is_a_build_error_with_pips_message(user, workt
 
 def test_binary_junk_in_requirements_is_a_build_error(user, worktree, track):
     worktree.write("requirements.txt", b"\x00\xff\xfe junk")
-    space_id, text = push_broken(user, worktree, track, "junkreq", {})
+    space_id, _text = push_broken(user, worktree, track, "junkreq", {})
     rt = runtime(space_id)
     assert rt["stage"] == "BUILD_ERROR"
     assert "requirements.txt" in rt["errorMessage"]

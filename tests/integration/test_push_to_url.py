@@ -62,10 +62,10 @@ def test_clone_returns_the_pushed_commit(user, worktree, track, tmp_path):
     assert worktree.push(user.name, "cloneme", user, "-o", "nowait").returncode == 0
     dest = tmp_path / "clone"
     run = subprocess.run(["git", "clone", f"http://spaces.localhost:8080/spaces/{space_id}", str(dest)],
-                         capture_output=True, text=True, env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"})
+                         capture_output=True, text=True, env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"}, check=False)
     assert run.returncode == 0, run.stderr
     assert (dest / "app.py").read_text() == (worktree.path / "app.py").read_text()
-    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     assert head == sha
     wait_stage(space_id, {"RUNNING"})
 
@@ -148,7 +148,7 @@ def test_push_waits_for_a_builder_and_says_so(user, worktree, track):
             seen.append(line)
         assert any("no builder worker is running" in s for s in seen), "".join(seen)
     finally:
-        up = subprocess.run([sys.executable, str(ROOT / "deploy" / "lifecycle.py"), "up"], capture_output=True, text=True)
+        up = subprocess.run([sys.executable, str(ROOT / "deploy" / "lifecycle.py"), "up"], capture_output=True, text=True, check=False)
         assert up.returncode == 0, up.stdout + up.stderr
     code = push.wait(timeout=300)
     reader.join(timeout=10)
@@ -189,6 +189,6 @@ def test_large_push_and_clone_round_trip(user, worktree, track, tmp_path):
         assert run.returncode == 0, f"push {attempt + 1}: {output(run)}"
     dest = tmp_path / "clone"
     clone = subprocess.run(["git", "clone", "-q", f"http://spaces.localhost:8080/spaces/{space_id}", str(dest)],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, check=False)
     assert clone.returncode == 0, clone.stderr
     assert (dest / "weights.bin").read_bytes() == blob

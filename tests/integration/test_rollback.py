@@ -7,8 +7,7 @@ import re
 
 import httpx
 
-from tests.helpers import (WorkTree, api, base_url, create_user, eventually, output, set_password, signed_in, space_url,
-                           wait_stage)
+from tests.helpers import WorkTree, api, base_url, create_user, eventually, output, set_password, signed_in, space_url, wait_stage
 
 PASSWORD = "a password to roll back"
 
@@ -32,7 +31,7 @@ def serves(url: str, text: str, timeout: float = 60) -> bool:
 def test_rollback_through_the_api(platform, tmp_path):
     owner = create_user()
     space_id, url, tree = static_space(tmp_path, owner, ["v1", "v2"])
-    first, second = reversed(api("GET", f"/api/spaces/{space_id}/builds").json()[:2])
+    first, _second = reversed(api("GET", f"/api/spaces/{space_id}/builds").json()[:2])
     assert httpx.get(url, timeout=30).text == "v2"
     rolled = api("POST", f"/api/spaces/{space_id}/rollback", owner, json={"build": first["id"]})
     assert rolled.status_code == 200, rolled.text
@@ -69,7 +68,7 @@ def test_rollback_with_one_click_on_the_builds_tab(platform, tmp_path):
 
 def test_files_tab_browses_any_commit(platform, tmp_path):
     owner = create_user()
-    space_id, url, tree = static_space(tmp_path, owner, ["<b>v1</b>", "<b>v2</b>"])
+    space_id, _url, tree = static_space(tmp_path, owner, ["<b>v1</b>", "<b>v2</b>"])
     first = tree.git("rev-list", "--max-parents=0", "HEAD").stdout.strip()
     listing = httpx.get(f"{base_url()}/spaces/{space_id}/files", timeout=30).text
     assert "README.md" in listing and "index.html" in listing and first[:12] in listing  # the commit picker

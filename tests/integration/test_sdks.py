@@ -43,7 +43,7 @@ def test_static_app_file_in_a_folder_is_the_home_page(user, track, tmp_path):
         tree.write("site/about.html", "<h1>about page</h1>")
         tree.write("secret.txt", "not under site/")
 
-    space_id, url, text = push_example("hello-static", user, track, tmp_path, name="static-folder", edit=edit)
+    _space_id, url, text = push_example("hello-static", user, track, tmp_path, name="static-folder", edit=edit)
     assert "Your Space is running" in text, text
     assert "home page" in httpx.get(url, timeout=10).text
     assert "about page" in httpx.get(url + "about.html", timeout=10).text
@@ -66,13 +66,13 @@ def test_docker_space_can_pip_install_like_on_hugging_face(user, track, tmp_path
         tree.write("server.py", (tree.path / "server.py").read_text().replace(
             '"uid": os.getuid()}', '"uid": os.getuid(), "big": __import__("humanize").intword(3000000)}'))
 
-    space_id, url, text = push_example("hello-docker", user, track, tmp_path, name="docker-pip", edit=edit)
+    _space_id, url, text = push_example("hello-docker", user, track, tmp_path, name="docker-pip", edit=edit)
     assert "Your Space is running" in text, text
     assert httpx.get(url, timeout=10).json()["big"] == "3.0 million"
 
 
 def test_streamlit_space_answers(user, track, tmp_path):
-    space_id, url, text = push_example("hello-streamlit", user, track, tmp_path)
+    _space_id, url, text = push_example("hello-streamlit", user, track, tmp_path)
     assert "Your Space is running" in text, text
     assert httpx.get(url + "_stcore/health", timeout=10).text == "ok"
     page = httpx.get(url, timeout=10)
@@ -117,7 +117,7 @@ def test_sdk_version_packages_and_pre_requirements(user, track, tmp_path):
 
 
 def test_build_history_records_every_build(user, track, tmp_path):
-    space_id, url, text = push_example("hello-static", user, track, tmp_path, name="history")
+    space_id, _url, _text = push_example("hello-static", user, track, tmp_path, name="history")
     builds = api("GET", f"/api/spaces/{space_id}/builds").json()
     assert len(builds) == 1
     assert builds[0]["status"] == "succeeded" and builds[0]["durationSeconds"] > 0

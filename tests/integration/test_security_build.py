@@ -63,7 +63,7 @@ def marker() -> Path:
 def test_build_code_runs_in_the_sandbox_not_on_the_host(user, track, tmp_path, marker):
     """A path requirement's setup.py runs (as on Hugging Face), but as uid 1000 in a container."""
     files = {**local_package("spaces-sandbox-probe", "0.1", str(marker), fail=True), "requirements.txt": "./pkg\n"}
-    space_id, out = push_space(tmp_path, user, track, "sdist", files)
+    space_id, _out = push_space(tmp_path, user, track, "sdist", files)
     rt = runtime(space_id, user)
     assert rt["stage"] == "BUILD_ERROR"
     assert "SANDBOX-UID 1000" in build_log(space_id, user)
@@ -74,7 +74,7 @@ def test_git_file_url_of_a_host_repository_fails_without_running_anything(user, 
     """The original exploit: a VCS requirement pointing at the Space's own bare repo on the host's disk."""
     own_repo = get_settings().repos_dir / f"{user.name}/gitfile.git"
     files = {**local_package("evil", "0.1", str(marker), folder="."), "requirements.txt": f"evil @ git+file://{own_repo}\n"}
-    space_id, out = push_space(tmp_path, user, track, "gitfile", files)
+    space_id, _out = push_space(tmp_path, user, track, "gitfile", files)
     assert own_repo.is_dir()
     rt = runtime(space_id, user)
     assert rt["stage"] == "BUILD_ERROR"
@@ -85,7 +85,7 @@ def test_git_file_url_of_a_host_repository_fails_without_running_anything(user, 
 @pytest.mark.parametrize("line", ["-r /var/lib/spaces/redis.password", "-c ../../../etc/shadow",
                                   "--requirement=/etc/shadow", "-r \\\n/etc/shadow", "-rfile:///etc/shadow"])
 def test_requirement_includes_outside_the_repo_are_config_errors(user, track, tmp_path, line):
-    space_id, out = push_space(tmp_path, user, track, f"inc{secrets.token_hex(3)}", {"requirements.txt": f"{line}\n"})
+    space_id, _out = push_space(tmp_path, user, track, f"inc{secrets.token_hex(3)}", {"requirements.txt": f"{line}\n"})
     rt = runtime(space_id, user)
     assert rt["stage"] == "CONFIG_ERROR", rt
     assert "names a file outside the repository" in rt["errorMessage"]
@@ -103,7 +103,7 @@ def test_index_options_pointing_at_host_ports_reach_nothing_on_the_host(user, tr
     attacks_before = redis_log.read_text(errors="replace").count("SECURITY ATTACK")
     port = settings.redis_url.rsplit(":", 1)[1].split("/")[0]
     lines = f"--index-url http://127.0.0.1:{port}/\n--find-links {settings.data_dir}/cache\nspaces-not-in-any-cache\n"
-    space_id, out = push_space(tmp_path, user, track, "loopidx", {"requirements.txt": lines})
+    space_id, _out = push_space(tmp_path, user, track, "loopidx", {"requirements.txt": lines})
     rt = runtime(space_id, user)
     assert rt["stage"] == "BUILD_ERROR"
     assert "could not resolve the Python requirements" in rt["errorMessage"]
@@ -114,7 +114,7 @@ def test_a_wheel_one_tenant_built_is_never_installed_for_another(user, other_use
     """A's build makes a wheel 'humanize 99.0.1' from its own source; B asks for that exact release."""
     name, version = "humanize", "99.0.1"
     files = {**local_package(name, version, str(marker)), "requirements.txt": "./pkg\n"}
-    a_id, out = push_space(tmp_path, user, track, "poisoner", files)
+    _a_id, out = push_space(tmp_path, user, track, "poisoner", files)
     assert "Your Space is running" in out, out
     cache = get_settings().wheel_cache
     assert not list(cache.glob(f"{name}-{version}-*.whl")), "a built wheel reached the shared cache"
@@ -127,7 +127,7 @@ def test_a_wheel_one_tenant_built_is_never_installed_for_another(user, other_use
 
 def test_index_wheels_are_shared_and_checked(user, other_user, track, tmp_path):
     """A wheel downloaded from the index goes to the shared cache with the index's own hash."""
-    a_id, out = push_space(tmp_path, user, track, "idx-a", {"requirements.txt": "humanize==4.8.0\n"})
+    _a_id, out = push_space(tmp_path, user, track, "idx-a", {"requirements.txt": "humanize==4.8.0\n"})
     assert "Your Space is running" in out, out
     assert list(get_settings().wheel_cache.glob("humanize-4.8.0-*.whl"))
     b_id, out = push_space(tmp_path, other_user, track, "idx-b", {"requirements.txt": "humanize==4.8.0\n"})
@@ -171,7 +171,7 @@ def test_a_build_sandbox_cannot_reach_the_control_plane(user, track, tmp_path):
     targets = {"redis": int(settings.redis_url.rsplit(":", 1)[1].split("/")[0]), "controller": settings.controller_port,
                "waker": settings.waker_port, "traefik api": settings.traefik_api_port, "docker api": 2375}
     files = {"pkg/setup.py": PROBE_SETUP_PY.format(targets=targets), "requirements.txt": "./pkg\n"}
-    space_id, out = push_space(tmp_path, user, track, "probe", files)
+    space_id, _out = push_space(tmp_path, user, track, "probe", files)
     log = build_log(space_id, user)
     found = [json.loads(m) for m in re.findall(r"SANDBOX-PROBE (\{[^{}]*\})", log)]
     assert found, log[-2000:]
@@ -183,7 +183,7 @@ def test_a_build_sandbox_cannot_reach_the_control_plane(user, track, tmp_path):
 
 def test_a_superseded_build_stops_its_sandbox(user, track, tmp_path):
     """A build stuck in build code (setup.py sleeping) is superseded by a new push: its sandbox goes at once."""
-    space_id = track(f"{user.name}/stuck", user)
+    track(f"{user.name}/stuck", user)
     tree = WorkTree(tmp_path / "stuck")
     tree.write("pkg/setup.py", "import time\ntime.sleep(600)\n")
     tree.write("requirements.txt", "./pkg\n")

@@ -14,6 +14,7 @@ must never see.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -174,10 +175,8 @@ def during_wake(space_id: str, url: str, owner: User) -> None:
 
 def during_crash_restart(space_id: str, url: str, owner: User) -> None:
     make_public(space_id, url, owner)
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         httpx.get(url + "crash", timeout=10)  # the app dies mid-request (Traefik answers 502)
-    except httpx.HTTPError:
-        pass
     poll_until(lambda: stage_of(space_id, owner) == "RUNTIME_ERROR", 30, "the crash to be seen", every=0.1)
     flip_private_during(space_id, url, owner,
                         lambda: [c.status for c in containers_of(space_id)] == ["running"],

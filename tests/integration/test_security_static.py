@@ -154,7 +154,7 @@ def test_the_static_server_follows_no_link_even_if_one_got_into_a_release(victim
 
 def test_paths_and_hosts_cannot_reach_another_space(victim, linked):
     _, victim_label, marker, owner = victim
-    _, label, url, _ = linked
+    _, label, _url, _ = linked
     s = get_settings()
     host, victim_host = s.space_host(label), s.space_host(victim_label)
     targets = [f"/../{victim_label}/marker.txt", f"/../../sites/{victim_label}/marker.txt",

@@ -120,7 +120,10 @@ def test_idle_space_is_paused_then_stopped_and_gradio_client_wakes_it(sleepy):
     # Left alone, it sleeps again, and after as long again its container is stopped.
     wait_stage(space_id, {"SLEEPING"}, timeout=30)
     wait_status(space_id, "exited")
-    assert Client(url, verbose=False).predict("stopped", api_name="/greet") == "Hello, stopped!"
+    # Held until the app has started again: longer than gradio_client's default 5 s read timeout
+    # on a loaded machine (the wake time itself is measured by bench/lifecycle.py).
+    slow_start = {"timeout": 60}
+    assert Client(url, verbose=False, httpx_kwargs=slow_start).predict("stopped", api_name="/greet") == "Hello, stopped!"
     assert container_status(space_id) == "running"
     set_sleep(space_id, owner, -1)
 

@@ -8,7 +8,7 @@ import time
 import docker
 import httpx
 
-from tests.helpers import api, output, runtime, space_url, wait_stage
+from tests.helpers import api, eventually, output, runtime, space_url, wait_stage
 
 # Counts visits in /data/visits (or says there is no /data); VERSION shows which deploy answered.
 APP = '''
@@ -42,6 +42,15 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 7860), Handler).serve_forever()
 
 def volumes_of(space_id: str) -> list:
     return docker.from_env().volumes.list(filters={"label": f"org.spaces.space={space_id}"})
+
+
+def serving_container(space_id: str) -> tuple[str, str] | None:
+    """The Space's one running container (id and start time), None while there is not exactly one."""
+    running = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}", "status": "running"},
+                                                ignore_removed=True)
+    if len(running) != 1:
+        return None
+    return running[0].id, running[0].attrs["State"]["StartedAt"]
 
 
 def wait_version(url: str, version: str, timeout: float = 90) -> None:
@@ -85,9 +94,10 @@ def test_data_volume_survives_restarts_and_redeploys_and_goes_with_the_space(use
     assert wait_visit(url, "v1 ") == "v1 1 /data/.huggingface"
     assert httpx.get(url + "visit", timeout=10).text == "v1 2 /data/.huggingface"
 
+    before = serving_container(space_id)
     assert api("POST", f"/api/spaces/{space_id}/restart", user).status_code == 200
+    assert eventually(lambda: serving_container(space_id) not in (None, before), 90), "the restart started no new container"
     wait_stage(space_id, {"RUNNING"})
-    time.sleep(1)
     assert wait_visit(url, "v1 ").startswith("v1 3")  # the restarted container found the count
 
     worktree.write("app.py", APP.format(version="v2"))

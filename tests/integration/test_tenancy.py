@@ -22,7 +22,16 @@ import pytest
 from controller.app import app, endpoints
 from core.settings import get_settings
 from tests.helpers import (
-    User, WorkTree, api, base_url, create_org, create_user, issue_token, output, unique, wait_stage,
+    User,
+    WorkTree,
+    api,
+    base_url,
+    create_org,
+    create_user,
+    issue_token,
+    output,
+    unique,
+    wait_stage,
 )
 
 ACTORS = ("anonymous", "stranger", "read-token", "org-reader", "org-writer", "admin")

@@ -66,7 +66,7 @@ def test_spaces_go_through_deletion_and_the_name_stays_taken_until_they_are_gone
     token = accounts.create_token(redis_db, "bob")
     for name in ("one", "two"):
         store.create_space(redis_db, f"bob/{name}")
-    with pytest.raises(Conflict, match="owns 2 Space.*spaces=delete"):
+    with pytest.raises(Conflict, match=r"owns 2 Space.*spaces=delete"):
         removal.delete_user(redis_db, "bob")
     assert accounts.lookup_token(redis_db, token) is not None  # a refusal loses nothing
     result = removal.delete_user(redis_db, "bob", spaces="delete")
@@ -118,7 +118,7 @@ def test_transfer_is_refused_with_the_reason(redis_db, jobs):
     accounts.create_user(redis_db, "erin")
     store.create_space(redis_db, "erin/keep")
     for kwargs in ({"transfer_to": "root"}, {"spaces": "transfer"}):
-        with pytest.raises(InvalidInput, match="not offered.*named after its owner"):
+        with pytest.raises(InvalidInput, match=r"not offered.*named after its owner"):
             removal.delete_user(redis_db, "erin", **kwargs)
     assert store.get_space(redis_db, "erin/keep")["stage"] != "DELETING" and jobs == []
 

@@ -63,13 +63,13 @@ def test_dependency_files_are_never_read_through_links(tmp_path):
     repo.mkdir()
     os.symlink(secret, repo / "packages.txt")
     os.symlink("packages.txt", repo / "requirements.txt")  # a chain
-    with pytest.raises(BuildFailed, match="packages.txt is a symbolic link") as caught:
+    with pytest.raises(BuildFailed, match=r"packages\.txt is a symbolic link") as caught:
         read_dependencies(repo)
     assert "HOST-SECRET-MARKER" not in caught.value.message
-    with pytest.raises(BuildFailed, match="requirements.txt is a symbolic link"):
+    with pytest.raises(BuildFailed, match=r"requirements\.txt is a symbolic link"):
         read_top_level(repo, "requirements.txt")
     (repo / "README.md").mkdir()
-    with pytest.raises(BuildFailed, match="README.md is not a regular file"):
+    with pytest.raises(BuildFailed, match=r"README\.md is not a regular file"):
         read_top_level(repo, "README.md")
     assert read_top_level(repo, "absent.txt") is None
 

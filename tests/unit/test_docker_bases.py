@@ -8,6 +8,8 @@ building here. ``map_bases`` output is what BuildKit gets, so it is checked too.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from builder import base_images, docker_bases
@@ -40,7 +42,7 @@ def refused(text: str, *, heredocs: bool = False) -> str:
 
 
 def test_the_example_docker_space_maps_its_base_and_keeps_every_step():
-    text = open("examples/hello-docker/Dockerfile").read()
+    text = Path("examples/hello-docker/Dockerfile").read_text()
     out, notes = build(text)
     lines = out.splitlines()
     assert lines[0] == "FROM spaces-python-slim:3.11" and lines[1] == f"ARG {CACHE_SCOPE_ARG}"
@@ -172,7 +174,7 @@ def test_copy_from_anything_but_an_earlier_stage_is_refused(copy):
     f"from={VICTIM},target=/m",
     f"type=bind,FROM={VICTIM},target=/m",
     f'type=bind,"from={VICTIM}",target=/m',
-    f"type=bind,from=spaces-deps:1,target=/m",
+    "type=bind,from=spaces-deps:1,target=/m",
 ])
 def test_run_mount_from_an_image_is_refused_for_every_mount_type(mount):
     for form in (f"--mount={mount}", f"--mount {mount}", f"--mount='{mount}'"):

@@ -30,11 +30,11 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
 
 
 def refusal(text: str) -> str:
-    started = time.monotonic()
+    started = time.process_time()  # this process's CPU time: other load on the machine does not count
     with pytest.raises(ConfigError) as err:
         parse_config(text)
     # Expanding the bombs below would take tens of seconds and gigabytes; a refusal takes milliseconds.
-    assert time.monotonic() - started < 5, "a refusal must not expand what it refuses"
+    assert time.process_time() - started < 5, "a refusal must not expand what it refuses"
     assert len(err.value.message) < 600, f"the message grew with the input: {len(err.value.message)} characters"
     return err.value.message
 
@@ -158,9 +158,9 @@ def client():
 
 
 def test_validate_yaml_refuses_a_bomb_with_a_small_answer(client):
-    started = time.monotonic()
+    started = time.process_time()
     answer = client.post("/api/validate-yaml", json={"content": alias_bomb(7)})
-    assert time.monotonic() - started < 5, "the bomb was expanded (that takes tens of seconds)"
+    assert time.process_time() - started < 5, "the bomb was expanded (that takes tens of seconds)"
     assert answer.status_code == 400 and len(answer.content) < 1000
     assert "aliases" in answer.json()["errors"][0]["message"]
     assert client.get("/healthz").status_code == 200

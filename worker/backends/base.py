@@ -1,7 +1,8 @@
 """The runtime backend interface: how one Space's container is started, watched and stopped.
 
 Modelled on JupyterHub's Spawner. A backend must write :meth:`start`, :meth:`poll`,
-:meth:`resume`, :meth:`pause`, :meth:`unpause`, :meth:`stop`, :meth:`remove`, :meth:`logs`, :meth:`follow_logs` and :meth:`list_instances` (:meth:`forget` has a default); ``list_instances`` is what
+:meth:`resume`, :meth:`pause`, :meth:`unpause`, :meth:`stop`, :meth:`remove`, :meth:`logs`,
+:meth:`follow_logs` and :meth:`list_instances` (:meth:`forget` has a default); ``list_instances`` is what
 lets the reconciler re-adopt running Spaces after a restart of the worker (the state lives in the
 backend, e.g. Docker labels, not in worker memory).
 """
@@ -106,12 +107,12 @@ class RuntimeBackend(abc.ABC):
         """Bytes of an image on disk, or None if unknown."""
         return None
 
-    def forget(self, space_id: str) -> None:
+    def forget(self, space_id: str) -> None:  # noqa: B027 - an optional hook: a backend may keep nothing
         """Drop what the backend keeps for a deleted Space besides instances (e.g. images). Default: nothing."""
 
     def has_storage(self, space_id: str) -> bool:
         """True if the Space's persistent /data volume exists. Default: backends without storage."""
         return False
 
-    def drop_storage(self, space_id: str) -> None:
+    def drop_storage(self, space_id: str) -> None:  # noqa: B027 - an optional hook: a backend may have no storage
         """Delete the Space's /data volume and everything in it. Default: nothing to drop."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -50,7 +51,7 @@ def unix_time(stamp: str) -> float:
     """Docker's RFC 3339 timestamp with nanoseconds (``2026-11-26T08:55:07.123456789Z``) as unix time."""
     whole, _, fraction = stamp.rstrip("Z").partition(".")
     try:
-        seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+        seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
     except ValueError:
         return 0.0
     return seconds + float(f"0.{fraction[:6] or 0}")
@@ -121,8 +122,8 @@ class DockerBackend(RuntimeBackend):
     def usage(self, instance_id: str) -> tuple[int, int] | None:
         for memory_file, cpu_file in self.CGROUP_FILES:
             try:
-                memory = int(open(memory_file.format(id=instance_id)).read().split()[0])
-                cpu_text = open(cpu_file.format(id=instance_id)).read()
+                memory = int(Path(memory_file.format(id=instance_id)).read_text().split()[0])
+                cpu_text = Path(cpu_file.format(id=instance_id)).read_text()
             except (OSError, ValueError, IndexError):
                 continue
             if cpu_text.startswith("usage_usec"):  # v2: microseconds
@@ -169,7 +170,8 @@ class DockerBackend(RuntimeBackend):
                 LABEL_MANAGED: "1", LABEL_SPACE: spec.space_id, LABEL_BUILD: spec.build_id,
                 LABEL_PORT: str(spec.app_port),
             },
-            ports={f"{spec.app_port}/tcp": ("127.0.0.1", None)},
+            # A free host port on 127.0.0.1: docker-py takes None for it, types-docker says int only.
+            ports={f"{spec.app_port}/tcp": ("127.0.0.1", None)},  # type: ignore[dict-item]
             network=self.network,
             mem_limit=f"{spec.memory_mb}m",
             memswap_limit=f"{spec.memory_mb}m",
@@ -212,6 +214,7 @@ class DockerBackend(RuntimeBackend):
         bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
         if running and bindings:
             target = f"http://127.0.0.1:{bindings[0]['HostPort']}"
+        assert container.id is not None  # a container the engine lists has an id
         return Instance(
             id=container.id,
             space_id=labels.get(LABEL_SPACE, ""),
@@ -318,7 +321,7 @@ class DockerBackend(RuntimeBackend):
             try:
                 found.append(self._instance(container))
             except docker.errors.NotFound:
-                log.debug("container %s went away while listing", container.id[:12])
+                log.debug("container %s went away while listing", container.short_id)
         return found
 
     def states(self) -> dict[str, tuple[str, str]]:
@@ -335,6 +338,7 @@ class DockerBackend(RuntimeBackend):
 
     def forget(self, space_id: str) -> None:
         for image in self.images_of(space_id):
+            assert image.id is not None  # an image the engine lists has an id
             try:
                 self.client.images.remove(image.id, force=True)
             except docker.errors.NotFound:
