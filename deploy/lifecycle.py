@@ -350,23 +350,34 @@ def demo_token(r: redis.Redis) -> str:
     return token
 
 
-def deploy_example() -> str:
-    """Push examples/hello-gradio as demo/hello-gradio; a no-op when that commit is already live."""
+EXAMPLE = ROOT / "examples" / "hello-gradio"
+
+
+def deploy_example(source: Path = EXAMPLE) -> str:
+    """Push ``source`` (examples/hello-gradio) as demo/hello-gradio; a no-op when its files are already live."""
     s = get_settings()
     r = redis.Redis.from_url(s.redis_url, decode_responses=True)
     token = demo_token(r)
     work = s.data_dir / "work" / "example-push"
     shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(ROOT / "examples" / "hello-gradio", work)
-    # A fixed author and date make the commit id depend only on the files, so a second
-    # `make up` pushes nothing and changes nothing.
+    shutil.copytree(source, work, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # A fixed author and date make the commit id depend only on the files and the Space's head,
+    # so a second `make up` pushes nothing and changes nothing; a changed example (a newer
+    # checkout) is committed on top of what the Space has, so the push is a fast-forward.
     env = {**os.environ, "GIT_AUTHOR_NAME": "demo", "GIT_AUTHOR_EMAIL": "demo@localhost",
            "GIT_COMMITTER_NAME": "demo", "GIT_COMMITTER_EMAIL": "demo@localhost",
            "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
            "GIT_TERMINAL_PROMPT": "0"}
-    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "hello-gradio example"]):
-        subprocess.run(argv, cwd=work, env=env, check=True)
     remote = f"http://demo:{token}@{s.domain}:{s.http_port}/spaces/demo/hello-gradio"
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=work, env=env, check=True)
+    head = subprocess.run(["git", "fetch", "-q", remote, "main"], cwd=work, env=env, capture_output=True, check=False)
+    if head.returncode == 0:  # the Space exists: build on its head
+        subprocess.run(["git", "reset", "-q", "--soft", "FETCH_HEAD"], cwd=work, env=env, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=work, env=env, check=True)
+    same = head.returncode == 0 and subprocess.run(["git", "diff", "--cached", "--quiet", "FETCH_HEAD"],
+                                                   cwd=work, env=env, check=False).returncode == 0
+    if not same:
+        subprocess.run(["git", "commit", "-q", "-m", "hello-gradio example"], cwd=work, env=env, check=True)
     say("deploying examples/hello-gradio as demo/hello-gradio")
     push = subprocess.run(["git", "push", "-q", remote, "main"], cwd=work, env=env, check=False)
     shutil.rmtree(work, ignore_errors=True)

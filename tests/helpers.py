@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import httpx
 
 from core.settings import get_settings
@@ -48,12 +49,33 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+# Every user this test process made, in order: their Spaces are deleted when the test (or the
+# module or session fixture) that made them is over (tests/integration/conftest.py).
+CREATED_USERS: list[User] = []
+
+
 def create_user(name: str | None = None, *, admin: bool = False) -> User:
     """A new platform user made with the real ``spaces user create`` command."""
     name = name or unique("u")
     argv = [SPACES_CLI, "user", "create", name, *(["--admin"] if admin else [])]
     run = subprocess.run(argv, capture_output=True, text=True, check=True)
-    return User(name=name, token=run.stdout.strip().splitlines()[-1])
+    user = User(name=name, token=run.stdout.strip().splitlines()[-1])
+    CREATED_USERS.append(user)
+    return user
+
+
+def delete_spaces_of(user: User) -> None:
+    """Queue the deletion of every Space ``user`` owns (housekeeping: a user already deleted, or
+    whose token a test revoked, is left alone)."""
+    try:
+        listed = api("GET", f"/api/spaces?author={user.name}&limit=1000", user)
+        if listed.status_code != 200:
+            return
+        for space in listed.json():
+            if space["id"].startswith(f"{user.name}/"):
+                api("DELETE", f"/api/spaces/{space['id']}", user)
+    except httpx.HTTPError:
+        pass  # the platform is down: the test that stopped it says so itself
 
 
 @contextlib.contextmanager
@@ -151,6 +173,15 @@ def wait_stage(space_id: str, stages: set[str], timeout: float = 300, user: User
             return current
         time.sleep(0.5)
     raise AssertionError(f"{space_id} stayed {current.get('stage')} (wanted {stages}): {current}")
+
+
+def serving_container(space_id: str) -> tuple[str, str] | None:
+    """The Space's one running container (id and start time), None while there is not exactly one."""
+    running = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}", "status": "running"},
+                                                ignore_removed=True)
+    if len(running) != 1:
+        return None
+    return running[0].id, running[0].attrs["State"]["StartedAt"]
 
 
 def eventually(check, timeout: float, every: float = 0.1) -> bool:

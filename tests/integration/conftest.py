@@ -6,9 +6,12 @@ If the platform is not reachable they fail loudly; they never skip.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
+from tests import helpers
 from tests.helpers import User, WorkTree, api, base_url, create_user
 
 # Files whose tests stop, restart or reconfigure platform processes. `make test` runs the other
@@ -38,6 +41,26 @@ def platform() -> str:
         pytest.fail(f"the platform is not reachable at {url} ({exc}); start it with `make up` (make test does)")
     assert response.status_code == 200, f"{url}/healthz answered {response.status_code}"
     return url
+
+
+@pytest.fixture(autouse=True)
+def _delete_the_tests_spaces() -> Iterator[None]:
+    """When a test ends, the Spaces of the users it made are deleted. A running app costs the
+    machine CPU even when idle (a Gradio app about a tenth of a core here), and the next tests
+    share it; left until the session's end, a run's apps came to load the machine more than
+    the tests themselves. (Users of module fixtures are made before this runs: their Spaces go
+    at the session's end.)"""
+    first = len(helpers.CREATED_USERS)
+    yield
+    for made in helpers.CREATED_USERS[first:]:
+        helpers.delete_spaces_of(made)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_every_space_made() -> Iterator[None]:
+    yield
+    for made in helpers.CREATED_USERS:
+        helpers.delete_spaces_of(made)
 
 
 @pytest.fixture(scope="session")

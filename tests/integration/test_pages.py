@@ -12,7 +12,19 @@ import httpx
 import pytest
 
 from tests.browser import Browser
-from tests.helpers import WorkTree, api, base_url, create_user, output, set_password, signed_in, space_url, unique
+from tests.helpers import (
+    WorkTree,
+    api,
+    base_url,
+    create_user,
+    eventually,
+    output,
+    serving_container,
+    set_password,
+    signed_in,
+    space_url,
+    unique,
+)
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "a password for pages"
@@ -187,7 +199,7 @@ def test_real_browser_changes_a_variable_pauses_resumes_and_deletes(platform, tm
     tree.commit("settings")
     assert tree.push(owner.name, "tuned", owner).returncode == 0
     space_id = f"{owner.name}/tuned"
-    before = api("GET", f"/api/spaces/{space_id}", owner).json()
+    before = serving_container(space_id)
 
     def stage() -> str:
         return api("GET", f"/api/spaces/{space_id}/runtime", owner).json()["stage"]
@@ -202,12 +214,9 @@ def test_real_browser_changes_a_variable_pauses_resumes_and_deletes(platform, tm
         page.wait_for("document.body.innerText.includes('Variable GREETING saved')")
         assert "GREETING = bonjour" in page.evaluate("document.querySelector('#variable-list').innerText")
         page.screenshot(ARTIFACTS / "settings-tab.png")
-        deadline = time.monotonic() + 120  # the Space restarts with it: a new container, then RUNNING again
-        while (api("GET", f"/api/spaces/{space_id}/runtime", owner).json()["stage"] != "RUNNING"
-               or api("GET", f"/api/spaces/{space_id}", owner).json().get("lastModified") == before["lastModified"]) \
-                and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert stage() == "RUNNING"
+        # The Space restarts with it: a new container, then RUNNING again.
+        assert eventually(lambda: serving_container(space_id) not in (None, before), 120), "no restart with the variable"
+        assert eventually(lambda: stage() == "RUNNING", 120), stage()
         page.evaluate("document.querySelector('#do-pause').click(); true")
         page.wait_for("document.body.innerText.includes('Paused: restart to resume')")
         assert stage() == "PAUSED"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -192,3 +193,33 @@ def test_large_push_and_clone_round_trip(user, worktree, track, tmp_path):
                            capture_output=True, text=True, timeout=120, check=False)
     assert clone.returncode == 0, clone.stderr
     assert (dest / "weights.bin").read_bytes() == blob
+
+
+def test_a_changed_example_is_deployed_by_the_next_up(tmp_path):
+    """After an update of the platform's checkout, `make up` pushes the new example on top of the
+    demo Space's history (a fast-forward): a Python cache folder or a changed file once made it
+    push an unrelated commit, which the Space refused, and `make up` failed."""
+    demo = space_url(subdomain_of("demo/hello-gradio"))
+    changed = tmp_path / "example"
+    shutil.copytree(ROOT / "examples" / "hello-gradio", changed)
+    (changed / "__pycache__").mkdir()
+    (changed / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"not part of the example")
+    app = changed / "app.py"
+    app.write_text(app.read_text().replace('f"Hello, ', 'f"Bonjour, '))
+    assert 'f"Bonjour, ' in app.read_text()
+
+    def deploy(source) -> subprocess.CompletedProcess:
+        code = "import sys; from pathlib import Path; import lifecycle; print(lifecycle.deploy_example(Path(sys.argv[1])))"
+        return subprocess.run([sys.executable, "-c", code, str(source)], cwd=ROOT / "deploy", capture_output=True,
+                              text=True, timeout=600, check=False)
+
+    try:
+        run = deploy(changed)
+        assert run.returncode == 0, output(run)
+        assert Client(demo, verbose=False).predict("up", api_name="/greet") == "Bonjour, up!"
+        files = api("GET", "/api/spaces/demo/hello-gradio").json()["siblings"]
+        assert "__pycache__/app.cpython-311.pyc" not in [f["rfilename"] for f in files]
+    finally:
+        back = deploy(ROOT / "examples" / "hello-gradio")
+    assert back.returncode == 0, output(back)
+    assert Client(demo, verbose=False).predict("up", api_name="/greet") == "Hello, up!"

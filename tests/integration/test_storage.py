@@ -8,7 +8,7 @@ import time
 import docker
 import httpx
 
-from tests.helpers import api, eventually, output, runtime, space_url, wait_stage
+from tests.helpers import api, eventually, output, runtime, serving_container, space_url, wait_stage
 
 # Counts visits in /data/visits (or says there is no /data); VERSION shows which deploy answered.
 APP = '''
@@ -42,15 +42,6 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 7860), Handler).serve_forever()
 
 def volumes_of(space_id: str) -> list:
     return docker.from_env().volumes.list(filters={"label": f"org.spaces.space={space_id}"})
-
-
-def serving_container(space_id: str) -> tuple[str, str] | None:
-    """The Space's one running container (id and start time), None while there is not exactly one."""
-    running = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}", "status": "running"},
-                                                ignore_removed=True)
-    if len(running) != 1:
-        return None
-    return running[0].id, running[0].attrs["State"]["StartedAt"]
 
 
 def wait_version(url: str, version: str, timeout: float = 90) -> None:
