@@ -1,0 +1,121 @@
+"""The run worker's deploy, in process: the real job code and records (on the fast tier's Redis),
+with the in-memory runtime backend of tests/fakes.py and Traefik's confirmation recorded instead
+of awaited. What a user would notice: which version serves, what the stage and error say, what
+is left running, and whether the route is private."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from core import keys, store
+from core.stages import BuildStatus, Stage
+from proxy.routes import RedisRouteTable, space_route_name
+from tests.fakes import AppServer, FakeApp, FakeBackend
+from worker import jobs
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[AppServer]:
+    apps = AppServer()
+    yield apps
+    apps.close()
+
+
+@pytest.fixture
+def backend(redis_db: redis.Redis, server: AppServer, monkeypatch: pytest.MonkeyPatch) -> FakeBackend:
+    fake = FakeBackend(server)
+    confirmed: list[tuple[str, str]] = []
+    monkeypatch.setattr(jobs, "backend", lambda: fake)
+    monkeypatch.setattr(jobs, "wait_drained", lambda target, timeout: True)
+    monkeypatch.setattr(RedisRouteTable, "wait_live", staticmethod(lambda name, target, timeout=15.0: confirmed.append((name, target))))
+    fake.confirmed = confirmed  # type: ignore[attr-defined]
+    return fake
+
+
+def built(r: redis.Redis, space_id: str, image: str, **fields: str) -> str:
+    """A succeeded build of ``image``, the Space's latest (as the builder leaves it)."""
+    if store.get_space(r, space_id) is None:
+        store.create_space(r, space_id, sdk="gradio")
+    build_id = store.create_build(r, space_id, "c0ffee" + image[-4:])
+    store.update_build(r, build_id, status=BuildStatus.SUCCEEDED.value, image=image, kind="container", **fields)
+    return build_id
+
+
+def route_of(r: redis.Redis, space_id: str) -> tuple[str | None, bool]:
+    name = space_route_name(store.require_space(r, space_id)["subdomain"])
+    table = RedisRouteTable(r)
+    return table.target_of(name), table.is_private(name)
+
+
+def test_a_healthy_app_serves_and_its_route_is_confirmed(redis_db, backend):
+    build_id = built(redis_db, "ann/demo", "img:v1")
+    jobs.deploy_space("ann/demo", build_id)
+    space = store.require_space(redis_db, "ann/demo")
+    assert space["stage"] == Stage.RUNNING.value and space["running_build"] == build_id
+    (inst,) = backend.of("ann/demo")
+    assert space["instance"] == inst.id and route_of(redis_db, "ann/demo") == (inst.target, False)
+    assert backend.confirmed == [(space_route_name(space["subdomain"]), inst.target)]
+    assert store.get_build(redis_db, build_id)["deploy"] == "running"
+    assert any(line.startswith("===== Running at http://") for line in store.read_log(redis_db, build_id))
+    assert backend.specs[inst.id].env["SPACE_ID"] == "ann/demo"
+
+
+def test_a_redeploy_retires_the_old_version(redis_db, backend):
+    first = built(redis_db, "ann/demo", "img:v1")
+    jobs.deploy_space("ann/demo", first)
+    (old,) = backend.of("ann/demo")
+    second = built(redis_db, "ann/demo", "img:v2")
+    jobs.deploy_space("ann/demo", second)
+    (new,) = backend.of("ann/demo")
+    assert new.id != old.id and backend.removed == [old.id]
+    assert store.require_space(redis_db, "ann/demo")["running_build"] == second
+
+
+def test_an_app_that_exits_is_a_runtime_error_and_the_old_version_keeps_serving(redis_db, backend):
+    first = built(redis_db, "ann/demo", "img:v1")
+    jobs.deploy_space("ann/demo", first)
+    (old,) = backend.of("ann/demo")
+    backend.apps["img:broken"] = FakeApp("exits", exit_code=3, log="Traceback: boom")
+    broken = built(redis_db, "ann/demo", "img:broken")
+    jobs.deploy_space("ann/demo", broken)
+    space = store.require_space(redis_db, "ann/demo")
+    assert space["stage"] == Stage.RUNTIME_ERROR.value
+    assert space["error_message"].startswith("the app exited with code 3") and "Traceback: boom" in space["error_message"]
+    assert backend.of("ann/demo") == [old], "the broken instance is removed, the old one left alone"
+    assert route_of(redis_db, "ann/demo")[0] == old.target
+    assert store.get_build(redis_db, broken)["deploy"] == "failed"
+
+
+def test_an_app_that_never_answers_times_out_with_its_limit_named(redis_db, backend):
+    backend.apps["img:hangs"] = FakeApp("hangs", log="loading a model...")
+    build_id = built(redis_db, "ann/slow", "img:hangs", startup_seconds="1")
+    jobs.deploy_space("ann/slow", build_id)
+    space = store.require_space(redis_db, "ann/slow")
+    assert space["stage"] == Stage.RUNTIME_ERROR.value
+    assert "did not answer HTTP within 1 s (startup_duration_timeout)" in space["error_message"]
+    assert backend.of("ann/slow") == [] and route_of(redis_db, "ann/slow")[0] is None
+
+
+def test_a_superseded_deploy_starts_nothing(redis_db, backend):
+    older = built(redis_db, "ann/demo", "img:v1")
+    built(redis_db, "ann/demo", "img:v2")  # pushed meanwhile: the latest build
+    jobs.deploy_space("ann/demo", older)
+    assert backend.of("ann/demo") == []
+    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.NO_APP_FILE.value
+
+
+def test_a_space_made_private_while_its_app_starts_is_routed_privately(redis_db, backend):
+    build_id = built(redis_db, "ann/demo", "img:v1")
+    start = backend.start
+
+    def start_then_owner_hides_it(spec):
+        inst = start(spec)
+        redis_db.hset(keys.space("ann/demo"), "visibility", "private")  # the owner's change, mid-deploy
+        return inst
+
+    backend.start = start_then_owner_hides_it  # type: ignore[method-assign]
+    jobs.deploy_space("ann/demo", build_id)
+    assert route_of(redis_db, "ann/demo")[1] is True
