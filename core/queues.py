@@ -87,6 +87,13 @@ def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seco
     r.hset(keys.build(build_id), "deploy_job", job_id)
 
 
+def enqueue_deploy_wait(r: redis.Redis, space_id: str, build_id: str, instance_id: str) -> None:
+    """Queue the rest of a deploy's wait for its app, behind the work queued meanwhile."""
+    job_id = _enqueue(r, keys.QUEUE_RUNS, "worker.jobs.continue_deploy", space_id, build_id, instance_id,
+                      timeout=int(get_settings().deploy_wait_slice) + 180, description=f"deploy {space_id} #{build_id} (waiting)")
+    r.hset(keys.build(build_id), "deploy_job", job_id)
+
+
 def enqueue_pause(r: redis.Redis, space_id: str) -> None:
     _enqueue(r, keys.QUEUE_RUNS, "worker.sleep.pause_space", space_id, timeout=300, description=f"pause {space_id}")
 

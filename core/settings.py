@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     debian_suite: str = "bookworm"
     build_timeout: int = Field(default=1800, ge=10)
     startup_timeout: int = Field(default=300, ge=5)
+    # A run worker waits this long at a time for a starting app to answer, then queues the rest of
+    # the wait behind other work (a hanging app must not hold a worker others need).
+    deploy_wait_slice: float = Field(default=10.0, gt=0)
     push_wait_timeout: int = Field(default=1800, ge=10)
     space_memory_mb: int = Field(default=2048, ge=64)
     space_cpus: float = Field(default=2.0, gt=0)

@@ -28,9 +28,14 @@ def failure_reason(backend: RuntimeBackend, instance_id: str, memory_mb: int) ->
     return f"{head}\n--- last log lines ---\n{logs}" if logs else head
 
 
-def wait_healthy(backend: RuntimeBackend, instance_id: str, target: str, *, timeout: float, memory_mb: int) -> float:
-    """Poll until ``target`` answers below 500; raise RuntimeFailed if the app dies or times out."""
-    started = time.monotonic()
+def wait_healthy(backend: RuntimeBackend, instance_id: str, target: str, *, timeout: float, memory_mb: int,
+                 started: float | None = None, for_at_most: float | None = None) -> float | None:
+    """Poll until ``target`` answers below 500 and return the seconds since ``started`` (unix time,
+    default now). Raise RuntimeFailed if the app dies, or is still silent ``timeout`` seconds after
+    ``started``. With ``for_at_most``, return None once that many seconds have passed without an
+    answer (the caller waits again later)."""
+    began = time.time() if started is None else started
+    slice_end = time.monotonic() + for_at_most if for_at_most is not None else None
     with httpx.Client(timeout=2.0) as client:
         while True:
             inst = backend.poll(instance_id)
@@ -39,15 +44,17 @@ def wait_healthy(backend: RuntimeBackend, instance_id: str, target: str, *, time
             try:
                 response = client.get(target + "/")
                 if response.status_code < 500:
-                    return time.monotonic() - started
+                    return time.time() - began
             except httpx.HTTPError:
                 pass  # not listening yet
-            if time.monotonic() - started > timeout:
+            if time.time() - began > timeout:
                 logs = backend.logs(instance_id, tail=LOG_TAIL).rstrip()
                 raise RuntimeFailed(
                     f"the app did not answer HTTP within {timeout:.0f} s (startup_duration_timeout)"
                     + (f"\n--- last log lines ---\n{logs}" if logs else "")
                 )
+            if slice_end is not None and time.monotonic() >= slice_end:
+                return None
             time.sleep(0.1)
 
 

@@ -3,7 +3,9 @@
 Container Spaces deploy blue/green: the new container starts beside the old one; only once it
 answers HTTP is the route switched and confirmed by Traefik; then the old container is drained
 and removed. If the new one fails, the old one keeps serving and the stage says why
-(``RUNTIME_ERROR``). Static Spaces switch their site link on the shared static server instead.
+(``RUNTIME_ERROR``). The wait for a new app is cut into slices (``deploy_wait_slice``): one
+that has not answered by the end of a slice waits on in a new job at the back of the queue.
+Static Spaces switch their site link on the shared static server instead.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -23,6 +26,7 @@ from core import envvars, keys, metrics, store
 from core.errors import SpacesError
 from core.hardware import space_limits
 from core.processes import gone_here
+from core.queues import enqueue_deploy_wait
 from core.settings import Settings, get_settings
 from core.stages import Stage
 from proxy.routes import delete_space_route, write_space_route
@@ -136,13 +140,32 @@ def try_space_lock(r: redis.Redis, space_id: str, timeout: float) -> Iterator[di
 
 
 def deploy_space(space_id: str, build_id: str) -> None:
-    """RQ entry point: serve ``build_id`` of ``space_id`` once it is healthy."""
+    """RQ entry point: start ``build_id`` of ``space_id`` and serve it once it answers. The job
+    waits ``deploy_wait_slice`` seconds at most; an app that needs longer gets the rest of its
+    wait as a new job at the back of the queue (:func:`continue_deploy`), so a hanging app holds
+    a run worker for a slice at a time, never for its whole startup timeout."""
     settings = get_settings()
     r = store.get_redis()
-    build = store.get_build(r, build_id)
-    startup = float((build or {}).get("startup_seconds", settings.startup_timeout))
-    with space_lock(r, space_id, startup + 120):
+    with space_lock(r, space_id, settings.deploy_wait_slice + 120):
         _deploy(r, space_id, build_id, settings)
+
+
+def continue_deploy(space_id: str, build_id: str, instance_id: str) -> None:
+    """RQ entry point: wait another slice for the app of a deploy that :func:`deploy_space` started."""
+    settings = get_settings()
+    r = store.get_redis()
+    with space_lock(r, space_id, settings.deploy_wait_slice + 120):
+        space, build = store.get_space(r, space_id), store.get_build(r, build_id)
+        runtime = backend()
+        if space is None or build is None or space.get("latest_build") != build_id:
+            log.info("deploy %s of %s superseded while its app started; removing it", build_id, space_id)
+            runtime.remove(instance_id)
+            return
+        if build.get("deploy") != "starting" or build.get("instance") != instance_id:
+            log.info("deploy %s of %s was taken over (instance %s); removing its first instance", build_id, space_id, instance_id[:12])
+            runtime.remove(instance_id)
+            return
+        _wait_and_serve(r, space, build, instance_id, settings, runtime)
 
 
 def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) -> None:
@@ -155,54 +178,76 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         return
     serving = bool(space.get("running_build")) and Stage(space["stage"]).is_serving
     store.set_stage(r, space_id, Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING, build_id=build_id)
-    store.update_build(r, build_id, deploy="starting")
+    store.update_build(r, build_id, deploy="starting", instance="", deploy_started=str(time.time()))
     store.append_log(r, build_id, "===== Application Startup =====")
     runtime = backend()
     try:
-        fields = (_start_static(r, space, build, settings) if build.get("kind") == "static"
-                  else _start_container(r, space, build, settings, runtime))
+        if build.get("kind") == "static":
+            _serve(r, space, build, "", _start_static(r, space, build, settings), settings, runtime)
+            return
+        instance = runtime.start(run_spec(space, build, settings, r))
     except SpacesError as exc:
-        message = envvars.mask(exc.message, envvars.secret_values(r, space_id))
-        log.warning("deploy %s of %s failed: %s", build_id, space_id, message)
-        store.append_log(r, build_id, f"===== RUNTIME_ERROR: {message.splitlines()[0]} =====")
-        store.update_build(r, build_id, deploy="failed")
-        store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=message, build_id=build_id)
-        metrics.inc(r, "spaces_deploys_total", result="failed")
+        _fail(r, space_id, build_id, exc)
         return
+    store.update_build(r, build_id, instance=instance.id)
+    _wait_and_serve(r, space, store.get_build(r, build_id) or build, instance.id, settings, runtime)
+
+
+def _wait_and_serve(r: redis.Redis, space: dict, build: dict, instance_id: str, settings: Settings,
+                    runtime: RuntimeBackend) -> None:
+    """Wait a slice for the app; serve it if it answers, queue the rest of the wait if not."""
+    startup = float(build.get("startup_seconds", settings.startup_timeout))
+    try:
+        inst = runtime.poll(instance_id)
+        seconds = wait_healthy(runtime, instance_id, inst.target if inst else "", timeout=startup,
+                               memory_mb=space_limits(space, settings).memory_mb,
+                               started=float(build.get("deploy_started") or time.time()),
+                               for_at_most=settings.deploy_wait_slice)
+        if seconds is None:
+            enqueue_deploy_wait(r, space["id"], build["id"], instance_id)
+            return
+        assert inst is not None  # it answered
+        store.append_log(r, build["id"], f"app answered HTTP {seconds:.1f} s after start")
+        metrics.observe(r, "spaces_app_start_seconds", seconds, metrics.START_BUCKETS)
+        route_to(r, space["id"], inst.target)
+    except SpacesError as exc:
+        runtime.remove(instance_id)
+        _fail(r, space["id"], build["id"], exc)
+        return
+    _serve(r, space, build, inst.id, inst.target, settings, runtime)
+
+
+def _fail(r: redis.Redis, space_id: str, build_id: str, exc: SpacesError) -> None:
+    message = envvars.mask(exc.message, envvars.secret_values(r, space_id))
+    log.warning("deploy %s of %s failed: %s", build_id, space_id, message)
+    store.append_log(r, build_id, f"===== RUNTIME_ERROR: {message.splitlines()[0]} =====")
+    store.update_build(r, build_id, deploy="failed")
+    store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=message, build_id=build_id)
+    metrics.inc(r, "spaces_deploys_total", result="failed")
+
+
+def _serve(r: redis.Redis, space: dict, build: dict, instance_id: str, target: str, settings: Settings,
+           runtime: RuntimeBackend) -> None:
+    """Record that ``instance_id`` (empty for a static Space) serves at ``target``; retire the rest."""
+    space_id, build_id = space["id"], build["id"]
     # Logged before the stage changes: whoever sees RUNNING (a waiting push) finds the line there.
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="",
-                    crash_count="0", restart_at="", **fields)
+                    crash_count="0", restart_at="", instance=instance_id, target=target)
     store.update_build(r, build_id, deploy="running")
     metrics.inc(r, "spaces_deploys_total", result="running")
-    retire_others(runtime, space_id, keep=fields.get("instance") or None)
+    retire_others(runtime, space_id, keep=instance_id or None)
     if not (store.get_space(r, space_id) or {}).get("storage") and runtime.has_storage(space_id):
         runtime.drop_storage(space_id)  # the owner deleted the Space's storage; this deploy runs without it
 
 
-def _start_container(r: redis.Redis, space: dict, build: dict, settings: Settings, runtime: RuntimeBackend) -> dict:
-    spec = run_spec(space, build, settings, r)
-    instance = runtime.start(spec)
-    try:
-        seconds = wait_healthy(
-            runtime, instance.id, instance.target,
-            timeout=float(build.get("startup_seconds", settings.startup_timeout)), memory_mb=spec.memory_mb,
-        )
-        store.append_log(r, build["id"], f"app answered HTTP {seconds:.1f} s after start")
-        metrics.observe(r, "spaces_app_start_seconds", seconds, metrics.START_BUCKETS)
-        route_to(r, space["id"], instance.target)
-    except SpacesError:
-        runtime.remove(instance.id)
-        raise
-    return {"instance": instance.id, "target": instance.target}
-
-
-def _start_static(r: redis.Redis, space: dict, build: dict, settings: Settings) -> dict:
+def _start_static(r: redis.Redis, space: dict, build: dict, settings: Settings) -> str:
+    """Publish the site and route to it; returns the static server's URL."""
     target = static_host.ensure_server(settings)
     static_host.publish(settings, space["subdomain"], build["release"], build.get("app_dir", "."))
     static_host.check_site(target, settings.space_host(space["subdomain"]), build.get("index", "index.html"))
     route_to(r, space["id"], target, root_path=static_root_path(build))
-    return {"instance": "", "target": target}
+    return target
 
 
 def delete_space(space_id: str) -> None:

@@ -122,7 +122,8 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
     serving = [i for i in mine if i.build_id == space["running_build"]]
     # The recorded instance if it is there, else any of the serving build (e.g. after a lost record).
     inst = next((i for i in serving if i.id == space.get("instance")), serving[0] if serving else None)
-    for stale in (i for i in mine if inst is None or i.id != inst.id):
+    starting = starting_instance(r, space)  # a newer version whose deploy waits for its app
+    for stale in (i for i in mine if (inst is None or i.id != inst.id) and i.id != starting):
         log.info("reconcile: removing instance %s of %s (left by an old or interrupted deploy)", stale.id[:12], space["id"])
         backend.remove(stale.id)
     if inst is not None and not inst.running and not revive_stopped:
@@ -142,6 +143,15 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
         log.warning("reconcile: %s cannot be brought back: %s", space["id"], message)
         # Forget the serving build so the next pass does not retry a broken app forever.
         store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, message=message, running_build="")
+
+
+def starting_instance(r: redis.Redis, space: dict) -> str:
+    """The instance the Space's latest deploy started and still waits for (its wait is queued in
+    slices, without the Space's lock between them); empty if there is none."""
+    if not space.get("latest_build"):
+        return ""
+    build = store.get_build(r, space["latest_build"]) or {}
+    return build.get("instance", "") if build.get("deploy") == "starting" else ""
 
 
 def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:

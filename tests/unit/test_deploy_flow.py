@@ -9,8 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from rq import Queue, SimpleWorker
 
 from core import keys, store
+from core.queues import enqueue_deploy
+from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 from proxy.routes import RedisRouteTable, space_route_name
 from tests.fakes import AppServer, FakeApp, FakeBackend
@@ -25,14 +28,15 @@ def server() -> Iterator[AppServer]:
 
 
 @pytest.fixture
-def backend(redis_db: redis.Redis, server: AppServer, monkeypatch: pytest.MonkeyPatch) -> FakeBackend:
+def backend(redis_db: redis.Redis, server: AppServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBackend]:
     fake = FakeBackend(server)
     confirmed: list[tuple[str, str]] = []
     monkeypatch.setattr(jobs, "backend", lambda: fake)
     monkeypatch.setattr(jobs, "wait_drained", lambda target, timeout: True)
     monkeypatch.setattr(RedisRouteTable, "wait_live", staticmethod(lambda name, target, timeout=15.0: confirmed.append((name, target))))
     fake.confirmed = confirmed  # type: ignore[attr-defined]
-    return fake
+    yield fake
+    get_settings.cache_clear()  # a test's own settings (SPACES_DEPLOY_WAIT_SLICE) end with it
 
 
 def built(r: redis.Redis, space_id: str, image: str, **fields: str) -> str:
@@ -119,3 +123,56 @@ def test_a_space_made_private_while_its_app_starts_is_routed_privately(redis_db,
     backend.start = start_then_owner_hides_it  # type: ignore[method-assign]
     jobs.deploy_space("ann/demo", build_id)
     assert route_of(redis_db, "ann/demo")[1] is True
+
+
+def stage_events(r: redis.Redis, space_id: str) -> list[tuple[int, str]]:
+    """``(milliseconds, stage)`` for each stage the Space went through, in order."""
+    return [(int(entry_id.split("-")[0]), fields["stage"]) for entry_id, fields in r.xrange(keys.space_events(space_id))]
+
+
+def when(r: redis.Redis, space_id: str, stage: Stage) -> int:
+    return next(ms for ms, name in stage_events(r, space_id) if name == stage.value)
+
+
+def test_two_hanging_apps_do_not_hold_up_another_tenants_deploy(redis_db, backend, monkeypatch):
+    """One run worker, two apps that accept connections and never answer (queued first), then
+    another owner's app: it serves long before the hanging ones give up, because each waits a
+    slice at a time and queues the rest of its wait behind the others' work (issue 17, finding 4)."""
+    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.3")
+    get_settings.cache_clear()
+    backend.apps["img:hangs"] = FakeApp("hangs")
+    hanging = ["mallory/stuck-a", "mallory/stuck-b"]
+    for space_id in hanging:
+        build_id = built(redis_db, space_id, "img:hangs", startup_seconds="4")
+        enqueue_deploy(redis_db, space_id, build_id, startup_seconds=4)
+    build_id = built(redis_db, "ann/demo", "img:v1")
+    enqueue_deploy(redis_db, "ann/demo", build_id, startup_seconds=300)
+
+    queue = Queue(keys.QUEUE_RUNS, connection=redis.Redis.from_url(get_settings().redis_url))
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)  # until the queue is empty
+
+    served = when(redis_db, "ann/demo", Stage.RUNNING)
+    for space_id in hanging:
+        space = store.require_space(redis_db, space_id)
+        assert space["stage"] == Stage.RUNTIME_ERROR.value and "within 4 s" in space["error_message"]
+        assert served < when(redis_db, space_id, Stage.RUNTIME_ERROR) - 2000, "the healthy app waited for the hanging ones"
+        assert backend.of(space_id) == []
+    (inst,) = backend.of("ann/demo")
+    assert route_of(redis_db, "ann/demo")[0] == inst.target
+
+
+def test_a_push_while_the_app_starts_replaces_the_waiting_deploy(redis_db, backend, monkeypatch):
+    """The newer build wins; the instance whose wait was queued is removed, not served."""
+    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.2")
+    get_settings.cache_clear()
+    backend.apps["img:slow"] = FakeApp("hangs")
+    slow = built(redis_db, "ann/demo", "img:slow", startup_seconds="60")
+    jobs.deploy_space("ann/demo", slow)  # one slice, then its wait is queued
+    (waiting,) = backend.of("ann/demo")
+    newer = built(redis_db, "ann/demo", "img:v2")
+    jobs.deploy_space("ann/demo", newer)
+    queue = Queue(keys.QUEUE_RUNS, connection=redis.Redis.from_url(get_settings().redis_url))
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    (inst,) = backend.of("ann/demo")
+    assert inst.id != waiting.id and inst.build_id == newer
+    assert store.require_space(redis_db, "ann/demo")["running_build"] == newer
