@@ -9,7 +9,7 @@ import time
 import docker
 import httpx
 
-from tests.helpers import api, output, read_run_log, runtime, space_url, wait_stage
+from tests.helpers import WorkTree, api, output, read_run_log, runtime, space_url, wait_stage
 
 # Serves HTTP at once; /crash makes it exit with code 3. CRASH_AFTER seconds after start, it exits with code 5.
 APP = '''
@@ -132,3 +132,38 @@ def wait_for(check, what, timeout: float = 60) -> None:
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what() if callable(what) else what}"
         time.sleep(0.5)
+
+
+HANGS = '''import socket, time
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", 7860))
+server.listen(64)  # connections are accepted by the kernel and never answered
+print("listening, never answering", flush=True)
+time.sleep(3600)
+'''
+
+
+def test_two_hanging_apps_do_not_hold_up_another_tenants_deploy(user, other_user, worktree, tmp_path):
+    """Two apps that accept connections and never answer (a 2-minute startup timeout each), then
+    another user's static Space: it is served while both still start (before, they held both
+    run workers and it waited minutes). Issue 17, finding 4."""
+    worktree.write("app.py", HANGS)
+    readme = (worktree.path / "README.md").read_text().replace("sdk: gradio\n", "sdk: gradio\nstartup_duration_timeout: 2m\n")
+    worktree.write("README.md", readme)
+    worktree.commit("hangs")
+    hanging = [f"{user.name}/hang-{i}" for i in (1, 2)]
+    for space_id in hanging:
+        assert worktree.push(*space_id.split("/"), user, "-o", "nowait").returncode == 0
+    for space_id in hanging:
+        wait_stage(space_id, {"APP_STARTING"}, timeout=120)
+
+    site = WorkTree(tmp_path / "site", example=None)
+    site.write("README.md", "---\ntitle: site\nsdk: static\n---\n")
+    site.write("index.html", "<p>served</p>")
+    site.commit("static")
+    run = site.push(other_user.name, "site", other_user)
+    assert run.returncode == 0 and "Your Space is running at" in output(run), output(run)
+    assert [runtime(space_id, user)["stage"] for space_id in hanging] == ["APP_STARTING"] * 2
+    url = space_url(api("GET", f"/api/spaces/{other_user.name}/site").json()["subdomain"])
+    assert "served" in httpx.get(url, timeout=10).text
