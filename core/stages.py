@@ -41,3 +41,16 @@ class BuildStatus(str, Enum):  # noqa: UP042 - kept like Stage (a StrEnum format
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SUPERSEDED = "superseded"
+
+
+class DeployState(str, Enum):  # noqa: UP042 - kept like Stage
+    """A succeeded build's ``deploy`` field: where its deploy is."""
+
+    STARTING = "starting"  # its app was (or is being) started; a job waits for it to answer
+    RUNNING = "running"  # it served
+    FAILED = "failed"  # its app did not start or answer
+    STOPPED = "stopped"  # ended without serving: superseded by a newer build, or the Space paused
+
+
+# Deploys after which nothing more is logged for the build.
+DEPLOY_ENDED = frozenset({DeployState.RUNNING.value, DeployState.FAILED.value, DeployState.STOPPED.value})

@@ -28,7 +28,7 @@ from core.hardware import space_limits
 from core.processes import gone_here
 from core.queues import enqueue_deploy_wait
 from core.settings import Settings, get_settings
-from core.stages import Stage
+from core.stages import DeployState, Stage
 from proxy.routes import delete_space_route, write_space_route
 from worker import static_host
 from worker.backends import RunSpec, RuntimeBackend, get_backend
@@ -139,6 +139,13 @@ def try_space_lock(r: redis.Redis, space_id: str, timeout: float) -> Iterator[di
             log.warning("the lock on %s expired before the change under it ended", space_id)
 
 
+def _lock_wait(r: redis.Redis, build_id: str, settings: Settings) -> float:
+    """How long a deploy may wait for the Space's lock: other holders (a wake, a crash restart)
+    wait for an app themselves."""
+    build = store.get_build(r, build_id) or {}
+    return float(build.get("startup_seconds", settings.startup_timeout)) + 120
+
+
 def deploy_space(space_id: str, build_id: str) -> None:
     """RQ entry point: start ``build_id`` of ``space_id`` and serve it once it answers. The job
     waits ``deploy_wait_slice`` seconds at most; an app that needs longer gets the rest of its
@@ -146,7 +153,7 @@ def deploy_space(space_id: str, build_id: str) -> None:
     a run worker for a slice at a time, never for its whole startup timeout."""
     settings = get_settings()
     r = store.get_redis()
-    with space_lock(r, space_id, settings.deploy_wait_slice + 120):
+    with space_lock(r, space_id, _lock_wait(r, build_id, settings)):
         _deploy(r, space_id, build_id, settings)
 
 
@@ -154,18 +161,37 @@ def continue_deploy(space_id: str, build_id: str, instance_id: str) -> None:
     """RQ entry point: wait another slice for the app of a deploy that :func:`deploy_space` started."""
     settings = get_settings()
     r = store.get_redis()
-    with space_lock(r, space_id, settings.deploy_wait_slice + 120):
-        space, build = store.get_space(r, space_id), store.get_build(r, build_id)
-        runtime = backend()
-        if space is None or build is None or space.get("latest_build") != build_id:
-            log.info("deploy %s of %s superseded while its app started; removing it", build_id, space_id)
-            runtime.remove(instance_id)
-            return
-        if build.get("deploy") != "starting" or build.get("instance") != instance_id:
-            log.info("deploy %s of %s was taken over (instance %s); removing its first instance", build_id, space_id, instance_id[:12])
-            runtime.remove(instance_id)
-            return
-        _wait_and_serve(r, space, build, instance_id, settings, runtime)
+    lock = space_lock(r, space_id, _lock_wait(r, build_id, settings))
+    if not lock.acquire(blocking_timeout=settings.deploy_wait_slice):
+        enqueue_deploy_wait(r, space_id, build_id, instance_id)  # busy (a wake, a crash restart): later
+        return
+    try:
+        _continue(r, space_id, build_id, instance_id, settings)
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):
+            lock.release()
+
+
+def _continue(r: redis.Redis, space_id: str, build_id: str, instance_id: str, settings: Settings) -> None:
+    space, build = store.get_space(r, space_id), store.get_build(r, build_id)
+    runtime = backend()
+    if build is None:
+        runtime.remove(instance_id)
+        return
+    if build.get("deploy") != "starting" or build.get("instance") != instance_id:
+        log.info("deploy %s of %s was taken over (instance %s); removing its first instance", build_id, space_id, instance_id[:12])
+        runtime.remove(instance_id)
+        return
+    why = ("the Space is gone" if space is None or space.get("stage") == Stage.DELETING.value
+           else f"superseded by build {space.get('latest_build')}" if space.get("latest_build") != build_id
+           else "the Space was paused" if space.get("stage") == Stage.PAUSED.value else "")
+    if why or space is None:
+        log.info("deploy %s of %s stopped while its app started: %s", build_id, space_id, why)
+        runtime.remove(instance_id)
+        store.append_log(r, build_id, f"===== Deploy stopped: {why} =====")
+        store.update_build(r, build_id, deploy=DeployState.STOPPED.value)
+        return
+    _wait_and_serve(r, space, build, instance_id, settings, runtime)
 
 
 def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) -> None:
@@ -178,18 +204,23 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         return
     serving = bool(space.get("running_build")) and Stage(space["stage"]).is_serving
     store.set_stage(r, space_id, Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING, build_id=build_id)
-    store.update_build(r, build_id, deploy="starting", instance="", deploy_started=str(time.time()))
+    store.update_build(r, build_id, deploy="starting", instance="")
     store.append_log(r, build_id, "===== Application Startup =====")
     runtime = backend()
-    try:
-        if build.get("kind") == "static":
-            _serve(r, space, build, "", _start_static(r, space, build, settings), settings, runtime)
+    if build.get("kind") == "static":
+        try:
+            target = _start_static(r, space, build, settings)
+        except SpacesError as exc:
+            _fail(r, space_id, build_id, exc)
             return
+        _serve(r, space, build, "", target, settings, runtime)
+        return
+    try:
         instance = runtime.start(run_spec(space, build, settings, r))
     except SpacesError as exc:
         _fail(r, space_id, build_id, exc)
         return
-    store.update_build(r, build_id, instance=instance.id)
+    store.update_build(r, build_id, instance=instance.id, deploy_started=str(time.time()))
     _wait_and_serve(r, space, store.get_build(r, build_id) or build, instance.id, settings, runtime)
 
 

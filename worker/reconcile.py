@@ -27,10 +27,10 @@ import redis
 from core import envvars, keys, store
 from core.errors import SpacesError
 from core.processes import stop_orphan_git_backends
-from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, job_alive
+from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, enqueue_deploy_wait, job_alive
 from core.replies import maybe_text
 from core.settings import Settings, get_settings
-from core.stages import BuildStatus, Stage
+from core.stages import DEPLOY_ENDED, BuildStatus, Stage
 from proxy.routes import (
     SPACE_ROUTE_PREFIX,
     RedisRouteTable,
@@ -119,10 +119,10 @@ def _repair_static(r: redis.Redis, space: dict, build: dict, settings: Settings)
 def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *,
                       revive_stopped: bool) -> None:
     mine = [i for i in backend.list_instances() if i.space_id == space["id"]]
-    serving = [i for i in mine if i.build_id == space["running_build"]]
+    starting = starting_instance(r, space)  # a version whose deploy waits for its app: not serving yet
+    serving = [i for i in mine if i.build_id == space["running_build"] and i.id != starting]
     # The recorded instance if it is there, else any of the serving build (e.g. after a lost record).
     inst = next((i for i in serving if i.id == space.get("instance")), serving[0] if serving else None)
-    starting = starting_instance(r, space)  # a newer version whose deploy waits for its app
     for stale in (i for i in mine if (inst is None or i.id != inst.id) and i.id != starting):
         log.info("reconcile: removing instance %s of %s (left by an old or interrupted deploy)", stale.id[:12], space["id"])
         backend.remove(stale.id)
@@ -191,13 +191,23 @@ def resume_abandoned(r: redis.Redis, space: dict) -> None:
             log.warning("reconcile: the deletion of %s lost its worker; queueing it again", space["id"])
             enqueue_delete(r, space["id"])
         return
-    if space.get("stage") not in STARTING | BUILDING or not space.get("latest_build"):
+    if not space.get("latest_build"):
         return
     build = store.get_build(r, space["latest_build"]) or {}
+    if build.get("deploy") == "starting" and build.get("instance"):
+        # The deploy's app was started and its wait lost its worker (whatever the stage says by
+        # now: a crash restart of the old version may have moved it on): the wait goes on where it
+        # was, with the same app and the same deadline.
+        if not job_alive(build.get("deploy_job", "")):
+            log.warning("reconcile: the deploy of %s #%s lost its wait; queueing it again", space["id"], build["id"])
+            enqueue_deploy_wait(r, space["id"], build["id"], build["instance"])
+        return
+    if space.get("stage") not in STARTING | BUILDING:
+        return
     status = build.get("status")
     if status in (BuildStatus.QUEUED.value, BuildStatus.RUNNING.value):
         field = "build_job"
-    elif status == BuildStatus.SUCCEEDED.value and build.get("deploy") not in ("running", "failed"):
+    elif status == BuildStatus.SUCCEEDED.value and build.get("deploy") not in DEPLOY_ENDED:
         field = "deploy_job"
     else:
         return

@@ -21,7 +21,7 @@ from core.access import VISIBILITIES, may_read_repo, may_read_space, require_own
 from core.errors import InvalidInput, NotFound
 from core.replies import stream_reads, texts
 from core.settings import get_settings
-from core.stages import BuildStatus
+from core.stages import DEPLOY_ENDED, BuildStatus
 from proxy.routes import set_space_visibility
 
 router = APIRouter(prefix="/api/spaces", tags=["spaces"])
@@ -100,7 +100,7 @@ def _build_finished(r, build_id: str) -> bool:
     build = store.get_build(r, build_id) or {}
     if build.get("status") in TERMINAL_BUILD:
         return True
-    return build.get("status") == BuildStatus.SUCCEEDED.value and build.get("deploy") in ("running", "failed")
+    return build.get("status") == BuildStatus.SUCCEEDED.value and build.get("deploy") in DEPLOY_ENDED
 
 
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")

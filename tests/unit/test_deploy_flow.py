@@ -6,13 +6,14 @@ is left running, and whether the route is private."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import redis
 from rq import Queue, SimpleWorker
 
 from core import keys, store
-from core.queues import enqueue_deploy
+from core.queues import enqueue_deploy, job_alive
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 from proxy.routes import RedisRouteTable, space_route_name
@@ -176,3 +177,60 @@ def test_a_push_while_the_app_starts_replaces_the_waiting_deploy(redis_db, backe
     (inst,) = backend.of("ann/demo")
     assert inst.id != waiting.id and inst.build_id == newer
     assert store.require_space(redis_db, "ann/demo")["running_build"] == newer
+
+
+def run_queue() -> None:
+    queue = Queue(keys.QUEUE_RUNS, connection=redis.Redis.from_url(get_settings().redis_url))
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+
+def test_a_space_paused_while_its_app_starts_stays_paused(redis_db, backend, monkeypatch):
+    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.2")
+    get_settings.cache_clear()
+    backend.apps["img:slow"] = FakeApp("hangs")
+    build_id = built(redis_db, "ann/demo", "img:slow", startup_seconds="60")
+    jobs.deploy_space("ann/demo", build_id)  # one slice, then its wait is queued
+    store.set_stage(redis_db, "ann/demo", Stage.PAUSED)  # the owner pauses it meanwhile
+    run_queue()
+    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.PAUSED.value
+    assert backend.of("ann/demo") == []
+    assert store.get_build(redis_db, build_id)["deploy"] == "stopped"
+    assert store.read_log(redis_db, build_id)[-1] == "===== Deploy stopped: the Space was paused ====="
+
+
+def test_a_wait_that_lost_its_worker_goes_on_with_the_same_app(redis_db, backend, monkeypatch):
+    """kill -9 of the worker between slices or during one: the reconciler queues the wait again,
+    whatever the stage says by then, and the app it started is the one served."""
+    from worker.reconcile import resume_abandoned
+
+    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.2")
+    get_settings.cache_clear()
+    backend.apps["img:slow"] = FakeApp("hangs")
+    build_id = built(redis_db, "ann/demo", "img:slow", startup_seconds="60")
+    jobs.deploy_space("ann/demo", build_id)
+    (inst,) = backend.of("ann/demo")
+    Queue(keys.QUEUE_RUNS, connection=redis.Redis.from_url(get_settings().redis_url)).empty()  # the wait is lost
+    store.update_build(redis_db, build_id, deploy_job="a-job-of-a-dead-worker")
+    store.set_stage(redis_db, "ann/demo", Stage.RUNTIME_ERROR)  # e.g. moved on by a crash of the old version
+    resume_abandoned(redis_db, store.require_space(redis_db, "ann/demo"))
+    backend.instances[inst.id] = replace(inst, target=backend.server.answering_url)  # it answers at last
+    run_queue()
+    space = store.require_space(redis_db, "ann/demo")
+    assert space["stage"] == Stage.RUNNING.value and space["instance"] == inst.id
+
+
+def test_a_wait_that_finds_the_space_locked_is_queued_again(redis_db, backend, monkeypatch):
+    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.2")
+    get_settings.cache_clear()
+    backend.apps["img:slow"] = FakeApp("hangs")
+    build_id = built(redis_db, "ann/demo", "img:slow", startup_seconds="60")
+    jobs.deploy_space("ann/demo", build_id)
+    (inst,) = backend.of("ann/demo")
+    holder = jobs.space_lock(redis_db, "ann/demo", 30)
+    assert holder.acquire(blocking=False)  # a wake or a crash restart holds the Space
+    try:
+        jobs.continue_deploy("ann/demo", build_id, inst.id)
+        assert job_alive(store.get_build(redis_db, build_id)["deploy_job"]), "the wait was not queued again"
+    finally:
+        holder.release()
+    assert backend.of("ann/demo") == [inst]
