@@ -60,8 +60,10 @@ def follow(r: redis.Redis, space_id: str, build_id: str, events_from: str, timeo
                     say(fields.get("line", ""))
                     continue
                 if fields.get("build") and fields["build"] != build_id:
-                    say(f"superseded by a newer push (build #{fields['build']}); not waiting for it")
-                    return 0
+                    if int(fields["build"]) > int(build_id):
+                        say(f"superseded by a newer push (build #{fields['build']}); not waiting for it")
+                        return 0
+                    continue  # an older build's deploy (a restart of the serving version) going on meanwhile
                 stage = Stage(fields["stage"])
                 if stage in FINAL_STAGES:
                     return report(r, space_id, stage, fields.get("message", ""), settings)

@@ -184,6 +184,15 @@ def serving_container(space_id: str) -> tuple[str, str] | None:
     return running[0].id, running[0].attrs["State"]["StartedAt"]
 
 
+def settled_container(space_id: str, timeout: float = 90) -> tuple[str, str]:
+    """The Space's one running container once there is exactly one (an old version that is still
+    finishing its requests after a redeploy is waited out)."""
+    assert eventually(lambda: serving_container(space_id) is not None, timeout), f"{space_id} never ran exactly one container"
+    found = serving_container(space_id)
+    assert found is not None
+    return found
+
+
 def eventually(check, timeout: float, every: float = 0.1) -> bool:
     """True as soon as ``check()`` is; False if it never was within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

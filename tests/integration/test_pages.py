@@ -21,6 +21,7 @@ from tests.helpers import (
     output,
     serving_container,
     set_password,
+    settled_container,
     signed_in,
     space_url,
     unique,
@@ -199,7 +200,7 @@ def test_real_browser_changes_a_variable_pauses_resumes_and_deletes(platform, tm
     tree.commit("settings")
     assert tree.push(owner.name, "tuned", owner).returncode == 0
     space_id = f"{owner.name}/tuned"
-    before = serving_container(space_id)
+    before = settled_container(space_id)
 
     def stage() -> str:
         return api("GET", f"/api/spaces/{space_id}/runtime", owner).json()["stage"]

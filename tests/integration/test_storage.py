@@ -8,7 +8,7 @@ import time
 import docker
 import httpx
 
-from tests.helpers import api, eventually, output, runtime, serving_container, space_url, wait_stage
+from tests.helpers import api, eventually, output, runtime, serving_container, settled_container, space_url, wait_stage
 
 # Counts visits in /data/visits (or says there is no /data); VERSION shows which deploy answered.
 APP = '''
@@ -85,7 +85,7 @@ def test_data_volume_survives_restarts_and_redeploys_and_goes_with_the_space(use
     assert wait_visit(url, "v1 ") == "v1 1 /data/.huggingface"
     assert httpx.get(url + "visit", timeout=10).text == "v1 2 /data/.huggingface"
 
-    before = serving_container(space_id)
+    before = settled_container(space_id)
     assert api("POST", f"/api/spaces/{space_id}/restart", user).status_code == 200
     assert eventually(lambda: serving_container(space_id) not in (None, before), 90), "the restart started no new container"
     wait_stage(space_id, {"RUNNING"})
