@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.helpers import User, WorkTree, api, create_user, delete_spaces_of, output, wait_stage
-from tests.integration.test_crashes import HANGS
+from tests.integration.test_crashes import hanging_app
 
 
 def static_push(owner: User, name: str, folder: Path) -> float:
@@ -36,11 +36,7 @@ def static_push(owner: User, name: str, folder: Path) -> float:
 
 
 def start_hanging(owner: User, folder: Path, round_no: int) -> list[str]:
-    tree = WorkTree(folder / f"hangs-{round_no}")
-    tree.write("app.py", HANGS)
-    readme = (tree.path / "README.md").read_text().replace("sdk: gradio\n", "sdk: gradio\nstartup_duration_timeout: 2m\n")
-    tree.write("README.md", readme)
-    tree.commit("hangs")
+    tree = hanging_app(WorkTree(folder / f"hangs-{round_no}"))
     names = [f"{owner.name}/hang-{round_no}-{i}" for i in (1, 2)]
     for space_id in names:
         if tree.push(*space_id.split("/"), owner, "-o", "nowait").returncode != 0:

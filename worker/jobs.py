@@ -182,16 +182,19 @@ def _continue(r: redis.Redis, space_id: str, build_id: str, instance_id: str, se
         log.info("deploy %s of %s was taken over (instance %s); removing its first instance", build_id, space_id, instance_id[:12])
         runtime.remove(instance_id)
         return
-    why = ("the Space is gone" if space is None or space.get("stage") == Stage.DELETING.value
-           else f"superseded by build {space.get('latest_build')}" if space.get("latest_build") != build_id
-           else "the Space was paused" if space.get("stage") == Stage.PAUSED.value else "")
-    if why or space is None:
-        log.info("deploy %s of %s stopped while its app started: %s", build_id, space_id, why)
-        runtime.remove(instance_id)
-        store.append_log(r, build_id, f"===== Deploy stopped: {why} =====")
-        store.update_build(r, build_id, deploy=DeployState.STOPPED.value)
+    if space is None or space.get("stage") == Stage.DELETING.value:
+        why = "the Space is gone"
+    elif space.get("latest_build") != build_id:
+        why = f"superseded by build {space.get('latest_build')}"
+    elif space.get("stage") == Stage.PAUSED.value:
+        why = "the Space was paused"
+    else:
+        _wait_and_serve(r, space, build, instance_id, settings, runtime)
         return
-    _wait_and_serve(r, space, build, instance_id, settings, runtime)
+    log.info("deploy %s of %s stopped while its app started: %s", build_id, space_id, why)
+    runtime.remove(instance_id)
+    store.append_log(r, build_id, f"===== Deploy stopped: {why} =====")
+    store.update_build(r, build_id, deploy=DeployState.STOPPED.value)
 
 
 def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) -> None:
@@ -220,8 +223,9 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
     except SpacesError as exc:
         _fail(r, space_id, build_id, exc)
         return
-    store.update_build(r, build_id, instance=instance.id, deploy_started=str(time.time()))
-    _wait_and_serve(r, space, store.get_build(r, build_id) or build, instance.id, settings, runtime)
+    started = {"instance": instance.id, "deploy_started": str(time.time())}
+    store.update_build(r, build_id, **started)
+    _wait_and_serve(r, space, {**build, **started}, instance.id, settings, runtime)
 
 
 def _wait_and_serve(r: redis.Redis, space: dict, build: dict, instance_id: str, settings: Settings,

@@ -144,14 +144,20 @@ time.sleep(3600)
 '''
 
 
+def hanging_app(tree: WorkTree) -> WorkTree:
+    """``tree`` (hello-gradio) committed as an app that never answers, with a 2-minute startup timeout."""
+    tree.write("app.py", HANGS)
+    readme = (tree.path / "README.md").read_text().replace("sdk: gradio\n", "sdk: gradio\nstartup_duration_timeout: 2m\n")
+    tree.write("README.md", readme)
+    tree.commit("hangs")
+    return tree
+
+
 def test_two_hanging_apps_do_not_hold_up_another_tenants_deploy(user, other_user, worktree, tmp_path):
     """Two apps that accept connections and never answer (a 2-minute startup timeout each), then
     another user's static Space: it is served while both still start (before, they held both
     run workers and it waited minutes). Issue 17, finding 4."""
-    worktree.write("app.py", HANGS)
-    readme = (worktree.path / "README.md").read_text().replace("sdk: gradio\n", "sdk: gradio\nstartup_duration_timeout: 2m\n")
-    worktree.write("README.md", readme)
-    worktree.commit("hangs")
+    hanging_app(worktree)
     hanging = [f"{user.name}/hang-{i}" for i in (1, 2)]
     for space_id in hanging:
         assert worktree.push(*space_id.split("/"), user, "-o", "nowait").returncode == 0

@@ -149,8 +149,7 @@ def test_two_hanging_apps_do_not_hold_up_another_tenants_deploy(redis_db, backen
     build_id = built(redis_db, "ann/demo", "img:v1")
     enqueue_deploy(redis_db, "ann/demo", build_id, startup_seconds=300)
 
-    queue = Queue(keys.QUEUE_RUNS, connection=redis.Redis.from_url(get_settings().redis_url))
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)  # until the queue is empty
+    run_queue()  # until the queue is empty
 
     served = when(redis_db, "ann/demo", Stage.RUNNING)
     for space_id in hanging:
@@ -164,19 +163,25 @@ def test_two_hanging_apps_do_not_hold_up_another_tenants_deploy(redis_db, backen
 
 def test_a_push_while_the_app_starts_replaces_the_waiting_deploy(redis_db, backend, monkeypatch):
     """The newer build wins; the instance whose wait was queued is removed, not served."""
-    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.2")
-    get_settings.cache_clear()
-    backend.apps["img:slow"] = FakeApp("hangs")
-    slow = built(redis_db, "ann/demo", "img:slow", startup_seconds="60")
-    jobs.deploy_space("ann/demo", slow)  # one slice, then its wait is queued
+    waiting_deploy(redis_db, backend, monkeypatch)  # one slice, then its wait is queued
     (waiting,) = backend.of("ann/demo")
     newer = built(redis_db, "ann/demo", "img:v2")
     jobs.deploy_space("ann/demo", newer)
-    queue = Queue(keys.QUEUE_RUNS, connection=redis.Redis.from_url(get_settings().redis_url))
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    run_queue()
     (inst,) = backend.of("ann/demo")
     assert inst.id != waiting.id and inst.build_id == newer
     assert store.require_space(redis_db, "ann/demo")["running_build"] == newer
+
+
+def waiting_deploy(r: redis.Redis, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Deploy an app of ann/demo that does not answer (60 s to start, slices of 0.2 s): its first
+    slice ends and its wait is queued. Returns the build id."""
+    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.2")
+    get_settings.cache_clear()
+    backend.apps["img:slow"] = FakeApp("hangs")
+    build_id = built(r, "ann/demo", "img:slow", startup_seconds="60")
+    jobs.deploy_space("ann/demo", build_id)
+    return build_id
 
 
 def run_queue() -> None:
@@ -185,11 +190,7 @@ def run_queue() -> None:
 
 
 def test_a_space_paused_while_its_app_starts_stays_paused(redis_db, backend, monkeypatch):
-    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.2")
-    get_settings.cache_clear()
-    backend.apps["img:slow"] = FakeApp("hangs")
-    build_id = built(redis_db, "ann/demo", "img:slow", startup_seconds="60")
-    jobs.deploy_space("ann/demo", build_id)  # one slice, then its wait is queued
+    build_id = waiting_deploy(redis_db, backend, monkeypatch)  # one slice, then its wait is queued
     store.set_stage(redis_db, "ann/demo", Stage.PAUSED)  # the owner pauses it meanwhile
     run_queue()
     assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.PAUSED.value
@@ -203,11 +204,7 @@ def test_a_wait_that_lost_its_worker_goes_on_with_the_same_app(redis_db, backend
     whatever the stage says by then, and the app it started is the one served."""
     from worker.reconcile import resume_abandoned
 
-    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.2")
-    get_settings.cache_clear()
-    backend.apps["img:slow"] = FakeApp("hangs")
-    build_id = built(redis_db, "ann/demo", "img:slow", startup_seconds="60")
-    jobs.deploy_space("ann/demo", build_id)
+    build_id = waiting_deploy(redis_db, backend, monkeypatch)  # one slice, then its wait is queued
     (inst,) = backend.of("ann/demo")
     Queue(keys.QUEUE_RUNS, connection=redis.Redis.from_url(get_settings().redis_url)).empty()  # the wait is lost
     store.update_build(redis_db, build_id, deploy_job="a-job-of-a-dead-worker")
@@ -220,11 +217,7 @@ def test_a_wait_that_lost_its_worker_goes_on_with_the_same_app(redis_db, backend
 
 
 def test_a_wait_that_finds_the_space_locked_is_queued_again(redis_db, backend, monkeypatch):
-    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "0.2")
-    get_settings.cache_clear()
-    backend.apps["img:slow"] = FakeApp("hangs")
-    build_id = built(redis_db, "ann/demo", "img:slow", startup_seconds="60")
-    jobs.deploy_space("ann/demo", build_id)
+    build_id = waiting_deploy(redis_db, backend, monkeypatch)  # one slice, then its wait is queued
     (inst,) = backend.of("ann/demo")
     holder = jobs.space_lock(redis_db, "ann/demo", 30)
     assert holder.acquire(blocking=False)  # a wake or a crash restart holds the Space
