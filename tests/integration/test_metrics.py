@@ -37,7 +37,9 @@ def test_metrics_count_builds_deploys_wakes_and_requests(user, worktree, track):
     url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
     for _ in range(5):
         assert httpx.get(url, timeout=10).status_code == 200
-    api("POST", f"/api/spaces/{space_id}/sleeptime", user, json={"seconds": 1})
+    # 3 s: paused after 3 s, stopped 3 s later; the loop below catches it paused (with 1 s a loaded
+    # machine sometimes saw it stopped already, and the wake below counted in the other tier).
+    api("POST", f"/api/spaces/{space_id}/sleeptime", user, json={"seconds": 3})
     wait_stage(space_id, {"SLEEPING"}, timeout=30)
     (container,) = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     deadline = time.monotonic() + 10
