@@ -10,6 +10,7 @@ Jobs are enqueued by dotted name, so the controller never imports the builder or
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from core import keys, store
+from core.errors import Conflict
 from core.processes import gone_here
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
@@ -84,7 +86,7 @@ def show_queued(r: redis.Redis, space_id: str, build_id: str) -> None:
 def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seconds: int) -> None:
     job_id = _enqueue(r, keys.QUEUE_RUNS, "worker.jobs.deploy_space", space_id, build_id,
                       timeout=startup_seconds + 180, description=f"deploy {space_id} #{build_id}")
-    r.hset(keys.build(build_id), "deploy_job", job_id)
+    r.hset(keys.build(build_id), mapping={"deploy_job": job_id, "deploy_requested_at": str(time.time())})
 
 
 def enqueue_deploy_wait(r: redis.Redis, space_id: str, build_id: str, instance_id: str) -> None:
@@ -94,7 +96,12 @@ def enqueue_deploy_wait(r: redis.Redis, space_id: str, build_id: str, instance_i
     r.hset(keys.build(build_id), "deploy_job", job_id)
 
 
-def enqueue_pause(r: redis.Redis, space_id: str) -> None:
+def pause(r: redis.Redis, space_id: str) -> None:
+    """The owner pauses the Space: it says PAUSED at once and a job stops what runs. A deploy under
+    way when the pause comes does not serve (it sees the stage, or ``paused_at`` is later than its
+    request); a restart asked for afterwards resumes the Space."""
+    if not store.set_stage(r, space_id, Stage.PAUSED, unless=(Stage.DELETING,), paused_at=str(time.time())):
+        raise Conflict(f"{space_id} is being deleted")
     _enqueue(r, keys.QUEUE_RUNS, "worker.sleep.pause_space", space_id, timeout=300, description=f"pause {space_id}")
 
 
@@ -106,7 +113,7 @@ def enqueue_crash_restart(r: redis.Redis, space_id: str) -> None:
 def enqueue_delete(r: redis.Redis, space_id: str) -> None:
     job_id = _enqueue(r, keys.QUEUE_RUNS, "worker.jobs.delete_space", space_id, timeout=600,
                       description=f"delete {space_id}")
-    r.hset(keys.space(space_id), "delete_job", job_id)
+    store.update_space(r, space_id, delete_job=job_id)
 
 
 def enqueue_clean_up(r: redis.Redis) -> str:

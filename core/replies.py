@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # redis-py's reply types (recent versions only): for the type
 # What ``hset(mapping=...)`` and ``xadd`` are annotated to take: a dict built for them is declared
 # so (their annotations make the key type invariant, so a ``dict[str, str]`` is refused).
 Fields: TypeAlias = "dict[FieldT, EncodableT]"
+# What a script is annotated to take as its arguments.
+ScriptArgs: TypeAlias = "list[EncodableT]"
 # What ``xread`` is annotated to take (the same): stream name -> the last entry id seen.
 StreamIds: TypeAlias = "dict[KeyT, StreamIdT]"
 

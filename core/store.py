@@ -18,7 +18,7 @@ import redis
 from core import keys
 from core.errors import BackendError, Conflict, NotFound
 from core.names import subdomain_candidates
-from core.replies import Fields, entries, range_members, texts
+from core.replies import Fields, ScriptArgs, entries, range_members, texts
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 
@@ -117,6 +117,37 @@ def list_spaces(r: redis.Redis, *, author: str | None = None) -> list[dict]:
         return [rec for rec in p.execute() if rec]
 
 
+# A Space's record is written only while it exists: a worker that finishes after the Space was
+# deleted must not bring back a partial record (it would block the name and confuse every reader).
+_UPDATE_SPACE = """
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('hset', KEYS[1], unpack(ARGV))
+return 1
+"""
+# KEYS: record, events. ARGV: events maxlen, number of stages that block the write, those stages,
+# then the event's stage, message and build, then the record's fields and values.
+_SET_STAGE = """
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+local blocking = tonumber(ARGV[2])
+if blocking > 0 then
+  local current = redis.call('hget', KEYS[1], 'stage')
+  for i = 3, 2 + blocking do
+    if current == ARGV[i] then return 0 end
+  end
+end
+local e = 3 + blocking
+redis.call('hset', KEYS[1], unpack(ARGV, e + 3))
+redis.call('xadd', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'stage', ARGV[e], 'message', ARGV[e + 1], 'build', ARGV[e + 2])
+return 1
+"""
+
+
+def update_space(r: redis.Redis, space_id: str, **fields: str) -> bool:
+    """Write fields of the Space's record; False (and nothing written) if the Space is gone."""
+    args = [item for pair in fields.items() for item in pair]
+    return bool(r.register_script(_UPDATE_SPACE)(keys=[keys.space(space_id)], args=args))
+
+
 def set_stage(
     r: redis.Redis,
     space_id: str,
@@ -125,21 +156,23 @@ def set_stage(
     message: str = "",
     build_id: str = "",
     pipeline: redis.client.Pipeline | None = None,
+    unless: tuple[Stage, ...] = (),
     **fields: str,
-) -> None:
-    """Record the Space's stage (and error message) and publish it on the Space's event stream."""
-    p = pipeline or r.pipeline(transaction=True)
+) -> bool:
+    """Record the Space's stage (and error message) and publish it on the Space's event stream.
+    Nothing is written if the Space is gone or its stage is one of ``unless`` (a pause or deletion
+    that came meanwhile wins); returns whether it was written. With ``pipeline`` (a transaction
+    that watches the record) the write is queued there and always counts as written."""
     mapping: Fields = {"stage": stage.value, "error_message": message, "updated_at": now()}
     mapping.update(**fields)
-    p.hset(keys.space(space_id), mapping=mapping)
-    p.xadd(
-        keys.space_events(space_id),
-        {"stage": stage.value, "message": message, "build": build_id},
-        maxlen=EVENTS_MAXLEN,
-        approximate=True,
-    )
-    if pipeline is None:
-        p.execute()
+    if pipeline is not None:
+        pipeline.hset(keys.space(space_id), mapping=mapping)
+        pipeline.xadd(keys.space_events(space_id), {"stage": stage.value, "message": message, "build": build_id},
+                      maxlen=EVENTS_MAXLEN, approximate=True)
+        return True
+    args: ScriptArgs = [EVENTS_MAXLEN, len(unless), *(s.value for s in unless), stage.value, message, build_id]
+    args += [item for pair in mapping.items() for item in pair]
+    return bool(r.register_script(_SET_STAGE)(keys=[keys.space(space_id), keys.space_events(space_id)], args=args))
 
 
 # ---------------------------------------------------------------- builds

@@ -262,7 +262,7 @@ def set_space_visibility(r: redis.Redis, space_id: str, visibility: str) -> None
     private = is_private({"visibility": visibility})
     with space_route_lock(r, space_id):
         space = store.require_space(r, space_id)
-        r.hset(keys.space(space_id), mapping={"visibility": visibility, "updated_at": store.now()})
+        store.update_space(r, space_id, visibility=visibility, updated_at=str(store.now()))
         name = space_route_name(space["subdomain"])
         RedisRouteTable(r).set_private(name, private)
     wait_private(name, private)

@@ -15,7 +15,7 @@ import time
 
 import redis
 
-from core import envvars, keys, store
+from core import envvars, store
 from core.errors import SpacesError
 from core.hardware import space_limits
 from core.queues import enqueue_crash_restart
@@ -70,13 +70,13 @@ class CrashWatcher:
             stage = Stage(space.get("stage", Stage.NO_APP_FILE.value))
             restart_at = space.get("restart_at") or ""
             if stage == Stage.RUNTIME_ERROR and restart_at and restart_at != PENDING and float(restart_at) <= now:
-                self.r.hset(keys.space(space["id"]), "restart_at", PENDING)
+                store.update_space(self.r, space["id"], restart_at=PENDING)
                 enqueue_crash_restart(self.r, space["id"])
             elif stage.is_serving and space.get("instance") and space.get("sdk") != "static" and not restart_at:
                 if states.get(space["instance"], ("gone", ""))[0] not in ALIVE:
                     self._crashed(space)
                 elif int(space.get("crash_count") or 0) and now - float(space.get("updated_at") or now) > STABLE_AFTER:
-                    self.r.hset(keys.space(space["id"]), "crash_count", "0")
+                    store.update_space(self.r, space["id"], crash_count="0")
 
     def _crashed(self, space: dict) -> None:
         # Lock taken: a deploy, wake or delete is changing it; look again next time.

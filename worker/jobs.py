@@ -182,17 +182,28 @@ def _continue(r: redis.Redis, space_id: str, build_id: str, instance_id: str, se
         log.info("deploy %s of %s was taken over (instance %s); removing its first instance", build_id, space_id, instance_id[:12])
         runtime.remove(instance_id)
         return
-    if space is None or space.get("stage") == Stage.DELETING.value:
-        why = "the Space is gone"
-    elif space.get("latest_build") != build_id:
-        why = f"superseded by build {space.get('latest_build')}"
-    elif space.get("stage") == Stage.PAUSED.value:
-        why = "the Space was paused"
-    else:
-        _wait_and_serve(r, space, build, instance_id, settings, runtime)
+    if why := _stop_reason(space, build_id):
+        _stop(r, runtime, space_id, build_id, instance_id, why)
         return
+    assert space is not None
+    _wait_and_serve(r, space, build, instance_id, settings, runtime)
+
+
+def _stop_reason(space: dict | None, build_id: str) -> str:
+    """Why a deploy under way must not serve (the Space's record, read now, says so), or ''."""
+    if space is None or space.get("stage") == Stage.DELETING.value:
+        return "the Space is gone"
+    if space.get("latest_build") != build_id:
+        return f"superseded by build {space.get('latest_build')}"
+    if space.get("stage") == Stage.PAUSED.value:
+        return "the Space was paused"
+    return ""
+
+
+def _stop(r: redis.Redis, runtime: RuntimeBackend, space_id: str, build_id: str, instance_id: str, why: str) -> None:
     log.info("deploy %s of %s stopped while its app started: %s", build_id, space_id, why)
-    runtime.remove(instance_id)
+    if instance_id:
+        runtime.remove(instance_id)
     store.append_log(r, build_id, f"===== Deploy stopped: {why} =====")
     store.update_build(r, build_id, deploy=DeployState.STOPPED.value)
 
@@ -204,6 +215,10 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         return
     if space.get("latest_build") != build_id:
         log.info("deploy %s of %s superseded by build %s", build_id, space_id, space.get("latest_build"))
+        return
+    if space.get("stage") == Stage.PAUSED.value and float(space.get("paused_at") or 0) > float(build.get("deploy_requested_at") or 0):
+        # Paused after this deploy was asked for (a restart of a paused Space is asked for after its pause).
+        _stop(r, backend(), space_id, build_id, "", "the Space was paused after this restart was asked for")
         return
     serving = bool(space.get("running_build")) and Stage(space["stage"]).is_serving
     store.set_stage(r, space_id, Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING, build_id=build_id)
@@ -244,6 +259,9 @@ def _wait_and_serve(r: redis.Redis, space: dict, build: dict, instance_id: str, 
         assert inst is not None  # it answered
         store.append_log(r, build["id"], f"app answered HTTP {seconds:.1f} s after start")
         metrics.observe(r, "spaces_app_start_seconds", seconds, metrics.START_BUCKETS)
+        if why := _stop_reason(store.get_space(r, space["id"]), build["id"]):  # paused or deleted while it started
+            _stop(r, runtime, space["id"], build["id"], instance_id, why)
+            return
         route_to(r, space["id"], inst.target)
     except SpacesError as exc:
         runtime.remove(instance_id)
@@ -267,8 +285,14 @@ def _serve(r: redis.Redis, space: dict, build: dict, instance_id: str, target: s
     space_id, build_id = space["id"], build["id"]
     # Logged before the stage changes: whoever sees RUNNING (a waiting push) finds the line there.
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
-    store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="",
-                    crash_count="0", restart_at="", instance=instance_id, target=target)
+    if not store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="",
+                           crash_count="0", restart_at="", instance=instance_id, target=target,
+                           unless=(Stage.PAUSED, Stage.DELETING)):
+        # Paused (or deleted) just now: the pause job, queued behind this one, stops what runs.
+        log.info("deploy %s of %s: the Space was paused or deleted as its app came up; not serving it", build_id, space_id)
+        store.append_log(r, build_id, "===== Deploy stopped: the Space was paused or deleted =====")
+        store.update_build(r, build_id, deploy=DeployState.STOPPED.value)
+        return
     store.update_build(r, build_id, deploy="running")
     metrics.inc(r, "spaces_deploys_total", result="running")
     retire_others(runtime, space_id, keep=instance_id or None)

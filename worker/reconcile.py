@@ -111,7 +111,7 @@ def _repair_static(r: redis.Redis, space: dict, build: dict, settings: Settings)
         if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != target:
             log.info("reconcile: repairing the route of %s", space["id"])
             route_to(r, space["id"], target, root_path=static_root_path(build))
-            r.hset(keys.space(space["id"]), "target", target)
+            store.update_space(r, space["id"], target=target)
     except SpacesError as exc:
         log.warning("reconcile: static Space %s cannot be served: %s", space["id"], exc.detail)
 
@@ -137,7 +137,7 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
             log.info("reconcile: repairing the route of %s", space["id"])
             route_to(r, space["id"], inst.target)
         if space.get("instance") != inst.id or space.get("target") != inst.target:
-            r.hset(keys.space(space["id"]), mapping={"instance": inst.id, "target": inst.target})
+            store.update_space(r, space["id"], instance=inst.id, target=inst.target)
     except SpacesError as exc:
         message = envvars.mask(exc.message, envvars.secret_values(r, space["id"]))
         log.warning("reconcile: %s cannot be brought back: %s", space["id"], message)
@@ -166,7 +166,7 @@ def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: dict, settin
     if space["stage"] == Stage.SLEEPING.value and space.get("sleep_tier") == TIER_PAUSED:
         inst = instance_of(backend, space)
         if inst is None or not inst.paused:  # stopped meanwhile (make down, a reboot): waking takes a start
-            r.hset(keys.space(space["id"]), "sleep_tier", TIER_STOPPED)
+            store.update_space(r, space["id"], sleep_tier=TIER_STOPPED)
     if space["stage"] == Stage.PAUSED.value:
         park(r, backend, space, settings)
 
@@ -255,10 +255,13 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, 
     try:
         ensure_controller_route(r, settings)
         for space in store.list_spaces(r):
-            release_dead_locks(r, space)
-            resume_abandoned(r, space)
-            reconcile_space(r, backend, space, settings, revive_stopped=revive_stopped)
-            repair_privacy(r, space)
+            try:
+                release_dead_locks(r, space)
+                resume_abandoned(r, space)
+                reconcile_space(r, backend, space, settings, revive_stopped=revive_stopped)
+                repair_privacy(r, space)
+            except Exception:  # one Space's surprise must not leave the others unrepaired
+                log.exception("reconcile: repairing %s failed; the pass goes on with the other Spaces", space.get("id"))
         for inst in backend.list_instances():
             if inst.space_id and store.get_space(r, inst.space_id) is None:
                 log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)

@@ -18,7 +18,7 @@ import time
 
 import redis
 
-from core import keys, metrics, store
+from core import metrics, store
 from core.errors import RuntimeFailed, SpacesError
 from core.hardware import space_limits
 from core.settings import Settings, get_settings
@@ -73,7 +73,7 @@ def deepen_sleep(r: redis.Redis, backend: RuntimeBackend, space: dict) -> None:
     inst = instance_of(backend, space)
     if inst is not None:
         backend.stop(inst.id, timeout=5)
-    r.hset(keys.space(space["id"]), "sleep_tier", TIER_STOPPED)
+    store.update_space(r, space["id"], sleep_tier=TIER_STOPPED)
     log.info("%s sleeps deeper: container stopped", space["id"])
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import redis
 
-from core import keys
+from core import store
 from core.settings import Settings
 from core.stages import Stage
 from core.store import sleep_seconds
@@ -60,7 +60,7 @@ class Sleeper:
         port = urlparse(space.get("target", "")).port
         moved = service in self.seen and counts.get(service) != self.seen[service]
         if moved or (port and conns.get(port)):
-            self.r.hset(keys.space(space["id"]), "last_active", str(now))
+            store.update_space(self.r, space["id"], last_active=str(now))
             return
         limit = sleep_seconds(space, self.settings)
         if limit >= 0 and now - idle_since(space) >= limit:

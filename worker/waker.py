@@ -164,7 +164,7 @@ async def handle(request: Request) -> Response:
         space = store.get_space(store.get_redis(), space["id"]) or space
         stage = Stage(space.get("stage"))
     if stage.is_serving and space.get("target"):
-        store.get_redis().hset(keys.space(space["id"]), "last_active", str(time.time()))
+        store.update_space(store.get_redis(), space["id"], last_active=str(time.time()))
         try:
             return await relay(request, space["target"])
         except httpx.HTTPError as exc:

@@ -27,13 +27,12 @@ from controller.api.runtime import check_sleep_seconds
 from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, readable_space
 from controller.git_hook import tree_problems
 from controller.views import space_view
-from core import accounts, envvars, keys, store
+from core import accounts, envvars, store
 from core.access import Caller, require_write, visibility_from
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, RevisionNotFound
 from core.hardware import TIERS
 from core.names import parse_space_id
 from core.queues import enqueue_delete, queue_build
-from core.replies import Fields
 from core.settings import get_settings
 from core.stages import Stage
 
@@ -87,12 +86,12 @@ def _new_space(r: redis.Redis, caller: Caller, space_id: str, *, sdk: str, visib
     except Conflict:
         return JSONResponse({"error": f"{space_id} was created meanwhile", "url": repo_url(space_id)}, status_code=409)
     repos.ensure_repo(space_id)
-    fields: Fields = {"visibility": visibility}
+    fields: dict[str, str] = {"visibility": visibility}
     if options["hardware"]:
         fields["hardware"] = options["hardware"]
     if options["sleep"] is not None:
         fields["sleep_seconds"] = str(options["sleep"])
-    r.hset(keys.space(space_id), mapping=fields)
+    store.update_space(r, space_id, **fields)
     for entry in options["variables"]:
         envvars.set_variable(r, space_id, entry["key"], str(entry.get("value", "")), entry.get("description") or "", at=store.now())
     for entry in options["secrets"]:

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Body
 from controller.deps import CurrentUser, StoreDep, owned_space
 from controller.repos import head_commit, revert_to
 from controller.views import runtime_view
-from core import keys, store
+from core import store
 from core.access import Caller
 from core.errors import Conflict, InvalidInput, NotFound
 from core.hardware import DEFAULT_TIER, TIERS
-from core.queues import enqueue_build, enqueue_deploy, enqueue_pause, queue_build
+from core.queues import enqueue_build, enqueue_deploy, pause, queue_build
 from core.stages import BuildStatus, Stage
 
 router = APIRouter(prefix="/api/spaces", tags=["runtime"])
@@ -76,8 +76,7 @@ def pause_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict
     space_id, space = owned_space(r, owner, name, caller)
     if space.get("stage") == Stage.DELETING.value:
         raise Conflict(f"{space_id} is being deleted")
-    store.set_stage(r, space_id, Stage.PAUSED)
-    enqueue_pause(r, space_id)
+    pause(r, space_id)
     return runtime_view(store.require_space(r, space_id), caller)
 
 
@@ -86,7 +85,7 @@ def set_sleep_time(owner: str, name: str, r: StoreDep, caller: CurrentUser, seco
     """How long the Space may stay idle before it sleeps (HF's ``gcTimeout``); -1: never."""
     space_id, _ = owned_space(r, owner, name, caller)
     check_sleep_seconds(seconds)
-    r.hset(keys.space(space_id), "sleep_seconds", str(seconds))
+    store.update_space(r, space_id, sleep_seconds=str(seconds))
     return runtime_view(store.require_space(r, space_id), caller)
 
 
@@ -102,7 +101,7 @@ def _redeploy_running(r, space_id: str, space: dict) -> None:
 def _set_and_restart(r, space_id: str, space: dict, field: str, value: str, caller: Caller) -> dict:
     """Record a runtime setting; if it changed, restart the Space with it. Returns the runtime."""
     if (space.get(field) or "") != value:
-        r.hset(keys.space(space_id), field, value)
+        store.update_space(r, space_id, **{field: value})
         _redeploy_running(r, space_id, space)
     return runtime_view(store.require_space(r, space_id), caller)
 

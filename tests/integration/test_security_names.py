@@ -19,7 +19,7 @@ import pytest
 
 from builder.base_images import root_image
 from core.settings import get_settings
-from tests.helpers import WorkTree, api, create_user, eventually, output, space_url, unique, wait_stage
+from tests.helpers import WorkTree, api, create_user, eventually, output, settled_container, space_url, unique, wait_stage
 
 # Answers /data/marker's text ("empty" if none, "no /data" without storage); /put/<text> writes it.
 APP = '''
@@ -78,8 +78,9 @@ def volumes_of(space_id: str) -> list:
 
 
 def serving_image(space_id: str) -> str:
-    (container,) = docker.from_env().containers.list(filters={"label": f"{SPACE_LABEL}={space_id}"}, ignore_removed=True)
-    return container.attrs["Config"]["Image"]
+    """The image of the Space's one serving container (the old one of a restart is waited out)."""
+    container_id, _started = settled_container(space_id)
+    return docker.from_env().containers.get(container_id).attrs["Config"]["Image"]
 
 
 def add_storage(space_id: str, user, url: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 import redis
 from rq import Queue, SimpleWorker
 
-from core import keys, store
+from core import keys, queues, store
 from core.queues import enqueue_deploy, job_alive
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
@@ -227,3 +227,58 @@ def test_a_wait_that_finds_the_space_locked_is_queued_again(redis_db, backend, m
     finally:
         holder.release()
     assert backend.of("ann/demo") == [inst]
+
+
+def paused_when(backend: FakeBackend, monkeypatch: pytest.MonkeyPatch, r: redis.Redis, step: str) -> None:
+    """The owner pauses ann/demo at ``step`` of its deploy: as its app starts, or in the instant
+    between the deploy's last look at the record and its switch of the route."""
+    if step == "start":
+        start = backend.start
+
+        def start_then_pause(spec):
+            inst = start(spec)
+            queues.pause(r, "ann/demo")
+            return inst
+
+        backend.start = start_then_pause  # type: ignore[method-assign]
+    else:
+        route_to = jobs.route_to
+
+        def pause_then_route(*args, **kwargs):
+            queues.pause(r, "ann/demo")
+            return route_to(*args, **kwargs)
+
+        monkeypatch.setattr(jobs, "route_to", pause_then_route)
+
+
+@pytest.mark.parametrize("step", ["start", "route"])
+def test_a_pause_during_a_redeploy_wins(redis_db, backend, monkeypatch, step):
+    """A hardware change restarts the Space, and the owner pauses it while the new app starts: it
+    stays paused and nothing runs once the pause job has run (before, the deploy said RUNNING)."""
+    monkeypatch.setattr("worker.sleep.backend", lambda: backend)
+    jobs.deploy_space("ann/demo", first := built(redis_db, "ann/demo", "img:v1"))
+    paused_when(backend, monkeypatch, redis_db, step)
+    enqueue_deploy(redis_db, "ann/demo", first, startup_seconds=60)  # the restart
+    run_queue()  # the deploy, then the pause job
+    space = store.require_space(redis_db, "ann/demo")
+    assert space["stage"] == Stage.PAUSED.value
+    assert [inst for inst in backend.of("ann/demo") if inst.running] == []
+    assert store.get_build(redis_db, first)["deploy"] == "stopped"
+    assert store.read_log(redis_db, first)[-1].startswith("===== Deploy stopped: the Space was paused")
+
+
+def test_a_pause_after_a_queued_restart_wins_and_a_restart_after_a_pause_resumes(redis_db, backend, monkeypatch):
+    monkeypatch.setattr("worker.sleep.backend", lambda: backend)
+    jobs.deploy_space("ann/demo", first := built(redis_db, "ann/demo", "img:v1"))
+    enqueue_deploy(redis_db, "ann/demo", first, startup_seconds=60)  # a restart, still queued when...
+    queues.pause(redis_db, "ann/demo")  # ...the owner pauses
+    run_queue()
+    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.PAUSED.value
+    assert store.read_log(redis_db, first)[-1] == "===== Deploy stopped: the Space was paused after this restart was asked for ====="
+    assert [inst for inst in backend.of("ann/demo") if inst.running] == []
+
+    enqueue_deploy(redis_db, "ann/demo", first, startup_seconds=60)  # the owner restarts it: it resumes
+    run_queue()
+    space = store.require_space(redis_db, "ann/demo")
+    assert space["stage"] == Stage.RUNNING.value
+    assert [inst.id for inst in backend.of("ann/demo") if inst.running] == [space["instance"]]
