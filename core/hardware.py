@@ -1,7 +1,8 @@
 """Hardware tiers, named as on Hugging Face, and the container limits each one maps to.
 
 ``cpu-basic`` is the platform's default limits (``SPACES_SPACE_CPUS``, ``SPACES_SPACE_MEMORY_MB``,
-``SPACES_SPACE_PIDS``); ``cpu-upgrade`` has four times the CPUs (at most the host's) and memory.
+``SPACES_SPACE_PIDS``, ``SPACES_SPACE_DISK_MB``, ``SPACES_SPACE_FILES``); ``cpu-upgrade`` has four
+times the CPUs (at most the host's), memory, processes and disk.
 GPU tiers are refused: this platform runs Spaces on CPUs only.
 """
 
@@ -21,12 +22,15 @@ class Limits:
     cpus: float
     memory_mb: int
     pids: int
+    disk_mb: int  # written outside /data
+    files: int  # made outside /data
 
 
 def limits_for(tier: str | None, settings: Settings) -> Limits:
     factor = 4 if tier == "cpu-upgrade" else 1
     cpus = min(settings.space_cpus * factor, float(os.cpu_count() or 1))
-    return Limits(cpus=cpus, memory_mb=settings.space_memory_mb * factor, pids=settings.space_pids * factor)
+    return Limits(cpus=cpus, memory_mb=settings.space_memory_mb * factor, pids=settings.space_pids * factor,
+                  disk_mb=settings.space_disk_mb * factor, files=settings.space_files)
 
 
 def space_limits(space: dict, settings: Settings) -> Limits:

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     space_memory_mb: int = Field(default=2048, ge=64)
     space_cpus: float = Field(default=2.0, gt=0)
     space_pids: int = Field(default=512, ge=16)
+    # What an app may write outside /data (its container's writable layer), and how many files:
+    # measured by the monitor every disk_check_seconds; an app over either is stopped.
+    space_disk_mb: int = Field(default=5120, ge=16)
+    space_files: int = Field(default=200_000, ge=1000)
+    disk_check_seconds: float = Field(default=30.0, gt=0)
     space_network: str = "spaces"
     # Debian's docker.io client: BuildKit built in (Docker Spaces' build-time secrets need it).
     docker_cli: str = "/usr/bin/docker"

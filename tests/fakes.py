@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from worker.backends.base import Instance, RunSpec, RuntimeBackend
+from worker.diskuse import DiskUse
 
 
 class _Answers(http.server.BaseHTTPRequestHandler):
@@ -72,6 +73,7 @@ class FakeBackend(RuntimeBackend):
         self.instances: dict[str, Instance] = {}
         self.specs: dict[str, RunSpec] = {}
         self.removed: list[str] = []
+        self.disk: dict[str, DiskUse] = {}  # instance id -> what it is said to fill on disk
         self._ids = itertools.count(1)
 
     def start(self, spec: RunSpec) -> Instance:
@@ -116,6 +118,13 @@ class FakeBackend(RuntimeBackend):
 
     def list_instances(self) -> list[Instance]:
         return list(self.instances.values())
+
+    def usage(self, instance_id: str) -> tuple[int, int] | None:
+        inst = self.instances.get(instance_id)
+        return (64 << 20, 0) if inst and inst.running else None
+
+    def disk_usage(self, instance_id: str, *, max_files: int) -> DiskUse | None:
+        return self.disk.get(instance_id) if instance_id in self.instances else None
 
     def of(self, space_id: str) -> list[Instance]:
         return [i for i in self.instances.values() if i.space_id == space_id]

@@ -22,10 +22,12 @@ from pathlib import Path
 import docker
 import docker.errors
 import httpx
+from docker.types import LogConfig
 
 from core.errors import BackendError
 from core.names import STATIC_SERVER_IMAGE, STATIC_SERVER_NAME
 from core.settings import Settings, get_settings
+from worker.backends.docker import LOG_FILE_SIZE, LOG_FILES
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,11 @@ def _target(container) -> str:
 
 
 def _is_current(container, settings: Settings) -> bool:
-    """Same image and the same data folder mounted as this platform's settings want."""
+    """Same image, the same data folder mounted and its log rotated, as this platform's settings want."""
     mounts = {m.get("Destination"): m.get("Source") for m in container.attrs.get("Mounts", [])}
-    return STATIC_SERVER_IMAGE in (container.image.tags or []) and mounts.get("/srv/static") == str(settings.static_dir)
+    log_config = (container.attrs.get("HostConfig") or {}).get("LogConfig") or {}
+    return (STATIC_SERVER_IMAGE in (container.image.tags or []) and mounts.get("/srv/static") == str(settings.static_dir)
+            and (log_config.get("Config") or {}).get("max-size") == LOG_FILE_SIZE)
 
 
 def ensure_server(settings: Settings | None = None) -> str:
@@ -62,7 +66,7 @@ def ensure_server(settings: Settings | None = None) -> str:
     except docker.errors.NotFound:
         container = None
     if container is not None and not _is_current(container, settings):
-        log.info("replacing the static server (its image or data folder changed)")
+        log.info("replacing the static server (its image, data folder or log settings changed)")
         container.remove(force=True)
         container = None
     try:
@@ -75,6 +79,7 @@ def ensure_server(settings: Settings | None = None) -> str:
                 volumes={str(settings.static_dir): {"bind": "/srv/static", "mode": "ro"}},
                 network=settings.space_network, mem_limit="64m", pids_limit=64, cap_drop=["ALL"],
                 security_opt=["no-new-privileges"], read_only=True, tmpfs={"/tmp/nginx": "size=16m,uid=1000"},
+                log_config=LogConfig(type="json-file", config={"max-size": LOG_FILE_SIZE, "max-file": str(LOG_FILES)}),
                 detach=True,
             )
         if not container.attrs["State"].get("Running"):

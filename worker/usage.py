@@ -1,5 +1,6 @@
-"""What the admin dashboard shows of each running Space: memory and CPU now, image size and when its
-container started — sampled by the monitor every few seconds into ``keys.SPACE_USAGE`` — and the
+"""What the admin dashboard shows of each running Space: memory and CPU now, image size, the disk it
+fills (outside and in /data, measured less often; an app over its limit is stopped by
+:mod:`worker.diskguard`) and when its container started — sampled by the monitor every few seconds into ``keys.SPACE_USAGE`` — and the
 monitor's own heartbeat (``keys.MONITOR_HEARTBEAT``), which tells the dashboard Docker answers.
 
 Sampling asks Docker about each container, which can take seconds on a busy host; it runs in a
@@ -15,8 +16,10 @@ import time
 import redis
 
 from core import keys, store
+from core.hardware import space_limits
 from core.replies import Fields
 from core.settings import Settings
+from worker import diskguard
 from worker.backends import RuntimeBackend
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ class UsageRecorder:
         self.r, self.runtime, self.settings = r, runtime, settings
         self.previous: dict[str, tuple[float, int]] = {}  # instance id -> (monotonic time, CPU ns)
         self.image_sizes: dict[str, int | None] = {}
+        self.disk: dict[str, tuple[float, dict]] = {}  # instance id -> (monotonic time measured, figures)
         self.latest: tuple[list[dict], dict[str, tuple[str, str]]] = ([], {})
         threading.Thread(target=self._loop, daemon=True, name="usage").start()
 
@@ -63,6 +67,23 @@ class UsageRecorder:
             p.execute()
         running = {s.get("instance") for s in spaces}
         self.previous = {k: v for k, v in self.previous.items() if k in running}
+        self.disk = {k: v for k, v in self.disk.items() if k in running}
+
+    def _disk(self, space: dict, instance: str) -> dict:
+        """The instance's disk figures, measured again every ``disk_check_seconds``; an app over its
+        limits is stopped (:mod:`worker.diskguard`)."""
+        now = time.monotonic()
+        measured, figures = self.disk.get(instance, (0.0, {}))
+        if figures and now - measured < self.settings.disk_check_seconds:
+            return figures
+        use = self.runtime.disk_usage(instance, max_files=space_limits(space, self.settings).files + 1)
+        if use is None:
+            return {}
+        figures = {"disk": use.writable.bytes, "disk_files": use.writable.files,
+                   "data": use.data.bytes if use.data else None}
+        self.disk[instance] = (now, figures)
+        diskguard.check(self.r, self.runtime, space, instance, use, self.settings)
+        return figures
 
     def _sample(self, space: dict, instance: str) -> dict | None:
         used = self.runtime.usage(instance)
@@ -81,4 +102,4 @@ class UsageRecorder:
             self.image_sizes[image] = self.runtime.image_size(image)
         polled = self.runtime.poll(instance)
         return {"memory": memory, "cpu_percent": cpu_percent, "image_size": self.image_sizes.get(image),
-                "started_at": polled.started_at if polled else None, "at": time.time()}
+                "started_at": polled.started_at if polled else None, "at": time.time(), **self._disk(space, instance)}

@@ -1,5 +1,5 @@
 """The admin dashboard (platform admins only): every Space in one table (stage, owner, SDK, uptime,
-memory and CPU now, last visit, image size; sort, filter, bulk restart or pause), the users,
+memory and CPU now, last visit, image size, disk written outside and in /data; sort, filter, bulk restart or pause), the users,
 organizations and tokens (create and delete users and organizations, add members, revoke tokens), and the
 health of the platform's parts with the disk its images and caches use (and a clean-up).
 
@@ -34,7 +34,8 @@ router = APIRouter(tags=["admin"], include_in_schema=False)
 
 SORTS = {"id": lambda s: s["id"], "owner": lambda s: s["author"], "sdk": lambda s: s["sdk"] or "",
          "stage": lambda s: s["stage"], "uptime": lambda s: -(s["uptime"] or 0), "memory": lambda s: -(s["memory"] or 0),
-         "cpu": lambda s: -(s["cpu"] or 0), "visit": lambda s: -(s["last_visit"] or 0), "image": lambda s: -(s["image_size"] or 0)}
+         "cpu": lambda s: -(s["cpu"] or 0), "visit": lambda s: -(s["last_visit"] or 0), "image": lambda s: -(s["image_size"] or 0),
+         "disk": lambda s: -((s["disk"] or 0) + (s["data"] or 0))}
 
 
 def _admin_or_refusal(request: Request, caller):
@@ -64,7 +65,8 @@ def _rows(r) -> list[dict]:
         used = usage.get(space["id"], {})
         started = used.get("started_at")
         rows.append({**card(space, settings), "memory": used.get("memory"), "cpu": used.get("cpu_percent"),
-                     "image_size": used.get("image_size"), "uptime": now - started if started else None,
+                     "image_size": used.get("image_size"), "disk": used.get("disk"), "data": used.get("data"),
+                     "uptime": now - started if started else None,
                      "last_visit": float(space["last_active"]) if space.get("last_active") else None})
     return rows
 

@@ -13,6 +13,8 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from worker.diskuse import DiskUse
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -101,6 +103,11 @@ class RuntimeBackend(abc.ABC):
 
     def usage(self, instance_id: str) -> tuple[int, int] | None:
         """``(memory bytes, CPU time in nanoseconds)`` the instance uses now, or None if unknown."""
+        return None
+
+    def disk_usage(self, instance_id: str, *, max_files: int) -> DiskUse | None:
+        """What the instance wrote outside ``/data`` and what its Space's ``/data`` holds (each walk
+        stops at ``max_files`` entries), or None if unknown. Default: unknown."""
         return None
 
     def image_size(self, image: str) -> int | None:

@@ -20,11 +20,13 @@ import docker.errors
 from docker.models.containers import Container
 from docker.models.images import Image
 from docker.models.volumes import Volume
+from docker.types import LogConfig
 
 from core.errors import BackendError
 from core.names import STATIC_SERVER_IMAGE, app_image_repo, container_safe, legacy_container_safe
 from core.settings import get_settings
 from worker.backends.base import Instance, RunSpec, RuntimeBackend
+from worker.diskuse import DiskUse, tree_size
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ LABEL_MANAGED = "org.spaces.managed"
 
 
 DATA_DIR = "/data"
+LOG_FILE_SIZE, LOG_FILES = "10m", 2  # Docker keeps at most 20 MB of an app's output
 
 
 def volume_name(space_id: str) -> str:
@@ -131,6 +134,17 @@ class DockerBackend(RuntimeBackend):
             return memory, int(cpu_text.split()[0])
         return None
 
+    def disk_usage(self, instance_id: str, *, max_files: int) -> DiskUse | None:
+        try:
+            attrs = self.client.api.inspect_container(instance_id)
+        except docker.errors.DockerException:
+            return None
+        upper = ((attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir")
+        if not upper:
+            return None
+        data = next((m.get("Source") for m in attrs.get("Mounts") or [] if m.get("Destination") == DATA_DIR), None)
+        return DiskUse(tree_size(upper, max_files=max_files), tree_size(data, max_files=max_files) if data else None)
+
     def image_size(self, image: str) -> int | None:
         try:
             return int(self.client.images.get(image).attrs.get("Size") or 0) or None
@@ -181,6 +195,9 @@ class DockerBackend(RuntimeBackend):
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             init=True,
+            # What the app prints is kept by Docker in rotated files of at most this size (the run log
+            # the owner reads is the monitor's copy, capped in Redis).
+            log_config=LogConfig(type="json-file", config={"max-size": LOG_FILE_SIZE, "max-file": str(LOG_FILES)}),
             detach=True,
         )
 
