@@ -49,14 +49,17 @@ def start_hanging(owner: User, folder: Path, round_no: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    report(parser.parse_args().rounds)
+
+
+def report(rounds: int) -> None:
     owner, attacker = create_user(), create_user()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            alone = [static_push(owner, f"alone-{i}", folder) for i in range(args.rounds)]
+            alone = [static_push(owner, f"alone-{i}", folder) for i in range(rounds)]
             behind = []
-            for i in range(args.rounds):
+            for i in range(rounds):
                 hanging = start_hanging(attacker, folder, i)
                 behind.append(static_push(owner, f"behind-{i}", folder))
                 for space_id in hanging:
@@ -65,7 +68,7 @@ def main() -> None:
         delete_spaces_of(owner)
         delete_spaces_of(attacker)
     a, b = statistics.median(alone), statistics.median(behind)
-    print(f"static Space, push to running, {args.rounds} rounds each:")
+    print(f"static Space, push to running, {rounds} rounds each:")
     print(f"  platform idle:                      median {a:.2f} s, worst {max(alone):.2f} s")
     print(f"  behind two apps that never answer:  median {b:.2f} s, worst {max(behind):.2f} s  ({b / a:.2f}x)")
 

@@ -37,10 +37,13 @@ def once(name: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    print(f"{'process':12} {'median':>8} {'worst':>8}   (seconds from kill -9 to answering, {args.rounds} rounds)")
+    report(parser.parse_args().rounds)
+
+
+def report(rounds: int) -> None:
+    print(f"{'process':12} {'median':>8} {'worst':>8}   (seconds from kill -9 to answering, {rounds} rounds)")
     for name in services():
-        times = [once(name) for _ in range(args.rounds)]
+        times = [once(name) for _ in range(rounds)]
         print(f"{name:12} {statistics.median(times):8.2f} {max(times):8.2f}", flush=True)
 
 

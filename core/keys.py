@@ -112,6 +112,12 @@ def build_log(build_id: str) -> str:
     return f"{PREFIX}:build:{build_id}:log"
 
 
+def owner_waits(owner: str) -> str:
+    """Sorted set: the builds of one owner's Spaces whose deploy waits for its app, scored by the
+    unix time their wait ends at the latest (an entry left by a worker that died expires then)."""
+    return f"{PREFIX}:owner:{owner}:waits"
+
+
 def space_lock(space_id: str) -> str:
     return f"{PREFIX}:lock:space:{space_id}"
 

@@ -38,6 +38,16 @@ class AppServer:
         self.silent = socket.socket()
         self.silent.bind(("127.0.0.1", 0))
         self.silent.listen(64)
+        self.held: list[socket.socket] = []  # accepted, never answered (a full backlog would refuse new ones)
+        threading.Thread(target=self._hold, daemon=True).start()
+
+    def _hold(self) -> None:
+        while True:
+            try:
+                conn, _ = self.silent.accept()
+            except OSError:  # closed
+                return
+            self.held.append(conn)
 
     @property
     def answering_url(self) -> str:
@@ -51,6 +61,8 @@ class AppServer:
         self.http.shutdown()
         self.http.server_close()
         self.silent.close()
+        for conn in self.held:
+            conn.close()
 
 
 @dataclass

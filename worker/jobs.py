@@ -37,6 +37,7 @@ from worker.health import wait_drained, wait_healthy
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 30.0  # longest an old version may finish its in-flight requests
+MIN_SLICE = 0.5  # the shortest slice of a deploy's wait (several health checks)
 
 
 def backend() -> RuntimeBackend:
@@ -202,6 +203,7 @@ def _stop_reason(space: dict | None, build_id: str) -> str:
 
 def _stop(r: redis.Redis, runtime: RuntimeBackend, space_id: str, build_id: str, instance_id: str, why: str) -> None:
     log.info("deploy %s of %s stopped while its app started: %s", build_id, space_id, why)
+    end_wait(r, space_id, build_id)
     if instance_id:
         runtime.remove(instance_id)
     store.append_log(r, build_id, f"===== Deploy stopped: {why} =====")
@@ -247,15 +249,16 @@ def _wait_and_serve(r: redis.Redis, space: dict, build: dict, instance_id: str, 
                     runtime: RuntimeBackend) -> None:
     """Wait a slice for the app; serve it if it answers, queue the rest of the wait if not."""
     startup = float(build.get("startup_seconds", settings.startup_timeout))
+    started = float(build.get("deploy_started") or time.time())
     try:
         inst = runtime.poll(instance_id)
         seconds = wait_healthy(runtime, instance_id, inst.target if inst else "", timeout=startup,
-                               memory_mb=space_limits(space, settings).memory_mb,
-                               started=float(build.get("deploy_started") or time.time()),
-                               for_at_most=settings.deploy_wait_slice)
+                               memory_mb=space_limits(space, settings).memory_mb, started=started,
+                               for_at_most=wait_slice(r, space["id"], build["id"], started + startup, settings))
         if seconds is None:
             enqueue_deploy_wait(r, space["id"], build["id"], instance_id)
             return
+        end_wait(r, space["id"], build["id"])
         assert inst is not None  # it answered
         store.append_log(r, build["id"], f"app answered HTTP {seconds:.1f} s after start")
         metrics.observe(r, "spaces_app_start_seconds", seconds, metrics.START_BUCKETS)
@@ -264,10 +267,30 @@ def _wait_and_serve(r: redis.Redis, space: dict, build: dict, instance_id: str, 
             return
         route_to(r, space["id"], inst.target)
     except SpacesError as exc:
+        end_wait(r, space["id"], build["id"])
         runtime.remove(instance_id)
         _fail(r, space["id"], build["id"], exc)
         return
     _serve(r, space, build, inst.id, inst.target, settings, runtime)
+
+
+def wait_slice(r: redis.Redis, space_id: str, build_id: str, deadline: float, settings: Settings) -> float:
+    """How long this slice of a deploy's wait may hold a run worker: ``deploy_wait_slice`` shared
+    among the owner's deploys waiting now, so that an owner with many apps that never answer holds
+    the workers no longer per round than one with a single app (at least MIN_SLICE each)."""
+    key, now = keys.owner_waits(space_id.split("/", 1)[0]), time.time()
+    with r.pipeline(transaction=True) as p:
+        p.zadd(key, {build_id: deadline})
+        p.zremrangebyscore(key, "-inf", now)
+        p.zcard(key)
+        p.expireat(key, int(deadline) + 1, nx=True)  # gone once the last wait in it has ended
+        p.expireat(key, int(deadline) + 1, gt=True)
+        waiting = int(p.execute()[2])
+    return max(min(MIN_SLICE, settings.deploy_wait_slice), settings.deploy_wait_slice / max(1, waiting))
+
+
+def end_wait(r: redis.Redis, space_id: str, build_id: str) -> None:
+    r.zrem(keys.owner_waits(space_id.split("/", 1)[0]), build_id)
 
 
 def _fail(r: redis.Redis, space_id: str, build_id: str, exc: SpacesError) -> None:

@@ -282,3 +282,35 @@ def test_a_pause_after_a_queued_restart_wins_and_a_restart_after_a_pause_resumes
     space = store.require_space(redis_db, "ann/demo")
     assert space["stage"] == Stage.RUNNING.value
     assert [inst.id for inst in backend.of("ann/demo") if inst.running] == [space["instance"]]
+
+
+def test_many_hanging_apps_of_one_owner_hold_the_worker_no_longer_than_one(redis_db, backend, monkeypatch):
+    """Eight apps of one owner that never answer, queued first: their slices share one
+    deploy_wait_slice, so the worker time they take before another owner's deploy runs is about
+    that of two apps (slice x (1 + 1/2 + ... + 1/8) = 2.7 slices in the first round), not eight."""
+    monkeypatch.setenv("SPACES_DEPLOY_WAIT_SLICE", "1.0")
+    monkeypatch.setattr(jobs, "MIN_SLICE", 0.05)  # on the platform: 0.5 s of a 10 s slice
+    get_settings.cache_clear()
+    granted: list[tuple[str, float]] = []  # (Space, seconds its slice may hold the worker), in order
+    wait = jobs.wait_healthy
+
+    def recorded(runtime, instance_id, target, **kwargs):
+        granted.append((runtime.poll(instance_id).space_id, kwargs["for_at_most"]))
+        return wait(runtime, instance_id, target, **kwargs)
+
+    monkeypatch.setattr(jobs, "wait_healthy", recorded)
+    backend.apps["img:hangs"] = FakeApp("hangs")
+    for i in range(8):
+        build_id = built(redis_db, f"mallory/stuck-{i}", "img:hangs", startup_seconds="6")
+        enqueue_deploy(redis_db, f"mallory/stuck-{i}", build_id, startup_seconds=6)
+    build_id = built(redis_db, "ann/demo", "img:v1")
+    enqueue_deploy(redis_db, "ann/demo", build_id, startup_seconds=300)
+
+    run_queue()
+
+    before_ann = [seconds for space_id, seconds in granted[:granted.index(("ann/demo", 1.0))]]
+    assert len(before_ann) == 8 and sum(before_ann) < 3.0, f"the hanging apps held the worker for {before_ann}"
+    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.RUNNING.value
+    for i in range(8):
+        assert store.require_space(redis_db, f"mallory/stuck-{i}")["stage"] == Stage.RUNTIME_ERROR.value
+    assert redis_db.zcard(keys.owner_waits("mallory")) == 0, "ended waits are not counted"
