@@ -35,3 +35,12 @@ def limits_for(tier: str | None, settings: Settings) -> Limits:
 
 def space_limits(space: dict, settings: Settings) -> Limits:
     return limits_for(space.get("hardware") or DEFAULT_TIER, settings)
+
+
+STORAGE_TIERS = ("small", "medium", "large")
+
+
+def storage_gb(tier: str | None, settings: Settings) -> int:
+    """The size of a persistent storage tier (0: none)."""
+    return {"small": settings.storage_small_gb, "medium": settings.storage_medium_gb,
+            "large": settings.storage_large_gb}.get(tier or "", 0)

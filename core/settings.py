@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     space_disk_mb: int = Field(default=5120, ge=16)
     space_files: int = Field(default=200_000, ge=1000)
     disk_check_seconds: float = Field(default=30.0, gt=0)
+    # Sizes of the persistent storage tiers (a file system each, so a real limit), as on HF.
+    storage_small_gb: int = Field(default=20, ge=1)
+    storage_medium_gb: int = Field(default=150, ge=1)
+    storage_large_gb: int = Field(default=1000, ge=1)
     space_network: str = "spaces"
     # Debian's docker.io client: BuildKit built in (Docker Spaces' build-time secrets need it).
     docker_cli: str = "/usr/bin/docker"

@@ -24,7 +24,7 @@ import redis.lock
 
 from core import envvars, keys, metrics, store
 from core.errors import SpacesError
-from core.hardware import space_limits
+from core.hardware import space_limits, storage_gb
 from core.processes import gone_here
 from core.queues import enqueue_deploy_wait
 from core.settings import Settings, get_settings
@@ -77,7 +77,7 @@ def run_spec(space: dict, build: dict, settings: Settings, r: redis.Redis) -> Ru
         memory_mb=space_limits(space, settings).memory_mb,
         cpus=space_limits(space, settings).cpus,
         pids=space_limits(space, settings).pids,
-        storage=bool(space.get("storage")),
+        storage_gb=storage_gb(space.get("storage"), settings),
     )
 
 

@@ -11,7 +11,7 @@ from controller.views import runtime_view
 from core import store
 from core.access import Caller
 from core.errors import Conflict, InvalidInput, NotFound
-from core.hardware import DEFAULT_TIER, TIERS
+from core.hardware import DEFAULT_TIER, STORAGE_TIERS, TIERS
 from core.queues import enqueue_build, enqueue_deploy, pause, queue_build
 from core.stages import BuildStatus, Stage
 
@@ -89,9 +89,6 @@ def set_sleep_time(owner: str, name: str, r: StoreDep, caller: CurrentUser, seco
     return runtime_view(store.require_space(r, space_id), caller)
 
 
-STORAGE_TIERS = ("small", "medium", "large")
-
-
 def _redeploy_running(r, space_id: str, space: dict) -> None:
     build = store.get_build(r, space.get("running_build") or space.get("latest_build") or "")
     if build is not None and build.get("status") == BuildStatus.SUCCEEDED.value:
@@ -114,6 +111,10 @@ def request_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser, tie
         raise InvalidInput(f"tier must be one of {', '.join(STORAGE_TIERS)}; got {tier!r}")
     if space.get("sdk") == "static":
         raise Conflict(f"{space_id} is a static Space: it runs no app that could use /data")
+    current = space.get("storage") or ""
+    if current in STORAGE_TIERS and STORAGE_TIERS.index(str(tier)) < STORAGE_TIERS.index(current):
+        raise Conflict(f"{space_id} has {current} storage; a smaller tier could lose data: delete the storage first, "
+                       f"then ask for {tier}")
     return _set_and_restart(r, space_id, space, "storage", str(tier), caller)
 
 

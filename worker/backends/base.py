@@ -28,7 +28,7 @@ class RunSpec:
     memory_mb: int
     cpus: float
     pids: int
-    storage: bool = False  # mount the Space's persistent volume at /data
+    storage_gb: int = 0  # the size of the Space's persistent /data (0: none)
 
 
 @dataclass(frozen=True)

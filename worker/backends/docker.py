@@ -20,13 +20,14 @@ import docker.errors
 from docker.models.containers import Container
 from docker.models.images import Image
 from docker.models.volumes import Volume
-from docker.types import LogConfig
+from docker.types import LogConfig, Mount
 
 from core.errors import BackendError
 from core.names import STATIC_SERVER_IMAGE, app_image_repo, container_safe, legacy_container_safe
 from core.settings import get_settings
 from worker.backends.base import Instance, RunSpec, RuntimeBackend
-from worker.diskuse import DiskUse, tree_size
+from worker.backends.volumes import LoopVolumes
+from worker.diskuse import DiskUse, TreeSize, tree_size
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ LABEL_SPACE = "org.spaces.space"
 LABEL_BUILD = "org.spaces.build"
 LABEL_PORT = "org.spaces.app-port"
 LABEL_MANAGED = "org.spaces.managed"
+LABEL_STORAGE = "org.spaces.storage"  # the name of the Space's /data file system, if it has one
 
 
-DATA_DIR = "/data"
 LOG_FILE_SIZE, LOG_FILES = "10m", 2  # Docker keeps at most 20 MB of an app's output
 
 
@@ -69,6 +70,7 @@ class DockerBackend(RuntimeBackend):
         except docker.errors.DockerException as exc:
             raise BackendError("the Docker engine is not reachable", detail=str(exc)) from exc
         self.network = get_settings().space_network
+        self.volumes = LoopVolumes(get_settings().data_dir / "volumes", self.client, STATIC_SERVER_IMAGE)
 
     # -------------------------------------------------------------- template methods
 
@@ -100,22 +102,17 @@ class DockerBackend(RuntimeBackend):
                 raise BackendError(f"the volume {name} belongs to {owner!r}, not to {space_id}; it is left alone")
         return None
 
-    def ensure_volume(self, space_id: str) -> str:
-        """The Space's /data volume, created on first use and handed to uid 1000 (the app's user)."""
-        found = self.find_volume(space_id)
-        if found is not None:
-            return found.name
+    def storage_mount(self, space_id: str, size_gb: int) -> Mount:
+        """The Space's /data file system of ``size_gb``, made (with the data of an earlier Docker
+        volume of the Space copied in), grown and mounted as needed."""
         name = volume_name(space_id)
-        self.client.volumes.create(name, labels={LABEL_MANAGED: "1", LABEL_SPACE: space_id})
-        try:
-            self.client.containers.run(
-                STATIC_SERVER_IMAGE, ["1000:1000", DATA_DIR], entrypoint=["chown"],
-                volumes={name: {"bind": DATA_DIR, "mode": "rw"}}, user="0", network_mode="none", remove=True,
-            )
-        except docker.errors.DockerException as exc:
-            raise BackendError(f"could not prepare the /data volume: {exc}") from exc
-        log.info("created the /data volume of %s", space_id)
-        return name
+
+        def release() -> None:  # growing it unmounted: the Space's running containers stop first
+            for container in self.client.containers.list(filters={"label": f"{LABEL_STORAGE}={name}"}):
+                log.info("stopping %s so that its /data can grow", container.name)
+                container.stop(timeout=10)
+
+        return self.volumes.ensure(name, size_gb, legacy=self.find_volume(space_id), release=release)
 
     # cgroup v1 (cgroupfs driver), then v2: read the kernel's counters directly; `docker stats`
     # takes a second per container to sample.
@@ -142,8 +139,8 @@ class DockerBackend(RuntimeBackend):
         upper = ((attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir")
         if not upper:
             return None
-        data = next((m.get("Source") for m in attrs.get("Mounts") or [] if m.get("Destination") == DATA_DIR), None)
-        return DiskUse(tree_size(upper, max_files=max_files), tree_size(data, max_files=max_files) if data else None)
+        used = self.volumes.usage(name) if (name := (attrs.get("Config", {}).get("Labels") or {}).get(LABEL_STORAGE)) else None
+        return DiskUse(tree_size(upper, max_files=max_files), TreeSize(used[0], 0, True) if used else None)
 
     def image_size(self, image: str) -> int | None:
         try:
@@ -152,9 +149,10 @@ class DockerBackend(RuntimeBackend):
             return None
 
     def has_storage(self, space_id: str) -> bool:
-        return self.find_volume(space_id) is not None
+        return self.volumes.exists(volume_name(space_id)) or self.find_volume(space_id) is not None
 
     def drop_storage(self, space_id: str) -> None:
+        self.volumes.drop(volume_name(space_id))
         try:
             volume = self.find_volume(space_id)
             if volume is not None:
@@ -182,7 +180,7 @@ class DockerBackend(RuntimeBackend):
             environment=spec.env,
             labels={
                 LABEL_MANAGED: "1", LABEL_SPACE: spec.space_id, LABEL_BUILD: spec.build_id,
-                LABEL_PORT: str(spec.app_port),
+                LABEL_PORT: str(spec.app_port), **({LABEL_STORAGE: volume_name(spec.space_id)} if spec.storage_gb else {}),
             },
             # A free host port on 127.0.0.1: docker-py takes None for it, types-docker says int only.
             ports={f"{spec.app_port}/tcp": ("127.0.0.1", None)},  # type: ignore[dict-item]
@@ -191,7 +189,7 @@ class DockerBackend(RuntimeBackend):
             memswap_limit=f"{spec.memory_mb}m",
             nano_cpus=int(spec.cpus * 1e9),
             pids_limit=spec.pids,
-            volumes={self.ensure_volume(spec.space_id): {"bind": DATA_DIR, "mode": "rw"}} if spec.storage else None,
+            mounts=[self.storage_mount(spec.space_id, spec.storage_gb)] if spec.storage_gb else None,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             init=True,
@@ -202,6 +200,8 @@ class DockerBackend(RuntimeBackend):
         )
 
     def start_object(self, container: Container) -> None:
+        if name := (container.labels or {}).get(LABEL_STORAGE):
+            self.volumes.mount(name)  # not mounted after a reboot: its bare folder would take no data
         container.start()
 
     def stop_object(self, container: Container, timeout: float) -> None:
