@@ -18,6 +18,7 @@ from pathlib import Path
 import docker
 import httpx
 
+from core.names import container_safe
 from core.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,6 +183,12 @@ def serving_container(space_id: str) -> tuple[str, str] | None:
     if len(running) != 1:
         return None
     return running[0].id, running[0].attrs["State"]["StartedAt"]
+
+
+def data_file_systems(space_id: str) -> list[Path]:
+    """The file holding the Space's /data file system, if there is one."""
+    image = get_settings().data_dir / "volumes" / f"spaces-data-{container_safe(space_id)}.img"
+    return [image] if image.exists() else []
 
 
 def settled_container(space_id: str, timeout: float = 90) -> tuple[str, str]:

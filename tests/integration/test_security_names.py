@@ -3,9 +3,9 @@
 Owner and name used to be joined with ``--``: user ``ab`` + Space ``x--vol`` and user ``ab--x`` +
 Space ``vol`` shared one ``/data`` volume and one image repository, so one read the other's
 private data, and deleting one went after the other's images. Here that pair (with a random
-prefix) gets distinct images and volumes, one's /data marker never reaches the other, a volume of
-the old name stays with the Space its label names (so data made before the change is kept), and
-deleting one leaves the other serving with its images and data.
+prefix) gets distinct images and /data file systems, one's /data marker never reaches the other, a
+Docker volume of the old name is moved into the file system of the Space its label names (so data
+made before the change is kept), and deleting one leaves the other serving with its images and data.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 from builder.base_images import root_image
 from core.settings import get_settings
-from tests.helpers import WorkTree, api, create_user, eventually, output, settled_container, space_url, unique, wait_stage
+from tests.helpers import WorkTree, api, create_user, data_file_systems, eventually, output, settled_container, space_url, unique, wait_stage
 
 # Answers /data/marker's text ("empty" if none, "no /data" without storage); /put/<text> writes it.
 APP = '''
@@ -136,8 +136,9 @@ def test_colliding_ids_get_their_own_images_volumes_and_data(pair):
         assert httpx.get(a_url, timeout=10).text == marker
         assert httpx.get(b_url, timeout=10).text == "empty"
 
-        (a_volume,), (b_volume,) = volumes_of(a_id), volumes_of(b_id)
-        assert a_volume.name == old_shared and b_volume.name != old_shared
+        # Each has a /data file system of its own; A's old volume was moved into A's and removed.
+        (a_fs,), (b_fs,) = data_file_systems(a_id), data_file_systems(b_id)
+        assert a_fs != b_fs and volumes_of(a_id) == [] and volumes_of(b_id) == []
         a_image, b_image = serving_image(a_id), serving_image(b_id)
         assert a_image.rsplit(":", 1)[0] != b_image.rsplit(":", 1)[0], (a_image, b_image)
 
@@ -148,8 +149,8 @@ def test_colliding_ids_get_their_own_images_volumes_and_data(pair):
 
         assert api("DELETE", f"/api/spaces/{a_id}", a).status_code == 202
         assert eventually(lambda: api("GET", f"/api/spaces/{a_id}").status_code == 404, 120, every=0.5)
-        assert eventually(lambda: volumes_of(a_id) == [], 60, every=0.5), "A's volume outlived A"
-        assert [v.name for v in volumes_of(b_id)] == [b_volume.name]
+        assert eventually(lambda: data_file_systems(a_id) == [], 60, every=0.5), "A's /data outlived A"
+        assert data_file_systems(b_id) == [b_fs]
         client.images.get(b_image)  # raises if gone
         client.images.get(b_legacy_tag)
         assert httpx.get(b_url, timeout=10).text == "empty"

@@ -8,7 +8,7 @@ import time
 import docker
 import httpx
 
-from tests.helpers import api, eventually, output, runtime, serving_container, settled_container, space_url, wait_stage
+from tests.helpers import api, data_file_systems, eventually, output, runtime, serving_container, settled_container, space_url, wait_stage
 
 # Counts visits in /data/visits (or says there is no /data); VERSION shows which deploy answered.
 APP = '''
@@ -19,7 +19,10 @@ VERSION = "{version}"
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path == "/visit":
+        if self.path == "/size":
+            fs = os.statvfs("/data")
+            body = str(fs.f_blocks * fs.f_frsize)  # bytes the file system holds
+        elif self.path == "/visit":
             if not os.path.isdir("/data"):
                 body = "no /data"
             else:
@@ -41,7 +44,17 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 7860), Handler).serve_forever()
 
 
 def volumes_of(space_id: str) -> list:
-    return docker.from_env().volumes.list(filters={"label": f"org.spaces.space={space_id}"})
+    """The Space's /data file systems and Docker volumes (of the earlier kind)."""
+    return data_file_systems(space_id) + docker.from_env().volumes.list(filters={"label": f"org.spaces.space={space_id}"})
+
+
+def holds(url: str, gib: int) -> bool:
+    """The Space's /data is a file system of about ``gib`` GiB (ext4 keeps a little for itself)."""
+    try:
+        size = int(httpx.get(url + "size", timeout=10).text)
+    except (httpx.HTTPError, ValueError):
+        return False
+    return 0.95 * gib * 2**30 <= size <= gib * 2**30
 
 
 def wait_version(url: str, version: str, timeout: float = 90) -> None:
@@ -97,6 +110,14 @@ def test_data_volume_survives_restarts_and_redeploys_and_goes_with_the_space(use
     assert run.returncode == 0, output(run)
     assert httpx.get(url + "visit", timeout=10).text.startswith("v2 4")
     assert len(volumes_of(space_id)) == 1
+    assert holds(url, 20), "small: a 20 GiB file system"
+
+    # A larger tier grows it, keeping the data; a smaller one is refused, naming what to do.
+    assert api("POST", f"/api/spaces/{space_id}/storage", user, json={"tier": "medium"}).status_code == 200
+    assert eventually(lambda: holds(url, 150), 120, every=1), "medium: grown to 150 GiB"
+    assert httpx.get(url + "visit", timeout=10).text.startswith("v2 5")
+    refused = api("POST", f"/api/spaces/{space_id}/storage", user, json={"tier": "small"})
+    assert refused.status_code == 409 and "delete the storage first" in refused.json()["error"], refused.text
 
     response = api("DELETE", f"/api/spaces/{space_id}/storage", user)
     assert response.status_code == 200 and response.json()["storage"] is None
