@@ -2,7 +2,7 @@
 
 ``.venv/bin/python bench/hanging.py [--rounds N]`` times, N times each, the push of a small static
 Space (push to "running", as its owner sees it) on an otherwise idle platform, then again while
-two Gradio-SDK apps of another user, deployed just before, accept connections and never answer
+``--apps`` (2) Gradio-SDK apps of another user, deployed just before, accept connections and never answer
 (startup_duration_timeout 2 min each; before deploys waited in slices, they held both run workers
 for those 2 minutes). It prints the medians and their ratio. Every Space it makes is deleted.
 """
@@ -35,9 +35,9 @@ def static_push(owner: User, name: str, folder: Path) -> float:
     return took
 
 
-def start_hanging(owner: User, folder: Path, round_no: int) -> list[str]:
+def start_hanging(owner: User, folder: Path, round_no: int, apps: int) -> list[str]:
     tree = hanging_app(WorkTree(folder / f"hangs-{round_no}"))
-    names = [f"{owner.name}/hang-{round_no}-{i}" for i in (1, 2)]
+    names = [f"{owner.name}/hang-{round_no}-{i}" for i in range(1, apps + 1)]
     for space_id in names:
         if tree.push(*space_id.split("/"), owner, "-o", "nowait").returncode != 0:
             raise SystemExit(f"pushing {space_id} failed")
@@ -49,10 +49,12 @@ def start_hanging(owner: User, folder: Path, round_no: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    report(parser.parse_args().rounds)
+    parser.add_argument("--apps", type=int, default=2, help="hanging apps of one owner in each round")
+    args = parser.parse_args()
+    report(args.rounds, args.apps)
 
 
-def report(rounds: int) -> None:
+def report(rounds: int, apps: int = 2) -> None:
     owner, attacker = create_user(), create_user()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -60,7 +62,7 @@ def report(rounds: int) -> None:
             alone = [static_push(owner, f"alone-{i}", folder) for i in range(rounds)]
             behind = []
             for i in range(rounds):
-                hanging = start_hanging(attacker, folder, i)
+                hanging = start_hanging(attacker, folder, i, apps)
                 behind.append(static_push(owner, f"behind-{i}", folder))
                 for space_id in hanging:
                     api("DELETE", f"/api/spaces/{space_id}", attacker)
@@ -70,7 +72,7 @@ def report(rounds: int) -> None:
     a, b = statistics.median(alone), statistics.median(behind)
     print(f"static Space, push to running, {rounds} rounds each:")
     print(f"  platform idle:                      median {a:.2f} s, worst {max(alone):.2f} s")
-    print(f"  behind two apps that never answer:  median {b:.2f} s, worst {max(behind):.2f} s  ({b / a:.2f}x)")
+    print(f"  behind {apps} apps of one owner that never answer:  median {b:.2f} s, worst {max(behind):.2f} s  ({b / a:.2f}x)")
 
 
 if __name__ == "__main__":

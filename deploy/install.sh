@@ -12,6 +12,7 @@ fi
 
 packages=(docker.io redis-server git debootstrap libnss-myhostname ca-certificates python3 python3-venv curl
           iptables  # the host firewall that keeps containers off the host's own services (deploy/firewall.py)
+          e2fsprogs mount  # mkfs.ext4, resize2fs, mount, losetup: each Space's /data file system (worker/backends/volumes.py)
           chromium fonts-noto-color-emoji  # headless Chromium (and emoji glyphs): the tests open pages in a real browser
           wrk)  # the load generator of bench/lifecycle.py
 missing=()
