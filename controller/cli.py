@@ -14,9 +14,10 @@ import sys
 import typer
 
 from client.cli import app, run  # the user commands; the admin groups are added below
-from core import accounts, removal, store
 from core.errors import SpacesError
-from core.settings import get_settings
+
+# The platform's modules (Redis, settings, password hashing) are imported by the administration
+# commands that use them: the user commands start in half the time without them.
 
 user_app = typer.Typer(help="Users and their access tokens (run on the platform's host).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -43,7 +44,7 @@ def read_password(from_stdin: bool) -> str | None:
 @admin_app.command("rotate-secrets-key")
 def rotate_secrets_key() -> None:
     """Encrypt every Space secret under a new key and retire the old key."""
-    from core import envvars
+    from core import envvars, store
 
     count = envvars.rotate_key(store.get_redis())
     typer.echo(f"re-encrypted {count} secret(s) under a new key in {envvars.key_path()}")
@@ -52,7 +53,8 @@ def rotate_secrets_key() -> None:
 @admin_app.command("rotate-session-key")
 def rotate_session_key() -> None:
     """Replace the key that signs forms (CSRF) and end every browser session: for a key that leaked."""
-    from core import sessions
+    from core import sessions, store
+    from core.settings import get_settings
 
     ended = sessions.rotate_key(store.get_redis())
     typer.echo(f"new session key in {get_settings().data_dir / 'session.key'}; ended {ended} browser session(s)")
@@ -66,6 +68,9 @@ def ensure_admin() -> None:
     """Create the user 'administrator' (an admin) if the platform has no administrator yet, and
     write its password and token to <data dir>/admin-credentials (mode 0600). Prints that file's
     path. ('admin' itself is a reserved name: it would clash with the platform's own paths.)"""
+    from core import accounts, store
+    from core.settings import get_settings
+
     r = store.get_redis()
     path = get_settings().data_dir / "admin-credentials"
     if accounts.any_admin(r):
@@ -92,6 +97,8 @@ def user_create(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read a password for browser sign-in from standard input."),
 ) -> None:
     """Create a user and print a new write token on the last line."""
+    from core import accounts, store
+
     r = store.get_redis()
     password = read_password(password_stdin)
     try:
@@ -112,6 +119,8 @@ def user_create(
 @user_app.command("set-password")
 def user_set_password(name: str) -> None:
     """Set the user's password for browser sign-in, read from standard input."""
+    from core import accounts, store
+
     try:
         accounts.set_password(store.get_redis(), name, read_password(True) or "")
     except SpacesError as exc:
@@ -126,6 +135,8 @@ def user_token(
     role: str = typer.Option("write", "--role", help="read or write."),
 ) -> None:
     """Issue another access token for the user; printed alone on the last line."""
+    from core import accounts, store
+
     try:
         token = accounts.create_token(store.get_redis(), name, role=role, display_name=token_name)
     except SpacesError as exc:
@@ -147,6 +158,8 @@ def _report_removal(result: dict) -> None:
 @user_app.command("delete")
 def user_delete(name: str, spaces: str | None = SPACES_OPTION, transfer_to: str | None = TRANSFER_OPTION) -> None:
     """Delete a user: tokens, sessions and memberships at once, their Spaces through Space deletion."""
+    from core import removal, store
+
     try:
         _report_removal(removal.delete_user(store.get_redis(), name, spaces=spaces, transfer_to=transfer_to))
     except SpacesError as exc:
@@ -156,6 +169,8 @@ def user_delete(name: str, spaces: str | None = SPACES_OPTION, transfer_to: str 
 @org_app.command("delete")
 def org_delete(name: str, spaces: str | None = SPACES_OPTION, transfer_to: str | None = TRANSFER_OPTION) -> None:
     """Delete an organization: its memberships at once, its Spaces through Space deletion."""
+    from core import removal, store
+
     try:
         _report_removal(removal.delete_org(store.get_redis(), name, spaces=spaces, transfer_to=transfer_to))
     except SpacesError as exc:
@@ -165,6 +180,8 @@ def org_delete(name: str, spaces: str | None = SPACES_OPTION, transfer_to: str |
 @org_app.command("create")
 def org_create(name: str, admin: str = typer.Option(..., "--admin", help="The user who administers it.")) -> None:
     """Create an organization; ``--admin`` becomes its first admin member."""
+    from core import accounts, store
+
     try:
         accounts.create_org(store.get_redis(), name, admin=admin)
     except SpacesError as exc:
@@ -178,6 +195,8 @@ def org_add_member(
     role: str = typer.Option("read", "--role", help="read, write or admin."),
 ) -> None:
     """Add a user to an organization, or change their role."""
+    from core import accounts, store
+
     try:
         accounts.set_member(store.get_redis(), org, user, role)
     except SpacesError as exc:
@@ -188,6 +207,8 @@ def org_add_member(
 @org_app.command("remove-member")
 def org_remove_member(org: str, user: str) -> None:
     """Remove a user from an organization (its last admin stays)."""
+    from core import accounts, store
+
     try:
         accounts.remove_member(store.get_redis(), org, user)
     except SpacesError as exc:
