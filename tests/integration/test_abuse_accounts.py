@@ -11,8 +11,11 @@
 from __future__ import annotations
 
 import re
+import statistics
 import subprocess
+import threading
 import time
+import uuid
 
 import httpx
 import pytest
@@ -31,7 +34,9 @@ from tests.helpers import (
     output,
     set_password,
     signed_in,
+    space_url,
 )
+from tests.integration.test_abuse_config import EXAMPLE_SPACE
 
 PASSWORD = "a long admin password"
 LOOPBACKS = ("127.0.0.1", "[::1]")
@@ -77,6 +82,49 @@ def test_a_flood_of_bad_tokens_holds_back_only_bad_tokens(flooded, tmp_path, tra
     pushed = tree.push(pusher.name, "after-flood", pusher, "-o", "nowait")
     track(f"{pusher.name}/after-flood", pusher)
     assert pushed.returncode == 0, output(pushed)
+
+
+def test_during_a_flood_of_bad_tokens_others_are_answered_as_usual(platform):
+    """While one client keeps sending wrong tokens (and gets 429s), a valid token's call and another
+    tenant's Space answer in their usual time."""
+    admin = create_user(admin=True)
+
+    def timed(call) -> float:
+        started = time.monotonic()
+        assert call().status_code == 200
+        return time.monotonic() - started
+
+    def calls() -> tuple[list[float], list[float]]:
+        me = [timed(lambda: httpx.get(base_url() + "/api/whoami-v2", headers=admin.headers, timeout=30)) for _ in range(10)]
+        space = [timed(lambda: httpx.get(space_url(EXAMPLE_SPACE), timeout=30)) for _ in range(10)]
+        return me, space
+
+    usual_me, usual_space = calls()
+    stop, statuses = threading.Event(), []
+
+    # From 127.0.0.2 with a token of its own: the counters it fills are no other test's.
+    guess = f"spc_guess-{uuid.uuid4().hex}"
+
+    def flood() -> None:
+        s = get_settings()
+        with httpx.Client(base_url=f"http://127.0.0.1:{s.http_port}", headers={"Host": f"{s.domain}:{s.http_port}"},
+                          transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=30) as client:
+            while not stop.is_set():
+                statuses.append(client.get("/api/whoami-v2", headers={"Authorization": f"Bearer {guess}"}).status_code)
+
+    threads = [threading.Thread(target=flood) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        during_me, during_space = calls()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert 429 in statuses
+    for usual, during in ((usual_me, during_me), (usual_space, during_space)):
+        assert max(during) < max(1.0, 20 * statistics.median(usual)), (sorted(usual)[-3:], sorted(during)[-3:])
 
 
 def test_deleting_a_user_deletes_their_spaces_and_frees_the_name_afterwards(platform, tmp_path):
