@@ -84,9 +84,10 @@ def show_queued(r: redis.Redis, space_id: str, build_id: str) -> None:
 
 
 def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seconds: int) -> None:
+    r.hset(keys.build(build_id), "deploy_requested_at", str(time.time()))  # before a worker can read it
     job_id = _enqueue(r, keys.QUEUE_RUNS, "worker.jobs.deploy_space", space_id, build_id,
                       timeout=startup_seconds + 180, description=f"deploy {space_id} #{build_id}")
-    r.hset(keys.build(build_id), mapping={"deploy_job": job_id, "deploy_requested_at": str(time.time())})
+    r.hset(keys.build(build_id), "deploy_job", job_id)
 
 
 def enqueue_deploy_wait(r: redis.Redis, space_id: str, build_id: str, instance_id: str) -> None:

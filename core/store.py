@@ -182,20 +182,29 @@ def create_build(r: redis.Redis, space_id: str, commit: str, *, factory: bool = 
     """Record a new build of ``commit`` (the Space's latest from now on); ``factory`` = rebuild without caches."""
     build_id = str(r.incr(keys.BUILD_SEQ))
     with r.pipeline(transaction=True) as p:
-        p.hset(
-            keys.build(build_id),
-            mapping={
-                "id": build_id,
-                "space": space_id,
-                "commit": commit,
-                "status": BuildStatus.QUEUED.value,
-                "queued_at": now(),
-                "factory": "1" if factory else "0",
-            },
-        )
-        p.lpush(keys.space_builds(space_id), build_id)
-        p.hset(keys.space(space_id), mapping={"latest_build": build_id, "updated_at": now()})
-        p.execute()
+        try:  # only for a Space that exists: a deletion that purged it meanwhile leaves nothing behind
+            p.watch(keys.space(space_id))
+            if not p.exists(keys.space(space_id)):
+                raise NotFound(f"Space {space_id} does not exist")
+            p.multi()
+            p.hset(
+                keys.build(build_id),
+                mapping={
+                    "id": build_id,
+                    "space": space_id,
+                    "commit": commit,
+                    "status": BuildStatus.QUEUED.value,
+                    "queued_at": now(),
+                    "factory": "1" if factory else "0",
+                },
+            )
+            p.lpush(keys.space_builds(space_id), build_id)
+            p.hset(keys.space(space_id), mapping={"latest_build": build_id, "updated_at": now()})
+            p.execute()
+        except redis.exceptions.WatchError:
+            if not r.exists(keys.space(space_id)):
+                raise NotFound(f"Space {space_id} does not exist") from None
+            return create_build(r, space_id, commit, factory=factory)  # the record changed meanwhile: again
     return build_id
 
 

@@ -23,7 +23,7 @@ from core.settings import Settings, get_settings
 from core.stages import Stage
 from worker.backends import RuntimeBackend
 from worker.health import failure_reason
-from worker.jobs import backend, route_to, space_lock, try_space_lock
+from worker.jobs import OWNER_STAGES, backend, route_to, space_lock, try_space_lock
 from worker.sleep import bring_up, instance_of, route_to_waker
 
 log = logging.getLogger(__name__)
@@ -104,5 +104,5 @@ def restart_crashed(space_id: str) -> None:
         except SpacesError as exc:
             record_crash(r, space, exc.message, settings)
             return
-        store.set_stage(r, space_id, Stage.RUNNING, instance=inst.id, target=inst.target, restart_at="")
+        store.set_stage(r, space_id, Stage.RUNNING, instance=inst.id, target=inst.target, restart_at="", unless=OWNER_STAGES)
         log.info("%s restarted after a crash (attempt %s)", space_id, space.get("crash_count"))

@@ -24,7 +24,7 @@ from core.settings import Settings
 from core.stages import Stage
 from worker.backends import RuntimeBackend
 from worker.diskuse import DiskUse
-from worker.jobs import try_space_lock
+from worker.jobs import OWNER_STAGES, try_space_lock
 from worker.sleep import route_to_waker
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def check(r: redis.Redis, runtime: RuntimeBackend, space: dict, instance_id: str
         except SpacesError as exc:
             log.warning("%s: %s", space["id"], exc.message)
         runtime.remove(instance_id)
-        store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, unless=(Stage.PAUSED, Stage.DELETING), restart_at="",
+        store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, unless=OWNER_STAGES, restart_at="",
                         message=f"stopped: {reason}\n(push a fix or restart the Space)")
     log.warning("stopped %s: %s", space["id"], reason)
     return True

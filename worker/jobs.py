@@ -37,6 +37,8 @@ from worker.health import wait_drained, wait_healthy
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 30.0  # longest an old version may finish its in-flight requests
+# Stages only the owner's acts set (pause, delete): a worker finishing something never writes over them.
+OWNER_STAGES = (Stage.PAUSED, Stage.DELETING)
 MIN_SLICE = 0.5  # the shortest slice of a deploy's wait (several health checks)
 
 
@@ -223,7 +225,13 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         _stop(r, backend(), space_id, build_id, "", "the Space was paused after this restart was asked for")
         return
     serving = bool(space.get("running_build")) and Stage(space["stage"]).is_serving
-    store.set_stage(r, space_id, Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING, build_id=build_id)
+    # A restart of a paused Space (asked for after the pause, as checked above) resumes it; any other
+    # deploy yields to a pause or deletion that came after its first look.
+    resuming = space.get("stage") == Stage.PAUSED.value
+    if not store.set_stage(r, space_id, Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING, build_id=build_id,
+                           unless=(Stage.DELETING,) if resuming else OWNER_STAGES):
+        _stop(r, backend(), space_id, build_id, "", "the Space was paused or deleted")
+        return
     store.update_build(r, build_id, deploy="starting", instance="")
     store.append_log(r, build_id, "===== Application Startup =====")
     runtime = backend()
@@ -298,7 +306,7 @@ def _fail(r: redis.Redis, space_id: str, build_id: str, exc: SpacesError) -> Non
     log.warning("deploy %s of %s failed: %s", build_id, space_id, message)
     store.append_log(r, build_id, f"===== RUNTIME_ERROR: {message.splitlines()[0]} =====")
     store.update_build(r, build_id, deploy="failed")
-    store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=message, build_id=build_id)
+    store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=message, build_id=build_id, unless=OWNER_STAGES)
     metrics.inc(r, "spaces_deploys_total", result="failed")
 
 
@@ -310,7 +318,7 @@ def _serve(r: redis.Redis, space: dict, build: dict, instance_id: str, target: s
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     if not store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="",
                            crash_count="0", restart_at="", instance=instance_id, target=target,
-                           unless=(Stage.PAUSED, Stage.DELETING)):
+                           unless=OWNER_STAGES):
         # Paused (or deleted) just now: the pause job, queued behind this one, stops what runs.
         log.info("deploy %s of %s: the Space was paused or deleted as its app came up; not serving it", build_id, space_id)
         store.append_log(r, build_id, "===== Deploy stopped: the Space was paused or deleted =====")

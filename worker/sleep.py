@@ -26,7 +26,7 @@ from core.stages import Stage
 from proxy.routes import RedisRouteTable, space_route_name, write_space_route
 from worker.backends import Instance, RuntimeBackend
 from worker.health import wait_healthy
-from worker.jobs import backend, run_spec, space_lock
+from worker.jobs import OWNER_STAGES, backend, run_spec, space_lock
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ def put_to_sleep(r: redis.Redis, backend: RuntimeBackend, space: dict, settings:
     if inst is not None and inst.running:
         backend.pause(inst.id)
         tier = TIER_PAUSED
-    store.set_stage(r, space["id"], Stage.SLEEPING, sleep_tier=tier, slept_at=str(time.time()))
+    # Paused meanwhile: the pause job, queued behind this, stops the frozen container.
+    store.set_stage(r, space["id"], Stage.SLEEPING, sleep_tier=tier, slept_at=str(time.time()), unless=OWNER_STAGES)
     log.info("%s went to sleep after %.0f s idle (%s)", space["id"], time.time() - idle_since(space), tier)
 
 
@@ -131,11 +132,11 @@ def wake(r: redis.Redis, backend: RuntimeBackend, space_id: str, settings: Setti
     try:
         inst, how = bring_up(r, backend, space, settings, instance_of(backend, space))
     except SpacesError as exc:
-        store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=f"could not wake up: {exc.message}")
+        store.set_stage(r, space_id, Stage.RUNTIME_ERROR, message=f"could not wake up: {exc.message}", unless=OWNER_STAGES)
         raise RuntimeFailed(exc.message) from exc
     # Traefik picks the route up within a tenth of a second; meanwhile the waker relays.
     write_space_route(r, space_id, inst.target, wait=False)
-    store.set_stage(r, space_id, Stage.RUNNING, instance=inst.id, target=inst.target, sleep_tier="",
+    store.set_stage(r, space_id, Stage.RUNNING, unless=OWNER_STAGES, instance=inst.id, target=inst.target, sleep_tier="",
                     last_active=str(time.time()))
     seconds = time.monotonic() - started
     metrics.inc(r, "spaces_wakes_total", tier=how)

@@ -57,7 +57,11 @@ class UsageRecorder:
             instance = space.get("instance") or ""
             if states.get(instance, ("", ""))[0] != "running":
                 continue
-            sample = self._sample(space, instance)
+            try:
+                sample = self._sample(space, instance)
+            except Exception:  # one Space's surprise must not end the pass for the others
+                log.exception("sampling %s failed", space["id"])
+                continue
             if sample:
                 samples[space["id"]] = json.dumps(sample)
         with self.r.pipeline(transaction=True) as p:

@@ -125,9 +125,15 @@ def test_colliding_ids_get_their_own_images_volumes_and_data(pair):
     # A's volume from before the change (labelled A's by the old code) holds A's data.
     legacy_marker = f"legacy-{uuid.uuid4().hex}"
     legacy_volume(a_id, a_id, legacy_marker)
+    # As the code before left it: a container of A still running on that volume (it is stopped for
+    # the copy, so nothing is written to the volume while it is copied, and removed with the volume).
+    writer = docker.from_env().containers.run(root_image(get_settings()), ["sleep", "600"], detach=True, network_mode="none",
+                                              volumes={old_shared: {"bind": "/data", "mode": "rw"}})
     try:
         add_storage(a_id, a, a_url)
         assert httpx.get(a_url, timeout=10).text == legacy_marker  # A keeps its data made before the change
+        with pytest.raises(docker.errors.NotFound):
+            writer.reload()
         add_storage(b_id, b, b_url)
         assert httpx.get(b_url, timeout=10).text == "empty"  # B does not get A's old volume
 
@@ -158,7 +164,7 @@ def test_colliding_ids_get_their_own_images_volumes_and_data(pair):
         assert not client.images.list(name=a_image.rsplit(":", 1)[0]), "A's images outlived A"
     finally:
         cleanup = docker.from_env()
-        for remove in (lambda: cleanup.volumes.get(old_shared).remove(force=True),
+        for remove in (lambda: writer.remove(force=True), lambda: cleanup.volumes.get(old_shared).remove(force=True),
                        lambda: cleanup.images.remove(f"spaces-app/{a_id.replace('/', '--')}:0123456789ab")):
             try:
                 remove()

@@ -114,3 +114,4 @@ def test_a_paused_space_is_left_alone(redis_db, serving):
     fake.disk[instance] = DiskUse(TreeSize(10**12, 3, True))
     sample(redis_db, fake)
     assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.PAUSED.value
+    assert fake.removed == [] and fake.of("ann/demo")[0].running, "the pause job stops it, not the disk check"

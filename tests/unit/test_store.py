@@ -75,3 +75,13 @@ def test_a_deletion_that_ends_during_a_reconcile_pass_leaves_no_record(redis_db)
     resume_abandoned(redis_db, seen)
     assert store.get_space(redis_db, "alice/demo") is None
     assert store.create_space(redis_db, "alice/demo")["id"] == "alice/demo"
+
+
+def test_a_build_of_a_deleted_space_is_refused_and_writes_nothing(redis_db):
+    from core.errors import NotFound
+
+    store.create_space(redis_db, "alice/demo")
+    store.purge_space(redis_db, "alice/demo")
+    with pytest.raises(NotFound):
+        store.create_build(redis_db, "alice/demo", "a" * 40)
+    assert [k for k in redis_db.scan_iter("*") if k != keys.BUILD_SEQ] == []

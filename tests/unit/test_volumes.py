@@ -91,3 +91,26 @@ def test_a_real_tier_is_a_sparse_file(volumes):
     volumes.ensure("spaces-data-ann--x", 20)
     image, _ = volumes.paths("spaces-data-ann--x")
     assert image.stat().st_size == 20 * GIB and image.stat().st_blocks * 512 < 200 * MIB
+
+
+def test_a_growth_that_failed_is_tried_again_on_the_next_start(volumes, monkeypatch):
+    monkeypatch.setattr("worker.backends.volumes.GIB", 64 * MIB)
+    folder = Path(volumes.ensure("spaces-data-ann--x", 1)["Source"])
+    (folder / "keep").write_text("marker")
+    real_run = subprocess.run
+    failing = {"resize2fs"}
+
+    def run(argv, **kwargs):
+        if argv[0] in failing:
+            return subprocess.CompletedProcess(argv, 1, "", "resize2fs: simulated failure")
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr("worker.backends.volumes.subprocess.run", run)
+    with pytest.raises(BackendError, match="could not grow the /data file system"):
+        volumes.ensure("spaces-data-ann--x", 2)
+    failing.clear()
+    if not os.path.ismount(folder):
+        volumes.mount("spaces-data-ann--x")
+    volumes.ensure("spaces-data-ann--x", 2)  # the file is already 2 "GiB": the file system is grown anyway
+    assert volumes.usage("spaces-data-ann--x")[1] > 100 * MIB
+    assert (folder / "keep").read_text() == "marker"

@@ -140,7 +140,13 @@ class DockerBackend(RuntimeBackend):
         if not upper:
             return None
         used = self.volumes.usage(name) if (name := (attrs.get("Config", {}).get("Labels") or {}).get(LABEL_STORAGE)) else None
-        return DiskUse(tree_size(upper, max_files=max_files), TreeSize(used[0], 0, True) if used else None)
+        writable = tree_size(upper, max_files=max_files)
+        # Anonymous volumes (an image's VOLUME line) are written outside the layer: they count too.
+        for mount in attrs.get("Mounts") or []:
+            if mount.get("Type") == "volume" and mount.get("Source") and writable.complete:
+                extra = tree_size(mount["Source"], max_files=max_files - writable.files)
+                writable = TreeSize(writable.bytes + extra.bytes, writable.files + extra.files, extra.complete)
+        return DiskUse(writable, TreeSize(used[0], 0, True) if used else None)
 
     def image_size(self, image: str) -> int | None:
         try:
@@ -212,7 +218,7 @@ class DockerBackend(RuntimeBackend):
 
     def remove_object(self, container: Container) -> None:
         try:
-            container.remove(force=True)
+            container.remove(force=True, v=True)  # with its anonymous volumes (an image's VOLUME lines)
         except docker.errors.NotFound:
             log.debug("container %s already gone", container.name)
         except docker.errors.APIError as exc:

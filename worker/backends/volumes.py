@@ -45,9 +45,9 @@ MKFS = ["mkfs.ext4", "-q", "-F", "-m", "0", "-J", "size=16", "-E", "root_owner=1
 MOUNT_OPTIONS = "loop,nosuid,nodev"
 
 
-def _run(argv: list[str], what: str) -> None:
+def _run(argv: list[str], what: str, ok: tuple[int, ...] = (0,)) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
-    if done.returncode != 0:
+    if done.returncode not in ok:
         raise BackendError(f"could not {what}: {(done.stderr or done.stdout).strip()[-500:]}")
 
 
@@ -80,10 +80,11 @@ class LoopVolumes:
         """Make (or grow) and mount the file system; returns the mount of ``/data`` for a container.
         ``release`` stops whatever uses it, for a growth that cannot happen while it is mounted."""
         image, mountpoint = self.paths(name)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)  # the images and mounted file systems are no host account's to read
         fresh = not image.exists()
         if fresh:
-            with open(image, "wb") as f:
+            with open(os.open(image, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
                 f.truncate(size_gb * GIB)
             try:
                 _run([*MKFS, str(image)], "make the /data file system")
@@ -91,13 +92,13 @@ class LoopVolumes:
                 image.unlink(missing_ok=True)
                 raise
         self.mount(name)
-        if image.stat().st_size < size_gb * GIB:
+        if self._smaller_than(name, size_gb):  # by the file system's own size: a failed growth is tried again
             self._grow(name, size_gb, release)
         if fresh and legacy is not None:
             try:
                 self._copy_from(legacy, mountpoint)
             except BackendError:
-                self.drop(name)  # tried again on the next start; the earlier volume stays meanwhile
+                self.drop(name)  # tried again on the next start; the earlier volume stays until the copy is whole
                 raise
         return Mount("/data", str(mountpoint), type="bind", read_only=False)
 
@@ -110,11 +111,17 @@ class LoopVolumes:
         os.chmod(mountpoint, 0)  # unmounted, the folder lets no app write anything onto the host
         _run(["mount", "-o", MOUNT_OPTIONS, str(image), str(mountpoint)], "mount the /data file system")
 
+    def _smaller_than(self, name: str, size_gb: int) -> bool:
+        """ext4 keeps a few percent for itself: a file system of 90 % of the size is that size."""
+        used = self.usage(name)
+        return used is not None and used[1] < 0.9 * size_gb * GIB
+
     def _grow(self, name: str, size_gb: int, release: Callable[[], None]) -> None:
         """Grow to ``size_gb``: while mounted where the kernel lets us (it needs CAP_SYS_RESOURCE,
         which some sandboxes withhold), else unmounted, after ``release`` (a short gap for the Space)."""
         image, mountpoint = self.paths(name)
-        os.truncate(image, size_gb * GIB)
+        if image.stat().st_size < size_gb * GIB:
+            os.truncate(image, size_gb * GIB)
         device = self._loop_device(mountpoint)
         _run(["losetup", "-c", device], "resize the /data loop device")
         online = subprocess.run(["resize2fs", device], capture_output=True, text=True, timeout=300, check=False)
@@ -122,7 +129,8 @@ class LoopVolumes:
             log.info("growing %s while mounted failed (%s); growing it unmounted", name, online.stderr.strip()[-200:])
             release()
             _run(["umount", str(mountpoint)], "unmount the /data file system to grow it")
-            _run(["e2fsck", "-f", "-p", str(image)], "check the /data file system before growing it")
+            # 1: errors were found and corrected, which is fine to grow on.
+            _run(["e2fsck", "-f", "-p", str(image)], "check the /data file system before growing it", ok=(0, 1))
             _run(["resize2fs", str(image)], "grow the /data file system")
             self.mount(name)
         log.info("grew the /data file system %s to %d GiB", name, size_gb)
@@ -145,7 +153,15 @@ class LoopVolumes:
 
     def _copy_from(self, legacy: Volume, mountpoint: Path) -> None:
         """Copy the data of an earlier Docker volume in (inside a container: the host does not
-        read the tenant's files), then remove that volume."""
+        read the tenant's files), then remove that volume (and the stopped containers that still
+        name it). The Space's containers that use it are stopped first: nothing writes to it during
+        the copy (a short gap, once)."""
+        try:
+            users = self.client.containers.list(all=True, filters={"volume": legacy.name})
+            for user in users:
+                user.stop(timeout=10)
+        except docker.errors.DockerException as exc:
+            raise BackendError(f"could not stop the containers using {legacy.name}: {exc}") from exc
         try:
             self.client.containers.run(
                 self.helper_image, ["-c", "cp -a /from/. /to/"], entrypoint=["sh"], user="0", network_mode="none",
@@ -157,5 +173,10 @@ class LoopVolumes:
             raise BackendError(f"could not copy the earlier /data volume in (does it fit the tier?): {exc.stderr!r:.300}") from exc
         except docker.errors.DockerException as exc:
             raise BackendError(f"could not copy the earlier /data volume in: {exc}") from exc
-        legacy.remove(force=True)
+        try:
+            for user in users:
+                user.remove(force=True, v=True)
+            legacy.remove(force=True)
+        except docker.errors.DockerException as exc:
+            raise BackendError(f"could not remove the earlier /data volume {legacy.name}: {exc}") from exc
         log.info("moved the data of the volume %s into its file system", legacy.name)
