@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     storage_medium_gb: int = Field(default=150, ge=1)
     storage_large_gb: int = Field(default=1000, ge=1)
     space_network: str = "spaces"
+    backend: str = "docker"  # the runtime backend (worker/backends): every worker process uses this one
     # Debian's docker.io client: BuildKit built in (Docker Spaces' build-time secrets need it).
     docker_cli: str = "/usr/bin/docker"
     builders: int = Field(default=2, ge=1, le=32)

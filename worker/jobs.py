@@ -43,7 +43,7 @@ MIN_SLICE = 0.5  # the shortest slice of a deploy's wait (several health checks)
 
 
 def backend() -> RuntimeBackend:
-    return get_backend(os.environ.get("SPACES_BACKEND", "docker"))
+    return get_backend()
 
 
 def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:

@@ -283,7 +283,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings, r = get_settings(), store.get_redis()
-    backend = get_backend(os.environ.get("SPACES_BACKEND", "docker"))
+    backend = get_backend()
     # On SIGTERM, leave through the finally blocks so the pass lock is released.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:

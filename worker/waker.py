@@ -73,7 +73,7 @@ def space_for_host(host: str) -> dict | None:
 
 @functools.cache
 def backend() -> RuntimeBackend:
-    return get_backend("docker")
+    return get_backend()
 
 
 def _wake_blocking(space_id: str) -> str:

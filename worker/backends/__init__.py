@@ -6,13 +6,16 @@ To add one, subclass :class:`worker.backends.base.RuntimeBackend` and register i
 
 from __future__ import annotations
 
+from core.settings import get_settings
 from worker.backends.base import Instance, RunSpec, RuntimeBackend
 from worker.backends.docker import DockerBackend
 
 BACKENDS: dict[str, type[RuntimeBackend]] = {DockerBackend.name: DockerBackend}
 
 
-def get_backend(name: str = "docker") -> RuntimeBackend:
+def get_backend(name: str | None = None) -> RuntimeBackend:
+    """The backend named ``name``, else the platform's (``Settings.backend``)."""
+    name = name or get_settings().backend
     try:
         return BACKENDS[name]()
     except KeyError:
