@@ -29,13 +29,14 @@ HEARTBEAT_TTL = 30
 
 
 class UsageRecorder:
-    def __init__(self, r: redis.Redis, runtime: RuntimeBackend, settings: Settings) -> None:
+    def __init__(self, r: redis.Redis, runtime: RuntimeBackend, settings: Settings, *, thread: bool = True) -> None:
         self.r, self.runtime, self.settings = r, runtime, settings
         self.previous: dict[str, tuple[float, int]] = {}  # instance id -> (monotonic time, CPU ns)
         self.image_sizes: dict[str, int | None] = {}
         self.disk: dict[str, tuple[float, dict]] = {}  # instance id -> (monotonic time measured, figures)
         self.latest: tuple[list[dict], dict[str, tuple[str, str]]] = ([], {})
-        threading.Thread(target=self._loop, daemon=True, name="usage").start()
+        if thread:  # tests call sample() themselves
+            threading.Thread(target=self._loop, daemon=True, name="usage").start()
 
     def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
         """Called every monitor tick: note the heartbeat and hand over the tick's view (no Docker calls here)."""

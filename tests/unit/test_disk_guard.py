@@ -78,7 +78,7 @@ def serving(redis_db: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def sample(r: redis.Redis, fake: FakeBackend) -> dict:
-    recorder = UsageRecorder(r, fake, get_settings())
+    recorder = UsageRecorder(r, fake, get_settings(), thread=False)
     spaces = store.list_spaces(r)
     recorder.sample(spaces, fake.states())
     return {k: json.loads(v) for k, v in r.hgetall(keys.SPACE_USAGE).items()}
