@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 LOCK = "spaces:lock:reconcile"
 LOCK_TTL = 180  # a pass killed without cleanup blocks others for at most this long
+LOST_AFTER = 15.0  # seconds after its request before a build or deploy without a live job counts as lost
 LOCK_WAIT = 200  # a one-shot pass (make up) waits this long for a running one
 
 
@@ -212,6 +213,11 @@ def resume_abandoned(r: redis.Redis, space: dict) -> None:
     else:
         return
     if job_alive(build.get(field, "")):
+        return
+    # A job queued a moment ago may not have its id recorded yet (it is written after the job is
+    # queued): only a build or deploy asked for a while ago is taken for lost.
+    asked = build.get("queued_at") if field == "build_job" else build.get("deploy_requested_at") or build.get("finished_at")
+    if time.time() - float(asked or 0) < LOST_AFTER:
         return
     fresh = store.get_space(r, space["id"]) or {}
     if fresh.get("stage") != space["stage"] or fresh.get("latest_build") != build["id"]:

@@ -5,6 +5,7 @@ is left running, and whether the route is private."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -314,3 +315,20 @@ def test_many_hanging_apps_of_one_owner_hold_the_worker_no_longer_than_one(redis
     for i in range(8):
         assert store.require_space(redis_db, f"mallory/stuck-{i}")["stage"] == Stage.RUNTIME_ERROR.value
     assert redis_db.zcard(keys.owner_waits("mallory")) == 0, "ended waits are not counted"
+
+
+def test_a_deploy_queued_a_moment_ago_is_not_taken_for_lost(redis_db, backend):
+    """The builder marks a build succeeded, then queues its deploy and records the job's id: a
+    reconcile pass in between must not queue a second deploy (two deploys raced each other and
+    restarted a Space under a test's feet); one asked for a while ago without a live job is lost."""
+    from worker.reconcile import LOST_AFTER, resume_abandoned
+
+    build_id = built(redis_db, "ann/demo", "img:v1")
+    store.set_stage(redis_db, "ann/demo", Stage.BUILDING)
+    queue = Queue(keys.QUEUE_RUNS, connection=redis.Redis.from_url(get_settings().redis_url))
+    store.update_build(redis_db, build_id, finished_at=str(time.time()))
+    resume_abandoned(redis_db, store.require_space(redis_db, "ann/demo"))
+    assert queue.count == 0
+    store.update_build(redis_db, build_id, finished_at=str(time.time() - LOST_AFTER - 1))
+    resume_abandoned(redis_db, store.require_space(redis_db, "ann/demo"))
+    assert queue.count == 1

@@ -114,3 +114,27 @@ def test_a_growth_that_failed_is_tried_again_on_the_next_start(volumes, monkeypa
     volumes.ensure("spaces-data-ann--x", 2)  # the file is already 2 "GiB": the file system is grown anyway
     assert volumes.usage("spaces-data-ann--x")[1] > 100 * MIB
     assert (folder / "keep").read_text() == "marker"
+
+
+def test_a_file_system_still_held_elsewhere_is_not_touched(volumes, monkeypatch):
+    """Growing unmounted waits until no loop device holds the file: a stopped container's mounts
+    go a moment after it, and checking or resizing a file system the kernel still has mounted
+    would corrupt it (seen once on CI)."""
+    monkeypatch.setattr("worker.backends.volumes.GIB", 64 * MIB)
+    folder = Path(volumes.ensure("spaces-data-ann--x", 1)["Source"])
+    (folder / "keep").write_text("marker")
+    real_run = subprocess.run
+
+    def run(argv, **kwargs):  # the online resize is refused, as in this sandbox
+        if argv[0] == "resize2fs" and argv[1].startswith("/dev/"):
+            return subprocess.CompletedProcess(argv, 1, "", "Permission denied to resize filesystem")
+        if argv[0] == "e2fsck":
+            raise AssertionError("checked a file system that was still held")
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr("worker.backends.volumes.subprocess.run", run)
+    monkeypatch.setattr(LoopVolumes, "_detached", lambda self, image, timeout=30.0: False)
+    with pytest.raises(BackendError, match="still in use"):
+        volumes.ensure("spaces-data-ann--x", 2)
+    volumes.mount("spaces-data-ann--x")
+    assert (folder / "keep").read_text() == "marker"

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,11 +130,26 @@ class LoopVolumes:
             log.info("growing %s while mounted failed (%s); growing it unmounted", name, online.stderr.strip()[-200:])
             release()
             _run(["umount", str(mountpoint)], "unmount the /data file system to grow it")
+            # Checked and grown only once nothing holds it: a stopped container's mounts go a moment
+            # after it; touching a file system the kernel still has mounted would corrupt it.
+            if not self._detached(image):
+                raise BackendError(f"the /data file system {name} is still in use; its growth is tried again at the next start")
             # 1: errors were found and corrected, which is fine to grow on.
             _run(["e2fsck", "-f", "-p", str(image)], "check the /data file system before growing it", ok=(0, 1))
             _run(["resize2fs", str(image)], "grow the /data file system")
             self.mount(name)
         log.info("grew the /data file system %s to %d GiB", name, size_gb)
+
+    def _detached(self, image: Path, timeout: float = 30.0) -> bool:
+        """True once no loop device is attached to ``image`` (waits up to ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            attached = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True, timeout=30, check=False)
+            if attached.returncode == 0 and not attached.stdout.strip():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
 
     def drop(self, name: str) -> None:
         """Unmount and delete the file system and everything in it."""
