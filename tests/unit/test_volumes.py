@@ -133,8 +133,13 @@ def test_a_file_system_still_held_elsewhere_is_not_touched(volumes, monkeypatch)
         return real_run(argv, **kwargs)
 
     monkeypatch.setattr("worker.backends.volumes.subprocess.run", run)
-    monkeypatch.setattr(LoopVolumes, "_detached", lambda self, image, timeout=30.0: False)
+    held = [True]
+    real_detached = LoopVolumes._detached
+    monkeypatch.setattr(LoopVolumes, "_detached", lambda self, image, timeout=30.0: not held[0] and real_detached(self, image))
     with pytest.raises(BackendError, match="still in use"):
         volumes.ensure("spaces-data-ann--x", 2)
+    with pytest.raises(BackendError, match="still in use elsewhere"):
+        volumes.mount("spaces-data-ann--x")  # no second loop device on a file still held
+    held[0] = False
     volumes.mount("spaces-data-ann--x")
     assert (folder / "keep").read_text() == "marker"

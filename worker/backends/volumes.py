@@ -110,6 +110,10 @@ class LoopVolumes:
             return
         mountpoint.mkdir(mode=0, exist_ok=True)
         os.chmod(mountpoint, 0)  # unmounted, the folder lets no app write anything onto the host
+        # Never a second loop device on the same file (two mounts of one ext4 would corrupt it): one
+        # still attached (held by a container that is going away) is waited for.
+        if not self._detached(image):
+            raise BackendError(f"the /data file system {name} is still in use elsewhere; try again in a moment")
         _run(["mount", "-o", MOUNT_OPTIONS, str(image), str(mountpoint)], "mount the /data file system")
 
     def _smaller_than(self, name: str, size_gb: int) -> bool:
