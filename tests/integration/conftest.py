@@ -21,6 +21,9 @@ EXCLUSIVE = frozenset({
     "test_down_up.py",  # make down, then make up
     "test_kill9.py",  # kill -9 of platform processes mid-deploy
     "test_push_to_url.py",  # restarts services and checks make up's pid files
+    # One-shot reconcile passes (as at make up) act on every Space: one started again the exited
+    # container of another test's app that had just crashed, before the monitor recorded the crash.
+    "test_reconcile.py",
     "test_supervision.py",  # kill -9 of each platform process, supervisord's restarts
 })
 
