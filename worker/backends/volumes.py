@@ -63,11 +63,6 @@ class LoopVolumes:
     def exists(self, name: str) -> bool:
         return self.paths(name)[0].exists()
 
-    def size(self, name: str) -> int:
-        """Bytes the file system may hold (its file's apparent size); 0 if there is none."""
-        image, _ = self.paths(name)
-        return image.stat().st_size if image.exists() else 0
-
     def usage(self, name: str) -> tuple[int, int] | None:
         """``(bytes used, bytes in all)`` of the mounted file system, or None if it is not mounted."""
         _, mountpoint = self.paths(name)
