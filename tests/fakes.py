@@ -12,7 +12,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from worker.backends.base import Instance, RunSpec, RuntimeBackend
+import pytest
+
+import worker.backends
+from worker.backends.base import Capability, Instance, RunSpec, RuntimeBackend
 from worker.diskuse import DiskUse
 
 
@@ -78,6 +81,7 @@ class FakeBackend(RuntimeBackend):
     """A runtime backend kept in memory. ``apps`` maps an image to how its app behaves."""
 
     name = "fake"
+    capabilities = frozenset(Capability)
 
     def __init__(self, server: AppServer) -> None:
         self.server = server
@@ -140,3 +144,11 @@ class FakeBackend(RuntimeBackend):
 
     def of(self, space_id: str) -> list[Instance]:
         return [i for i in self.instances.values() if i.space_id == space_id]
+
+
+def use_backend(monkeypatch: pytest.MonkeyPatch, fake: RuntimeBackend) -> None:
+    """Run container Spaces on ``fake`` (static ones stay on the real static backend), for one test."""
+    real = worker.backends.get_backend
+    monkeypatch.setitem(worker.backends.BACKENDS, fake.name, type(fake))
+    monkeypatch.setattr(worker.backends, "get_backend",
+                        lambda name=None: real(name) if name == worker.backends.StaticBackend.name else fake)

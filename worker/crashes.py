@@ -21,9 +21,9 @@ from core.hardware import space_limits
 from core.queues import enqueue_crash_restart
 from core.settings import Settings, get_settings
 from core.stages import Stage
-from worker.backends import RuntimeBackend
+from worker.backends import RuntimeBackend, backend_for, runtime_of, serving_fields
 from worker.health import failure_reason
-from worker.jobs import OWNER_STAGES, backend, route_to, space_lock, try_space_lock
+from worker.jobs import OWNER_STAGES, route_to, space_lock, try_space_lock
 from worker.sleep import bring_up, instance_of, route_to_waker
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class CrashWatcher:
             if stage == Stage.RUNTIME_ERROR and restart_at and restart_at != PENDING and float(restart_at) <= now:
                 store.update_space(self.r, space["id"], restart_at=PENDING)
                 enqueue_crash_restart(self.r, space["id"])
-            elif stage.is_serving and space.get("instance") and space.get("sdk") != "static" and not restart_at:
+            elif stage.is_serving and space.get("instance") and runtime_of(space) == self.backend.name and not restart_at:
                 if states.get(space["instance"], ("gone", ""))[0] not in ALIVE:
                     self._crashed(space)
                 elif int(space.get("crash_count") or 0) and now - float(space.get("updated_at") or now) > STABLE_AFTER:
@@ -93,16 +93,16 @@ class CrashWatcher:
 def restart_crashed(space_id: str) -> None:
     """RQ entry point: start a crashed Space's container again and route visitors back to it."""
     settings, r = get_settings(), store.get_redis()
-    runtime = backend()
     with space_lock(r, space_id, settings.startup_timeout + 120):
         space = store.get_space(r, space_id)
         if not space or space.get("restart_at") != PENDING or space.get("stage") != Stage.RUNTIME_ERROR.value:
             return
+        runtime = backend_for(r, space)
         try:
             inst, _ = bring_up(r, runtime, space, settings, instance_of(runtime, space))
-            route_to(r, space_id, inst.target)
+            route_to(r, space_id, inst.target, root_path=inst.root_path)
         except SpacesError as exc:
             record_crash(r, space, exc.message, settings)
             return
-        store.set_stage(r, space_id, Stage.RUNNING, instance=inst.id, target=inst.target, restart_at="", unless=OWNER_STAGES)
+        store.set_stage(r, space_id, Stage.RUNNING, **serving_fields(runtime, inst), restart_at="", unless=OWNER_STAGES)
         log.info("%s restarted after a crash (attempt %s)", space_id, space.get("crash_count"))

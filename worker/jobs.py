@@ -5,7 +5,7 @@ answers HTTP is the route switched and confirmed by Traefik; then the old contai
 and removed. If the new one fails, the old one keeps serving and the stage says why
 (``RUNTIME_ERROR``). The wait for a new app is cut into slices (``deploy_wait_slice``): one
 that has not answered by the end of a slice waits on in a new job at the back of the queue.
-Static Spaces switch their site link on the shared static server instead.
+Static Spaces go the same way on the static backend (its start publishes the site and checks it).
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from core.queues import enqueue_deploy_wait
 from core.settings import Settings, get_settings
 from core.stages import DeployState, Stage
 from proxy.routes import delete_space_route, write_space_route
-from worker import static_host
-from worker.backends import RunSpec, RuntimeBackend, get_backend
+from worker.backends import Instance, RunSpec, RuntimeBackend, all_backends, backend_for_build, serving_fields
 from worker.health import wait_drained, wait_healthy
 
 log = logging.getLogger(__name__)
@@ -40,10 +39,6 @@ DRAIN_SECONDS = 30.0  # longest an old version may finish its in-flight requests
 # Stages only the owner's acts set (pause, delete): a worker finishing something never writes over them.
 OWNER_STAGES = (Stage.PAUSED, Stage.DELETING)
 MIN_SLICE = 0.5  # the shortest slice of a deploy's wait (several health checks)
-
-
-def backend() -> RuntimeBackend:
-    return get_backend()
 
 
 def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:
@@ -73,13 +68,18 @@ def run_spec(space: dict, build: dict, settings: Settings, r: redis.Redis) -> Ru
     return RunSpec(
         space_id=space["id"],
         build_id=build["id"],
-        image=build["image"],
+        image=build.get("image", ""),
         app_port=int(build.get("app_port", 7860)),
         env={**envvars.environment(r, space["id"]), **space_env(space, build, settings)},
         memory_mb=space_limits(space, settings).memory_mb,
         cpus=space_limits(space, settings).cpus,
         pids=space_limits(space, settings).pids,
         storage_gb=storage_gb(space.get("storage"), settings),
+        host=settings.space_host(space["subdomain"]),
+        site=space["subdomain"],
+        files=build.get("release", ""),
+        app_dir=build.get("app_dir", "."),
+        index=build.get("index", "index.html"),
     )
 
 
@@ -90,14 +90,10 @@ def route_to(r: redis.Redis, space_id: str, target: str, *, root_path: str | Non
     write_space_route(r, space_id, target, root_path=root_path)
 
 
-def static_root_path(build: dict) -> str | None:
-    return None if build.get("index", "index.html") == "index.html" else f"/{build['index']}"
-
-
 def retire_others(runtime: RuntimeBackend, space_id: str, keep: str | None) -> None:
     """Stop and remove every instance of the Space except ``keep``, each once the requests it was
     serving have ended (at most DRAIN_SECONDS)."""
-    others = [i for i in runtime.list_instances() if i.space_id == space_id and i.id != keep]
+    others = [i for i in runtime.instances_of(space_id) if i.id != keep]
     for inst in others:
         if inst.target and not wait_drained(inst.target, timeout=DRAIN_SECONDS):
             log.info("%s: instance %s still had open connections after %.0f s; stopping it", space_id, inst.id[:12], DRAIN_SECONDS)
@@ -177,7 +173,7 @@ def continue_deploy(space_id: str, build_id: str, instance_id: str) -> None:
 
 def _continue(r: redis.Redis, space_id: str, build_id: str, instance_id: str, settings: Settings) -> None:
     space, build = store.get_space(r, space_id), store.get_build(r, build_id)
-    runtime = backend()
+    runtime = backend_for_build(build or {})
     if build is None:
         runtime.remove(instance_id)
         return
@@ -222,7 +218,7 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
         return
     if space.get("stage") == Stage.PAUSED.value and float(space.get("paused_at") or 0) > float(build.get("deploy_requested_at") or 0):
         # Paused after this deploy was asked for (a restart of a paused Space is asked for after its pause).
-        _stop(r, backend(), space_id, build_id, "", "the Space was paused after this restart was asked for")
+        _stop(r, backend_for_build(build), space_id, build_id, "", "the Space was paused after this restart was asked for")
         return
     serving = bool(space.get("running_build")) and Stage(space["stage"]).is_serving
     # A restart of a paused Space (asked for after the pause, as checked above) resumes it; any other
@@ -230,19 +226,11 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
     resuming = space.get("stage") == Stage.PAUSED.value
     if not store.set_stage(r, space_id, Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING, build_id=build_id,
                            unless=(Stage.DELETING,) if resuming else OWNER_STAGES):
-        _stop(r, backend(), space_id, build_id, "", "the Space was paused or deleted")
+        _stop(r, backend_for_build(build), space_id, build_id, "", "the Space was paused or deleted")
         return
     store.update_build(r, build_id, deploy="starting", instance="")
     store.append_log(r, build_id, "===== Application Startup =====")
-    runtime = backend()
-    if build.get("kind") == "static":
-        try:
-            target = _start_static(r, space, build, settings)
-        except SpacesError as exc:
-            _fail(r, space_id, build_id, exc)
-            return
-        _serve(r, space, build, "", target, settings, runtime)
-        return
+    runtime = backend_for_build(build)
     try:
         instance = runtime.start(run_spec(space, build, settings, r))
     except SpacesError as exc:
@@ -260,9 +248,12 @@ def _wait_and_serve(r: redis.Redis, space: dict, build: dict, instance_id: str, 
     started = float(build.get("deploy_started") or time.time())
     try:
         inst = runtime.poll(instance_id)
-        seconds = wait_healthy(runtime, instance_id, inst.target if inst else "", timeout=startup,
-                               memory_mb=space_limits(space, settings).memory_mb, started=started,
-                               for_at_most=wait_slice(r, space["id"], build["id"], started + startup, settings))
+        if inst is not None and inst.running and inst.ready:  # its start checked that it answers
+            seconds: float | None = time.time() - started
+        else:
+            seconds = wait_healthy(runtime, instance_id, inst.target if inst else "", timeout=startup,
+                                   memory_mb=space_limits(space, settings).memory_mb, started=started,
+                                   for_at_most=wait_slice(r, space["id"], build["id"], started + startup, settings))
         if seconds is None:
             enqueue_deploy_wait(r, space["id"], build["id"], instance_id)
             return
@@ -273,13 +264,13 @@ def _wait_and_serve(r: redis.Redis, space: dict, build: dict, instance_id: str, 
         if why := _stop_reason(store.get_space(r, space["id"]), build["id"]):  # paused or deleted while it started
             _stop(r, runtime, space["id"], build["id"], instance_id, why)
             return
-        route_to(r, space["id"], inst.target)
+        route_to(r, space["id"], inst.target, root_path=inst.root_path)
     except SpacesError as exc:
         end_wait(r, space["id"], build["id"])
         runtime.remove(instance_id)
         _fail(r, space["id"], build["id"], exc)
         return
-    _serve(r, space, build, inst.id, inst.target, settings, runtime)
+    _serve(r, space, build, inst, settings, runtime)
 
 
 def wait_slice(r: redis.Redis, space_id: str, build_id: str, deadline: float, settings: Settings) -> float:
@@ -310,15 +301,14 @@ def _fail(r: redis.Redis, space_id: str, build_id: str, exc: SpacesError) -> Non
     metrics.inc(r, "spaces_deploys_total", result="failed")
 
 
-def _serve(r: redis.Redis, space: dict, build: dict, instance_id: str, target: str, settings: Settings,
+def _serve(r: redis.Redis, space: dict, build: dict, inst: Instance, settings: Settings,
            runtime: RuntimeBackend) -> None:
-    """Record that ``instance_id`` (empty for a static Space) serves at ``target``; retire the rest."""
+    """Record that ``inst`` serves the Space; retire the rest."""
     space_id, build_id = space["id"], build["id"]
     # Logged before the stage changes: whoever sees RUNNING (a waiting push) finds the line there.
     store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
     if not store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="",
-                           crash_count="0", restart_at="", instance=instance_id, target=target,
-                           unless=OWNER_STAGES):
+                           crash_count="0", restart_at="", **serving_fields(runtime, inst), unless=OWNER_STAGES):
         # Paused (or deleted) just now: the pause job, queued behind this one, stops what runs.
         log.info("deploy %s of %s: the Space was paused or deleted as its app came up; not serving it", build_id, space_id)
         store.append_log(r, build_id, "===== Deploy stopped: the Space was paused or deleted =====")
@@ -326,18 +316,10 @@ def _serve(r: redis.Redis, space: dict, build: dict, instance_id: str, target: s
         return
     store.update_build(r, build_id, deploy="running")
     metrics.inc(r, "spaces_deploys_total", result="running")
-    retire_others(runtime, space_id, keep=instance_id or None)
+    for each in all_backends():  # a Space whose SDK changed (static <-> container) ran on the other one
+        retire_others(each, space_id, keep=inst.id)
     if not (store.get_space(r, space_id) or {}).get("storage") and runtime.has_storage(space_id):
         runtime.drop_storage(space_id)  # the owner deleted the Space's storage; this deploy runs without it
-
-
-def _start_static(r: redis.Redis, space: dict, build: dict, settings: Settings) -> str:
-    """Publish the site and route to it; returns the static server's URL."""
-    target = static_host.ensure_server(settings)
-    static_host.publish(settings, space["subdomain"], build["release"], build.get("app_dir", "."))
-    static_host.check_site(target, settings.space_host(space["subdomain"]), build.get("index", "index.html"))
-    route_to(r, space["id"], target, root_path=static_root_path(build))
-    return target
 
 
 def delete_space(space_id: str) -> None:
@@ -348,13 +330,12 @@ def delete_space(space_id: str) -> None:
     if space is None:
         return
     with space_lock(r, space_id, 600):
-        runtime = backend()
-        for inst in runtime.list_instances():
-            if inst.space_id == space_id:
+        for runtime in all_backends():
+            for inst in runtime.instances_of(space_id):
                 runtime.remove(inst.id)
         delete_space_route(r, space_id, space["subdomain"])
-        static_host.unpublish(settings, space["subdomain"])
-        runtime.forget(space_id)
+        for runtime in all_backends():
+            runtime.forget(space_id)
         shutil.rmtree(settings.repos_dir / f"{space_id}.git", ignore_errors=True)
         store.purge_space(r, space_id)
     log.info("deleted Space %s", space_id)

@@ -14,9 +14,9 @@ from typing import Protocol
 
 from core import store
 from core.settings import get_settings
+from worker.backends import get_backend
 from worker.crashes import CrashWatcher
 from worker.disk import DiskRecorder
-from worker.jobs import backend
 from worker.runlogs import RunLogCollector
 from worker.sleeper import Sleeper
 from worker.usage import UsageRecorder
@@ -32,9 +32,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings, r = get_settings(), store.get_redis()
-    runtime = backend()
+    runtime = get_backend()
     checks: list[Check] = [CrashWatcher(r, runtime, settings), Sleeper(r, runtime, settings), RunLogCollector(r, runtime),
-              UsageRecorder(r, runtime, settings), DiskRecorder(r)]
+              UsageRecorder(r, runtime, settings), DiskRecorder(r, runtime)]
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:
         try:  # one look at the records and the containers per tick, shared by every check

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import time
@@ -38,9 +37,8 @@ from proxy.routes import (
     space_route_name,
     sync_space_privacy,
 )
-from worker import static_host
-from worker.backends import RuntimeBackend, get_backend
-from worker.jobs import holder_dead, route_to, static_root_path, try_space_lock
+from worker.backends import Capability, RuntimeBackend, all_backends, backend_for, serving_fields
+from worker.jobs import holder_dead, route_to, try_space_lock
 from worker.sleep import (
     TIER_PAUSED,
     TIER_STOPPED,
@@ -79,8 +77,7 @@ def sent_to_waker(space: dict | None) -> bool:
     return space is not None and bool(space.get("running_build")) and space.get("stage") in (Stage.SLEEPING.value, Stage.PAUSED.value)
 
 
-def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *,
-                    revive_stopped: bool = True) -> None:
+def reconcile_space(r: redis.Redis, space: dict, settings: Settings, *, revive_stopped: bool = True) -> None:
     if not wants_running(space) and not sent_to_waker(space):
         return
     # Under the lock, as it is then (a deploy may have switched it); a Space being deployed or
@@ -89,37 +86,13 @@ def reconcile_space(r: redis.Redis, backend: RuntimeBackend, space: dict, settin
         if current is None:
             return  # the lock is taken, or the Space is gone
         if wants_running(current):
-            _repair(r, backend, current, settings, revive_stopped=revive_stopped)
-        elif sent_to_waker(current) and current.get("sdk") != "static":
-            _repair_resting(r, backend, current, settings)
+            _repair(r, backend_for(r, current), current, settings, revive_stopped=revive_stopped)
+        elif sent_to_waker(current):
+            _repair_resting(r, backend_for(r, current), current, settings)
 
 
 def _repair(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *, revive_stopped: bool) -> None:
-    build = store.get_build(r, space["running_build"]) or {}
-    if build.get("kind") == "static":
-        _repair_static(r, space, build, settings)
-    else:
-        _repair_container(r, backend, space, settings, revive_stopped=revive_stopped)
-
-
-def _repair_static(r: redis.Redis, space: dict, build: dict, settings: Settings) -> None:
-    try:
-        target = static_host.ensure_server(settings)
-        wanted = os.path.relpath(os.path.join(build["release"], build.get("app_dir", ".")), settings.static_dir / "sites")
-        if static_host.published_release(settings, space["subdomain"]) != wanted:
-            log.info("reconcile: republishing the files of %s", space["id"])
-            static_host.publish(settings, space["subdomain"], build["release"], build.get("app_dir", "."))
-        if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != target:
-            log.info("reconcile: repairing the route of %s", space["id"])
-            route_to(r, space["id"], target, root_path=static_root_path(build))
-            store.update_space(r, space["id"], target=target)
-    except SpacesError as exc:
-        log.warning("reconcile: static Space %s cannot be served: %s", space["id"], exc.detail)
-
-
-def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *,
-                      revive_stopped: bool) -> None:
-    mine = [i for i in backend.list_instances() if i.space_id == space["id"]]
+    mine = backend.instances_of(space["id"])
     starting = starting_instance(r, space)  # a version whose deploy waits for its app: not serving yet
     serving = [i for i in mine if i.build_id == space["running_build"] and i.id != starting]
     # The recorded instance if it is there, else any of the serving build (e.g. after a lost record).
@@ -127,7 +100,7 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
     for stale in (i for i in mine if (inst is None or i.id != inst.id) and i.id != starting):
         log.info("reconcile: removing instance %s of %s (left by an old or interrupted deploy)", stale.id[:12], space["id"])
         backend.remove(stale.id)
-    if inst is not None and not inst.running and not revive_stopped:
+    if inst is not None and not inst.running and not revive_stopped and backend.can(Capability.CRASHES):
         return  # an app that exited while serving crashed: the monitor reports and restarts it (worker.crashes)
     try:
         # Paused by a sleep that did not finish, stopped, or missing: thaw, start or recreate it.
@@ -136,9 +109,10 @@ def _repair_container(r: redis.Redis, backend: RuntimeBackend, space: dict, sett
             log.info("reconcile: %s serves again (its instance was %s)", space["id"], how)
         if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != inst.target:
             log.info("reconcile: repairing the route of %s", space["id"])
-            route_to(r, space["id"], inst.target)
-        if space.get("instance") != inst.id or space.get("target") != inst.target:
-            store.update_space(r, space["id"], instance=inst.id, target=inst.target)
+            route_to(r, space["id"], inst.target, root_path=inst.root_path)
+        wanted = serving_fields(backend, inst)
+        if any(space.get(k) != v for k, v in wanted.items()):
+            store.update_space(r, space["id"], **wanted)
     except SpacesError as exc:
         message = envvars.mask(exc.message, envvars.secret_values(r, space["id"]))
         log.warning("reconcile: %s cannot be brought back: %s", space["id"], message)
@@ -169,7 +143,7 @@ def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: dict, settin
         if inst is None or not inst.paused:  # stopped meanwhile (make down, a reboot): waking takes a start
             store.update_space(r, space["id"], sleep_tier=TIER_STOPPED)
     if space["stage"] == Stage.PAUSED.value:
-        park(r, backend, space, settings)
+        park(r, space, settings)
 
 
 STARTING = {Stage.APP_STARTING.value, Stage.RUNNING_APP_STARTING.value}
@@ -250,8 +224,7 @@ def remove_orphan_routes(r: redis.Redis) -> None:
             routes.delete_route(name)
 
 
-def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, *, wait: float = 0,
-                   revive_stopped: bool = True) -> bool:
+def reconcile_once(r: redis.Redis, settings: Settings, *, wait: float = 0, revive_stopped: bool = True) -> bool:
     """One pass; returns False if another reconciler held the lock for ``wait`` seconds.
     ``revive_stopped=False`` (the periodic passes) leaves exited containers of serving Spaces to the
     monitor, which records why they stopped; the pass at ``make up`` starts them itself."""
@@ -264,14 +237,15 @@ def reconcile_once(r: redis.Redis, backend: RuntimeBackend, settings: Settings, 
             try:
                 release_dead_locks(r, space)
                 resume_abandoned(r, space)
-                reconcile_space(r, backend, space, settings, revive_stopped=revive_stopped)
+                reconcile_space(r, space, settings, revive_stopped=revive_stopped)
                 repair_privacy(r, space)
             except Exception:  # one Space's surprise must not leave the others unrepaired
                 log.exception("reconcile: repairing %s failed; the pass goes on with the other Spaces", space.get("id"))
-        for inst in backend.list_instances():
-            if inst.space_id and store.get_space(r, inst.space_id) is None:
-                log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)
-                backend.remove(inst.id)
+        for backend in all_backends():
+            for inst in backend.list_instances():
+                if inst.space_id and store.get_space(r, inst.space_id) is None:
+                    log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)
+                    backend.remove(inst.id)
         remove_orphan_routes(r)
         if stopped := stop_orphan_git_backends(settings.repos_dir):
             log.warning("reconcile: stopped %d git http-backend(s) left behind by a controller that is gone", stopped)
@@ -289,13 +263,12 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings, r = get_settings(), store.get_redis()
-    backend = get_backend()
     # On SIGTERM, leave through the finally blocks so the pass lock is released.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     while True:
         try:
             one_shot = args.interval <= 0
-            done = reconcile_once(r, backend, settings, wait=LOCK_WAIT if one_shot else 0, revive_stopped=one_shot)
+            done = reconcile_once(r, settings, wait=LOCK_WAIT if one_shot else 0, revive_stopped=one_shot)
             if not done and args.interval <= 0:
                 log.warning("another reconciler held the lock for %s s; this pass was skipped", LOCK_WAIT)
         except Exception:  # the loop must outlive any one failed pass

@@ -24,9 +24,9 @@ from core.hardware import space_limits
 from core.settings import Settings, get_settings
 from core.stages import Stage
 from proxy.routes import RedisRouteTable, space_route_name, write_space_route
-from worker.backends import Instance, RuntimeBackend
+from worker.backends import Capability, Instance, RuntimeBackend, all_backends, backend_for, can, serving_fields
 from worker.health import wait_healthy
-from worker.jobs import OWNER_STAGES, backend, run_spec, space_lock
+from worker.jobs import OWNER_STAGES, run_spec, space_lock
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ def idle_since(space: dict) -> float:
 
 
 def sleeps(space: dict) -> bool:
-    """Only container Spaces sleep; a static Space costs a symlink on a shared server."""
-    return bool(space.get("running_build")) and space.get("sdk") != "static" and bool(space.get("instance"))
+    """Only Spaces whose backend can freeze and stop them sleep (a static Space costs a symlink on a shared server)."""
+    return bool(space.get("running_build")) and bool(space.get("instance")) and can(space, Capability.SLEEP)
 
 
 def route_to_waker(r: redis.Redis, space: dict, settings: Settings) -> None:
@@ -81,36 +81,41 @@ def deepen_sleep(r: redis.Redis, backend: RuntimeBackend, space: dict) -> None:
 def bring_up(
     r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, inst: Instance | None,
 ) -> tuple[Instance, str]:
-    """Make ``inst``, the serving build's container (None if there is none), run and answer: thaw
-    it, start it, or create one. Returns the instance and how (``paused``, ``stopped``, ``missing``
-    or ``running``)."""
+    """Make ``inst``, the serving build's instance (None if there is none), run and answer: thaw
+    it, start it, or create one (a backend that cannot sleep starts a new one). Returns the
+    instance and how (``paused``, ``stopped``, ``missing`` or ``running``)."""
     build = store.get_build(r, space["running_build"])
     if build is None:
         raise SpacesError(f"build {space['running_build']} of {space['id']} is gone")
-    if inst is not None and inst.paused:
+    sleeps = backend.can(Capability.SLEEP)
+    if inst is not None and inst.paused and sleeps:
         inst = backend.unpause(inst.id)
         if inst.running and inst.target:
             return inst, TIER_PAUSED
     if inst is not None and inst.running and inst.target:
         how = "running"  # e.g. started by a wake whose process died: it may still be starting
-    elif inst is not None:
+    elif inst is not None and sleeps:
         how, inst = TIER_STOPPED, backend.resume(inst.id)
     else:
-        how, inst = "missing", backend.start(run_spec(space, build, settings, r))
+        how = "missing" if inst is None else TIER_STOPPED
+        inst = backend.start(run_spec(space, build, settings, r))
+    if inst.ready:
+        return inst, how
     wait_healthy(backend, inst.id, inst.target,
                  timeout=float(build.get("startup_seconds", settings.startup_timeout)),
                  memory_mb=space_limits(space, settings).memory_mb)
     return inst, how
 
 
-def park(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
-    """An owner-paused Space: visitors go to the waker (which says so) and no container runs."""
+def park(r: redis.Redis, space: dict, settings: Settings) -> None:
+    """An owner-paused Space: visitors go to the waker (which says so) and nothing of it runs."""
     if space.get("running_build"):
         route_to_waker(r, space, settings)
-    for inst in backend.list_instances():
-        if inst.space_id == space["id"] and inst.running:
-            log.info("stopping %s, paused by its owner", space["id"])
-            backend.stop(inst.id, timeout=5)
+    for backend in all_backends():
+        for inst in backend.instances_of(space["id"]):
+            if inst.running:
+                log.info("stopping %s, paused by its owner", space["id"])
+                backend.stop(inst.id, timeout=5)
 
 
 def pause_space(space_id: str) -> None:
@@ -119,15 +124,16 @@ def pause_space(space_id: str) -> None:
     with space_lock(r, space_id, 120):
         space = store.get_space(r, space_id)
         if space is not None and space.get("stage") == Stage.PAUSED.value:
-            park(r, backend(), space, settings)
+            park(r, space, settings)
 
 
-def wake(r: redis.Redis, backend: RuntimeBackend, space_id: str, settings: Settings) -> str:
+def wake(r: redis.Redis, space_id: str, settings: Settings) -> str:
     """Wake a sleeping Space (the caller holds its lock). Returns the tier it woke from; raises
     RuntimeFailed (and records RUNTIME_ERROR) if the app no longer starts."""
     space = store.get_space(r, space_id)
     if space is None or space.get("stage") != Stage.SLEEPING.value:
         return "awake"
+    backend = backend_for(r, space)
     started = time.monotonic()
     try:
         inst, how = bring_up(r, backend, space, settings, instance_of(backend, space))
@@ -136,7 +142,7 @@ def wake(r: redis.Redis, backend: RuntimeBackend, space_id: str, settings: Setti
         raise RuntimeFailed(exc.message) from exc
     # Traefik picks the route up within a tenth of a second; meanwhile the waker relays.
     write_space_route(r, space_id, inst.target, wait=False)
-    store.set_stage(r, space_id, Stage.RUNNING, unless=OWNER_STAGES, instance=inst.id, target=inst.target, sleep_tier="",
+    store.set_stage(r, space_id, Stage.RUNNING, unless=OWNER_STAGES, **serving_fields(backend, inst), sleep_tier="",
                     last_active=str(time.time()))
     seconds = time.monotonic() - started
     metrics.inc(r, "spaces_wakes_total", tier=how)

@@ -45,7 +45,7 @@ from core.errors import SpacesError
 from core.replies import maybe_text
 from core.settings import get_settings
 from core.stages import Stage
-from worker.backends import RuntimeBackend, get_backend
+from worker.backends import RuntimeBackend, get_backend, runtime_of
 from worker.jobs import space_lock
 from worker.sleep import TIER_PAUSED, wake
 
@@ -72,8 +72,8 @@ def space_for_host(host: str) -> dict | None:
 
 
 @functools.cache
-def backend() -> RuntimeBackend:
-    return get_backend()
+def backend(name: str) -> RuntimeBackend:
+    return get_backend(name)
 
 
 def _wake_blocking(space_id: str) -> str:
@@ -82,7 +82,7 @@ def _wake_blocking(space_id: str) -> str:
     build = store.get_build(r, (store.get_space(r, space_id) or {}).get("running_build", "")) or {}
     limit = float(build.get("startup_seconds", settings.startup_timeout)) + 60
     with space_lock(r, space_id, limit):
-        return wake(r, backend(), space_id, settings)
+        return wake(r, space_id, settings)
 
 
 def start_wake(space_id: str) -> asyncio.Task:
@@ -125,7 +125,7 @@ async def status(space: dict) -> Response:
     r = store.get_redis()
     lines: list[str] = []
     if space.get("instance"):  # the container's own last lines, live; secrets masked as everywhere
-        text = await anyio.to_thread.run_sync(lambda: backend().logs(space["instance"], tail=40))
+        text = await anyio.to_thread.run_sync(lambda: backend(runtime_of(space)).logs(space["instance"], tail=40))
         lines = envvars.mask(text, envvars.secret_values(r, space["id"])).splitlines()
     task = _wakes.get(space["id"])
     error = ""

@@ -18,7 +18,7 @@ from core.queues import enqueue_deploy, job_alive
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 from proxy.routes import RedisRouteTable, space_route_name
-from tests.fakes import AppServer, FakeApp, FakeBackend
+from tests.fakes import AppServer, FakeApp, FakeBackend, use_backend
 from worker import jobs
 
 
@@ -33,7 +33,7 @@ def server() -> Iterator[AppServer]:
 def backend(redis_db: redis.Redis, server: AppServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBackend]:
     fake = FakeBackend(server)
     confirmed: list[tuple[str, str]] = []
-    monkeypatch.setattr(jobs, "backend", lambda: fake)
+    use_backend(monkeypatch, fake)
     monkeypatch.setattr(jobs, "wait_drained", lambda target, timeout: True)
     monkeypatch.setattr(RedisRouteTable, "wait_live", staticmethod(lambda name, target, timeout=15.0: confirmed.append((name, target))))
     fake.confirmed = confirmed  # type: ignore[attr-defined]
@@ -256,7 +256,6 @@ def paused_when(backend: FakeBackend, monkeypatch: pytest.MonkeyPatch, r: redis.
 def test_a_pause_during_a_redeploy_wins(redis_db, backend, monkeypatch, step):
     """A hardware change restarts the Space, and the owner pauses it while the new app starts: it
     stays paused and nothing runs once the pause job has run (before, the deploy said RUNNING)."""
-    monkeypatch.setattr("worker.sleep.backend", lambda: backend)
     jobs.deploy_space("ann/demo", first := built(redis_db, "ann/demo", "img:v1"))
     paused_when(backend, monkeypatch, redis_db, step)
     enqueue_deploy(redis_db, "ann/demo", first, startup_seconds=60)  # the restart
@@ -269,7 +268,6 @@ def test_a_pause_during_a_redeploy_wins(redis_db, backend, monkeypatch, step):
 
 
 def test_a_pause_after_a_queued_restart_wins_and_a_restart_after_a_pause_resumes(redis_db, backend, monkeypatch):
-    monkeypatch.setattr("worker.sleep.backend", lambda: backend)
     jobs.deploy_space("ann/demo", first := built(redis_db, "ann/demo", "img:v1"))
     enqueue_deploy(redis_db, "ann/demo", first, startup_seconds=60)  # a restart, still queued when...
     queues.pause(redis_db, "ann/demo")  # ...the owner pauses

@@ -17,7 +17,7 @@ from core.hardware import limits_for
 from core.settings import get_settings
 from core.stages import Stage
 from proxy.routes import RedisRouteTable, space_route_name
-from tests.fakes import AppServer, FakeBackend
+from tests.fakes import AppServer, FakeBackend, use_backend
 from worker import jobs
 from worker.crashes import CrashWatcher
 from worker.diskguard import over_limit
@@ -65,7 +65,7 @@ def serving(redis_db: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """ann/demo serving one instance (deployed by the real job code)."""
     server = AppServer()
     fake = FakeBackend(server)
-    monkeypatch.setattr(jobs, "backend", lambda: fake)
+    use_backend(monkeypatch, fake)
     monkeypatch.setattr(jobs, "wait_drained", lambda target, timeout: True)
     monkeypatch.setattr(RedisRouteTable, "wait_live", staticmethod(lambda name, target, timeout=15.0: None))
     store.create_space(redis_db, "ann/demo", sdk="gradio")

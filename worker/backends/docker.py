@@ -25,7 +25,8 @@ from docker.types import LogConfig, Mount
 from core.errors import BackendError
 from core.names import STATIC_SERVER_IMAGE, app_image_repo, container_safe, legacy_container_safe
 from core.settings import get_settings
-from worker.backends.base import Instance, RunSpec, RuntimeBackend
+from worker.backends import docker_disk
+from worker.backends.base import Capability, Instance, RunSpec, RuntimeBackend
 from worker.backends.volumes import LoopVolumes
 from worker.diskuse import DiskUse, TreeSize, tree_size
 
@@ -63,6 +64,7 @@ def unix_time(stamp: str) -> float:
 
 class DockerBackend(RuntimeBackend):
     name = "docker"
+    capabilities = frozenset(Capability)
 
     def __init__(self) -> None:
         try:
@@ -147,6 +149,12 @@ class DockerBackend(RuntimeBackend):
                 extra = tree_size(mount["Source"], max_files=max_files - writable.files)
                 writable = TreeSize(writable.bytes + extra.bytes, writable.files + extra.files, extra.complete)
         return DiskUse(writable, TreeSize(used[0], 0, True) if used else None)
+
+    def engine_usage(self) -> dict | None:
+        return docker_disk.engine_usage(self.client)
+
+    def clean_up(self, keep: set[str], *, building: bool) -> tuple[list[str], list[str]]:
+        return docker_disk.clean_images(self.client, keep, building=building)
 
     def image_size(self, image: str) -> int | None:
         try:
@@ -338,9 +346,15 @@ class DockerBackend(RuntimeBackend):
             yield event.get("id") or "", attributes.get(LABEL_SPACE, "")
 
     def list_instances(self) -> list[Instance]:
+        return self._listed({"label": f"{LABEL_MANAGED}=1"})
+
+    def instances_of(self, space_id: str) -> list[Instance]:
+        return self._listed({"label": [f"{LABEL_MANAGED}=1", f"{LABEL_SPACE}={space_id}"]})
+
+    def _listed(self, filters: dict) -> list[Instance]:
         found = []
         # sparse: no inspect inside list(), which raises NotFound for a container removed meanwhile.
-        for container in self.client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL_MANAGED}=1"}):
+        for container in self.client.containers.list(all=True, sparse=True, filters=filters):
             try:
                 found.append(self._instance(container))
             except docker.errors.NotFound:

@@ -1,4 +1,4 @@
-"""Static Spaces: one shared nginx container serves all of them, so a static Space costs no process.
+"""The static backend: one shared nginx container serves every static Space, so one costs no process.
 
 The builder copies a static Space's files to ``<data dir>/static/releases/<label>/<commit>-<build>``;
 deploying it points ``<data dir>/static/sites/<label>`` at that release (an atomic symlink
@@ -9,15 +9,22 @@ Confinement: a release holds files and folders only (the builder refuses links),
 follows no symbolic link below a site's root (``disable_symlinks on from=$document_root``: only
 the platform's own ``sites/<label>`` link is followed), so a request for one Space's host can only
 ever read that Space's live release.
+
+As a runtime backend (:class:`StaticBackend`) a Space's instance is its published site: starting
+one publishes a release (and checks the server answers its index page), removing one takes the
+site down. What is published for which Space is kept in ``<data dir>/static/spaces/<owner>/<name>.json``
+(outside what the server serves), so the reconciler re-adopts sites as it does containers.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -27,6 +34,7 @@ from docker.types import LogConfig
 from core.errors import BackendError
 from core.names import STATIC_SERVER_IMAGE, STATIC_SERVER_NAME
 from core.settings import Settings, get_settings
+from worker.backends.base import Instance, RunSpec, RuntimeBackend
 from worker.backends.docker import LOG_FILE_SIZE, LOG_FILES
 
 log = logging.getLogger(__name__)
@@ -53,6 +61,16 @@ def _is_current(container, settings: Settings) -> bool:
     log_config = (container.attrs.get("HostConfig") or {}).get("LogConfig") or {}
     return (STATIC_SERVER_IMAGE in (container.image.tags or []) and mounts.get("/srv/static") == str(settings.static_dir)
             and (log_config.get("Config") or {}).get("max-size") == LOG_FILE_SIZE)
+
+
+def server_target() -> str:
+    """The running static server's URL, or '' if it is not running."""
+    try:
+        return _target(_client().containers.get(STATIC_SERVER_NAME))
+    except docker.errors.NotFound:
+        return ""
+    except docker.errors.APIError as exc:
+        raise BackendError(f"could not look at the static server: {exc.explanation or exc}") from exc
 
 
 def ensure_server(settings: Settings | None = None) -> str:
@@ -144,3 +162,89 @@ def check_site(target: str, host: str, index: str) -> None:
 def unpublish(settings: Settings, label: str) -> None:
     site_path(settings, label).unlink(missing_ok=True)
     shutil.rmtree(settings.static_dir / "releases" / label, ignore_errors=True)
+
+
+PREFIX = "static:"
+
+
+class StaticBackend(RuntimeBackend):
+    """Serves static Spaces' files from the shared static server (no capability beyond serving)."""
+
+    name = "static"
+    kind = "static"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    def _meta_path(self, space_id: str) -> Path:
+        return self.settings.static_dir / "spaces" / f"{space_id}.json"
+
+    def _meta(self, space_id: str) -> dict[str, Any] | None:
+        try:
+            meta = json.loads(self._meta_path(space_id).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return meta if isinstance(meta, dict) else None
+
+    def _write_meta(self, space_id: str, meta: dict[str, Any]) -> None:
+        path = self._meta_path(space_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, path)
+
+    def start(self, spec: RunSpec) -> Instance:
+        target = ensure_server(self.settings)
+        publish(self.settings, spec.site, spec.files, spec.app_dir)
+        self._write_meta(spec.space_id, {
+            "space": spec.space_id, "build": spec.build_id, "site": spec.site, "files": spec.files,
+            "app_dir": spec.app_dir, "index": spec.index, "live": True, "started_at": time.time(),
+        })
+        check_site(target, spec.host, spec.index)
+        inst = self.poll(PREFIX + spec.space_id)
+        if inst is None or not inst.running:  # pragma: no cover - removed between the two lines above
+            raise BackendError(f"the site of {spec.space_id} went away as it was published")
+        return inst
+
+    def poll(self, instance_id: str) -> Instance | None:
+        space_id = instance_id.removeprefix(PREFIX)
+        meta = self._meta(space_id)
+        if not instance_id.startswith(PREFIX) or meta is None or not meta.get("live"):
+            return None
+        wanted = os.path.relpath(Path(meta["files"]) / meta["app_dir"], self.settings.static_dir / "sites")
+        target = server_target()
+        index = meta.get("index") or "index.html"
+        return Instance(
+            id=instance_id, space_id=space_id, build_id=str(meta["build"]),
+            running=bool(target) and published_release(self.settings, meta["site"]) == wanted,
+            target=target, started_at=float(meta.get("started_at") or 0),
+            root_path=None if index == "index.html" else f"/{index}", ready=True,
+        )
+
+    def list_instances(self) -> list[Instance]:
+        folder = self.settings.static_dir / "spaces"
+        found = []
+        for path in folder.glob("*/*.json") if folder.is_dir() else ():
+            inst = self.poll(f"{PREFIX}{path.parent.name}/{path.stem}")
+            if inst is not None:
+                found.append(inst)
+        return found
+
+    def instances_of(self, space_id: str) -> list[Instance]:
+        inst = self.poll(PREFIX + space_id)
+        return [inst] if inst is not None else []
+
+    def remove(self, instance_id: str) -> None:
+        """Take the site down (its files stay until :meth:`forget`)."""
+        space_id = instance_id.removeprefix(PREFIX)
+        meta = self._meta(space_id)
+        if meta is None or not meta.get("live"):
+            return
+        site_path(self.settings, meta["site"]).unlink(missing_ok=True)
+        self._write_meta(space_id, {**meta, "live": False})
+
+    def forget(self, space_id: str) -> None:
+        meta = self._meta(space_id)
+        if meta is not None:
+            unpublish(self.settings, meta["site"])
+        self._meta_path(space_id).unlink(missing_ok=True)
