@@ -6,8 +6,10 @@ Redis provider reads. :class:`RouteTable` is the small interface (modelled on Ju
 ``Proxy``); :class:`RedisRouteTable` is the implementation; a route only counts as live once
 Traefik's own API reports it (:meth:`RedisRouteTable.wait_live`).
 
-A Space's route is written only through :func:`write_space_route` (where it points) and
-:func:`set_space_visibility` / :func:`sync_space_privacy` (whether it asks who is visiting). Each
+This module is the one writer of routes. A Space's route is written only through
+:func:`write_space_route` (where it points), :func:`delete_space_route` and
+:func:`set_space_visibility` (whether it asks who is visiting); the reconciler's one call is
+:func:`check_routes` (the controller's routes, orphans, and each route's access check). Each
 holds the Space's route lock (``keys.route_lock``) while it reads the Space's record and writes its
 route, and a visibility change writes the record and the route under that same lock: so no writer
 can put back a route from a visibility read before a change (a private Space served publicly).
@@ -289,6 +291,33 @@ def sync_space_privacy(r: redis.Redis, space_id: str) -> bool:
         routes.set_private(space_route_name(space["subdomain"]), is_private(space))
     log.warning("the route of %s did not match its visibility (%s); repaired", space_id, space.get("visibility"))
     return True
+
+
+def space_route_target(r: redis.Redis, space: dict) -> str | None:
+    """Where the Space's route points now (None: it has none)."""
+    return RedisRouteTable(r).target_of(space_route_name(space["subdomain"]))
+
+
+def check_routes(r: redis.Redis, spaces: list[dict]) -> list[str]:
+    """Make the table match what ``spaces`` (every Space's record) want, apart from where each
+    Space's route points (that takes its instance: the reconciler's per-Space repair): the
+    controller's routes are written, routes of subdomains no Space holds are removed, and each
+    Space's access check follows its visibility (read again under its route lock). Returns what
+    was repaired, one line each."""
+    settings, routes, repaired = get_settings(), RedisRouteTable(r), []
+    routes.put_config(controller_config(settings.domain, settings.controller_url))
+    for name in routes.get_all_routes():
+        label = name.removeprefix(SPACE_ROUTE_PREFIX)
+        if name.startswith(SPACE_ROUTE_PREFIX) and not r.exists(keys.subdomain(label)):
+            routes.delete_route(name)
+            repaired.append(f"removed the orphan route {name}")
+    for space in spaces:
+        try:
+            if sync_space_privacy(r, space["id"]):
+                repaired.append(f"the access check of {space['id']} follows its visibility again")
+        except BackendError as exc:  # its route lock stayed taken: the next pass
+            log.warning("checking the route of %s: %s", space["id"], exc.message)
+    return repaired
 
 
 def delete_space_route(r: redis.Redis, space_id: str, subdomain: str) -> None:

@@ -23,20 +23,14 @@ import time
 
 import redis
 
-from core import envvars, keys, store
+from core import envvars, keys, services, store
 from core.errors import SpacesError
 from core.processes import stop_orphan_git_backends
-from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, enqueue_deploy_wait, job_alive
+from core.queues import enqueue_build, enqueue_delete, enqueue_deploy_wait, job_alive
 from core.replies import maybe_text
 from core.settings import Settings, get_settings
 from core.stages import DEPLOY_ENDED, BuildStatus, Stage
-from proxy.routes import (
-    SPACE_ROUTE_PREFIX,
-    RedisRouteTable,
-    controller_config,
-    space_route_name,
-    sync_space_privacy,
-)
+from proxy.routes import check_routes, space_route_target
 from worker.backends import Capability, RuntimeBackend, all_backends, backend_for, serving_fields
 from worker.jobs import holder_dead, route_to, try_space_lock
 from worker.sleep import (
@@ -54,11 +48,6 @@ LOCK = "spaces:lock:reconcile"
 LOCK_TTL = 180  # a pass killed without cleanup blocks others for at most this long
 LOST_AFTER = 15.0  # seconds after its request before a build or deploy without a live job counts as lost
 LOCK_WAIT = 200  # a one-shot pass (make up) waits this long for a running one
-
-
-def ensure_controller_route(r: redis.Redis, settings: Settings) -> None:
-    """(Re)write the controller's routes; idempotent, so simply written on every pass."""
-    RedisRouteTable(r).put_config(controller_config(settings.domain, settings.controller_url))
 
 
 # Stages in which a Space with a serving build is meant to be off.
@@ -107,7 +96,7 @@ def _repair(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Sett
         if inst is None or inst.paused or not inst.running or not inst.target:
             inst, how = bring_up(r, backend, space, settings, inst)
             log.info("reconcile: %s serves again (its instance was %s)", space["id"], how)
-        if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != inst.target:
+        if space_route_target(r, space) != inst.target:
             log.info("reconcile: repairing the route of %s", space["id"])
             route_to(r, space["id"], inst.target, root_path=inst.root_path)
         wanted = serving_fields(backend, inst)
@@ -132,7 +121,7 @@ def starting_instance(r: redis.Redis, space: dict) -> str:
 def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
     """A sleeping or owner-paused Space keeps its route, pointed at the waker; an owner-paused
     one runs no container."""
-    if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != settings.waker_url:
+    if space_route_target(r, space) != settings.waker_url:
         log.info("reconcile: pointing the route of %s (%s) at the waker", space["id"], space["stage"])
         try:
             route_to_waker(r, space, settings)
@@ -201,27 +190,7 @@ def resume_abandoned(r: redis.Redis, space: dict) -> None:
         enqueue_build(r, space["id"], build["id"])
         return
     log.warning("reconcile: the deploy of %s #%s lost its worker; queueing it again", space["id"], build["id"])
-    startup = int(build.get("startup_seconds") or get_settings().startup_timeout)
-    enqueue_deploy(r, space["id"], build["id"], startup_seconds=startup)
-
-
-def repair_privacy(r: redis.Redis, space: dict) -> None:
-    """A private Space's route passes the access check; a public one's does not (the record, read
-    under the route lock, decides: a visibility change made meanwhile is never undone)."""
-    try:
-        sync_space_privacy(r, space["id"])
-    except SpacesError as exc:
-        log.warning("reconcile: %s", exc.message)
-
-
-def remove_orphan_routes(r: redis.Redis) -> None:
-    """Drop Space routes whose subdomain no longer belongs to any Space."""
-    routes = RedisRouteTable(r)
-    for name in routes.get_all_routes():
-        label = name.removeprefix(SPACE_ROUTE_PREFIX)
-        if name.startswith(SPACE_ROUTE_PREFIX) and not r.exists(keys.subdomain(label)):
-            log.info("reconcile: removing orphan route %s", name)
-            routes.delete_route(name)
+    services.deploy(r, space["id"], build)
 
 
 def reconcile_once(r: redis.Redis, settings: Settings, *, wait: float = 0, revive_stopped: bool = True) -> bool:
@@ -232,13 +201,14 @@ def reconcile_once(r: redis.Redis, settings: Settings, *, wait: float = 0, reviv
     if not lock.acquire(blocking=wait > 0, blocking_timeout=wait or None):
         return False
     try:
-        ensure_controller_route(r, settings)
-        for space in store.list_spaces(r):
+        spaces = store.list_spaces(r)
+        for line in check_routes(r, spaces):
+            log.info("reconcile: %s", line)
+        for space in spaces:
             try:
                 release_dead_locks(r, space)
                 resume_abandoned(r, space)
                 reconcile_space(r, space, settings, revive_stopped=revive_stopped)
-                repair_privacy(r, space)
             except Exception:  # one Space's surprise must not leave the others unrepaired
                 log.exception("reconcile: repairing %s failed; the pass goes on with the other Spaces", space.get("id"))
         for backend in all_backends():
@@ -246,7 +216,6 @@ def reconcile_once(r: redis.Redis, settings: Settings, *, wait: float = 0, reviv
                 if inst.space_id and store.get_space(r, inst.space_id) is None:
                     log.info("reconcile: removing orphan instance %s of deleted Space %s", inst.id[:12], inst.space_id)
                     backend.remove(inst.id)
-        remove_orphan_routes(r)
         if stopped := stop_orphan_git_backends(settings.repos_dir):
             log.warning("reconcile: stopped %d git http-backend(s) left behind by a controller that is gone", stopped)
     finally:

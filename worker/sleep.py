@@ -23,7 +23,7 @@ from core.errors import RuntimeFailed, SpacesError
 from core.hardware import space_limits
 from core.settings import Settings, get_settings
 from core.stages import Stage
-from proxy.routes import RedisRouteTable, space_route_name, write_space_route
+from proxy.routes import space_route_target, write_space_route
 from worker.backends import Capability, Instance, RuntimeBackend, all_backends, backend_for, can, serving_fields
 from worker.health import wait_healthy
 from worker.jobs import OWNER_STAGES, run_spec, space_lock
@@ -47,7 +47,7 @@ def sleeps(space: dict) -> bool:
 def route_to_waker(r: redis.Redis, space: dict, settings: Settings) -> None:
     """Point the Space's host at the waker and wait until Traefik does so (its access check as
     the Space's record says when the route is written: :func:`proxy.routes.write_space_route`)."""
-    if RedisRouteTable(r).target_of(space_route_name(space["subdomain"])) != settings.waker_url:
+    if space_route_target(r, space) != settings.waker_url:
         write_space_route(r, space["id"], settings.waker_url)
 
 
