@@ -126,6 +126,7 @@ def site_path(settings: Settings, label: str) -> Path:
 def publish(settings: Settings, label: str, release: str, app_dir: str) -> None:
     """Point the Space's site at ``release``/``app_dir`` (relative link, valid inside the server too)."""
     sites = settings.static_dir / "sites"
+    sites.mkdir(parents=True, exist_ok=True)
     target = Path(release) / app_dir
     relative = os.path.relpath(target, sites)
     tmp = sites / f".{label}.tmp"
