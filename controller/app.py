@@ -9,11 +9,16 @@ from __future__ import annotations
 import logging
 import re
 from email.utils import formatdate
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from controller.api import api_router
+from controller.errors import error_response, validation_message
 from controller.files import router as files_router
 from controller.gate import router as gate_router
 from controller.git_http import router as git_router
@@ -101,26 +106,62 @@ class _TooLarge(Exception):
     pass
 
 
-def create_app() -> FastAPI:
-    if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = FastAPI(title="Spaces", version="0.1.0")
+class Health(BaseModel):
+    ok: bool
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Every failure answers ``{"error": message}`` with ``X-Error-Message`` (see :mod:`controller.errors`)."""
 
     @app.exception_handler(SpacesError)
     async def spaces_error(request: Request, exc: SpacesError) -> JSONResponse:
-        headers = {"X-Error-Message": exc.message.splitlines()[0][:200]}
+        headers: dict[str, str] = {}
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="Spaces"'
         if exc.status == 404:
             headers["X-Error-Code"] = getattr(exc, "code", "RepoNotFound")
         if exc.status == 429:
             headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+        return error_response(exc.status, exc.message, headers)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, validation_message(exc.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        """Starlette's own refusals (no route for the path, a method the path does not take),
+        and any ``HTTPException``: its own words, or a sentence saying what was asked for."""
+        headers = dict(exc.headers or {})
+        if exc.status_code in (204, 304) or exc.status_code < 200:
+            return Response(status_code=exc.status_code, headers=headers)
+        message = str(exc.detail)
+        if message == HTTPStatus(exc.status_code).phrase:  # Starlette's default detail
+            if exc.status_code == 404:
+                message = f"there is nothing at {request.url.path}: no such page, file or API endpoint"
+            elif exc.status_code == 405:
+                allowed = headers.get("Allow") or headers.get("allow")
+                message = f"{request.method} is not allowed at {request.url.path}" + (f"; it takes {allowed}" if allowed else "")
+        return error_response(exc.status_code, message, headers)
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        """A bug: the answer says so in the usual shape; the traceback goes to the log (Starlette
+        raises the exception again after this answer, and uvicorn logs it)."""
+        return error_response(500, "internal error: the controller failed on this request; its log has the details")
+
+
+def create_app() -> FastAPI:
+    if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = FastAPI(title="Spaces", version="0.1.0")
+
+    add_error_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False, response_model=Health)
+    def healthz() -> Health:
         store.get_redis().ping()
-        return {"ok": True}
+        return Health(ok=True)
 
     app.include_router(api_router)
     app.include_router(metrics_router)

@@ -5,13 +5,23 @@
 for reading only — the browser session cookie; ``CurrentUser`` requires one. A token is looked up
 first: a valid one always works, whatever others sent from the same address. Bad tokens are counted
 per client and per token; past ``SPACES_TOKEN_FAILURES_PER_MINUTE`` bad ones get 429 for a while.
+The caller is resolved once per request, whichever of these a route and its dependencies ask for.
+
+A route with ``{owner}/{name}`` in its path gets its Space through ``ReadableSpace`` (the caller
+may see it), ``ReadableRepo`` (also its repository, logs and variables) or ``OwnedSpace`` (the
+caller may change it). Their order of checks decides the status, as it did when handlers called
+:func:`readable_space` and :func:`owned_space` themselves: the caller first (a bad token 401/429;
+nobody signed in 401 for ``OwnedSpace``), then the names (400), then that the Space exists (404),
+then the caller's rights (404 for a Space they may not see, 403 for one they see but may not read
+the repository of or change). A route that needs someone signed in besides a readable Space
+declares ``CurrentUser`` before the Space, so that anonymous callers get 401 before any lookup.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import redis
 from fastapi import Depends, Request
@@ -100,29 +110,53 @@ def optional_user(request: Request, r: StoreDep) -> Caller | None:
     return resolve_caller(r, request)
 
 
-def current_user(request: Request, r: StoreDep) -> Caller:
-    caller = resolve_caller(r, request)
+OptionalUser = Annotated[Caller | None, Depends(optional_user)]
+
+
+def current_user(caller: OptionalUser) -> Caller:
     if caller is None:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
     return caller
 
 
-OptionalUser = Annotated[Caller | None, Depends(optional_user)]
 CurrentUser = Annotated[Caller, Depends(current_user)]
 
 
-def readable_space(r: redis.Redis, owner: str, name: str, caller: Caller | None, *, repo: bool = False) -> tuple[str, dict]:
-    """``(space id, record)`` of a Space that exists and that ``caller`` may see (``repo``: also
-    its repository, logs and variables)."""
+class SpaceRef(NamedTuple):
+    """A Space a route may act on: its id and its record."""
+
+    id: str
+    record: dict
+
+
+def readable_space(r: redis.Redis, owner: str, name: str, caller: Caller | None, *, repo: bool = False) -> SpaceRef:
+    """The Space, if it exists and ``caller`` may see it (``repo``: also its repository, logs and variables)."""
     space_id = parse_space_id(owner, name)
     space = store.require_space(r, space_id)
     require_read(caller, space, repo=repo)
-    return space_id, space
+    return SpaceRef(space_id, space)
 
 
-def owned_space(r: redis.Redis, owner: str, name: object, caller: Caller) -> tuple[str, dict]:
-    """``(space id, record)`` of a Space that exists and that ``caller`` may change."""
+def owned_space(r: redis.Redis, owner: str, name: object, caller: Caller) -> SpaceRef:
+    """The Space, if it exists and ``caller`` may change it."""
     space_id = parse_space_id(owner, name)
     space = store.require_space(r, space_id)
     require_write(caller, owner, space)
-    return space_id, space
+    return SpaceRef(space_id, space)
+
+
+def _readable_space(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> SpaceRef:
+    return readable_space(r, owner, name, caller)
+
+
+def _readable_repo(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> SpaceRef:
+    return readable_space(r, owner, name, caller, repo=True)
+
+
+def _owned_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> SpaceRef:
+    return owned_space(r, owner, name, caller)
+
+
+ReadableSpace = Annotated[SpaceRef, Depends(_readable_space)]
+ReadableRepo = Annotated[SpaceRef, Depends(_readable_repo)]
+OwnedSpace = Annotated[SpaceRef, Depends(_owned_space)]

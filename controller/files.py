@@ -11,15 +11,15 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Response
 
 from controller import repos
-from controller.deps import OptionalUser, StoreDep, readable_space
+from controller.deps import ReadableRepo
 from core.errors import EntryNotFound, RevisionNotFound
 
 router = APIRouter(tags=["files"], include_in_schema=False)
 
 
-@router.api_route("/spaces/{owner}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"])
-def resolve(owner: str, name: str, revision: str, path: str, r: StoreDep, caller: OptionalUser) -> Response:
-    space_id, _ = readable_space(r, owner, name, caller, repo=True)
+@router.api_route("/spaces/{owner}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"], response_class=Response)
+def resolve(revision: str, path: str, space: ReadableRepo) -> Response:
+    space_id = space.id
     commit = repos.resolve_revision(space_id, unquote(revision))
     if commit is None:
         raise RevisionNotFound(f"{space_id} has no revision {unquote(revision)!r}")

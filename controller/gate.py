@@ -22,9 +22,10 @@ import logging
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from controller.deps import StoreDep, caller_for, client_ip, resolve_caller, token_from_request
+from controller.errors import error_response
 from controller.login import login_url, safe_next
 from core import keys, sessions, store
 from core.access import is_private, may_read_space
@@ -67,10 +68,10 @@ def wants_page(request: Request) -> bool:
 
 
 def refuse(status: int, message: str, **headers: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status, headers={"X-Error-Message": message, **headers})
+    return error_response(status, message, headers)
 
 
-@router.api_route("/auth/space", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@router.api_route("/auth/space", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], response_class=Response)
 def check(request: Request, r: StoreDep) -> Response:
     space = space_of_host(r, request.headers.get("x-forwarded-host", ""))
     if space is None:
@@ -115,7 +116,7 @@ def _redeem(r, space: dict, params: dict[str, list[str]]) -> Response:
     return response
 
 
-@router.get("/auth/space-login")
+@router.get("/auth/space-login", response_class=RedirectResponse)
 def space_login(request: Request, r: StoreDep, space: str = "", next: str = "/") -> Response:
     """On the platform's host: a signed-in visitor who may see ``space`` gets a one-time ticket to its subdomain."""
     owner, _, name = space.partition("/")

@@ -234,7 +234,8 @@ async def _run_backend(request: Request, env: dict[str, str], on_done: Callable[
     return RelayResponse(body(), status_code=status, headers=headers, media_type=media)
 
 
-@router.api_route("/spaces/{owner}/{repo}/{action:path}", methods=["GET", "POST"], include_in_schema=False)
+@router.api_route("/spaces/{owner}/{repo}/{action:path}", methods=["GET", "POST"], include_in_schema=False,
+                  response_class=StreamingResponse)
 async def git_smart_http(owner: str, repo: str, action: str, request: Request, r: StoreDep) -> Response:
     name = repo.removesuffix(".git")
     if action not in ACTIONS:

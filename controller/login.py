@@ -15,7 +15,7 @@ import secrets
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from controller.deps import StoreDep, caller_for, client_ip
 from controller.web.pages import templates
@@ -67,14 +67,14 @@ def _too_many(request: Request, exc: sessions.TooManyFailures, *, next_path: str
     return response
 
 
-@router.get("/login")
+@router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, r: StoreDep, next: str = "/") -> Response:
     if sessions.session_user(r, request.cookies.get(sessions.SESSION_COOKIE)):
         return RedirectResponse(safe_next(next), status_code=303)
     return login_form(request, next_path=safe_next(next))
 
 
-@router.post("/login")
+@router.post("/login", response_class=RedirectResponse)
 async def login(request: Request, r: StoreDep) -> Response:
     form = await read_form(request)
     next_path = safe_next(form.get("next"))
@@ -107,7 +107,7 @@ async def login(request: Request, r: StoreDep) -> Response:
     return response
 
 
-@router.get("/logout")
+@router.get("/logout", response_class=HTMLResponse)
 def logout_page(request: Request, r: StoreDep) -> Response:
     sid = request.cookies.get(sessions.SESSION_COOKIE)
     user = sessions.session_user(r, sid)
@@ -118,7 +118,7 @@ def logout_page(request: Request, r: StoreDep) -> Response:
         headers={"Cache-Control": "no-store"})
 
 
-@router.post("/logout")
+@router.post("/logout", response_class=RedirectResponse)
 async def logout(request: Request, r: StoreDep) -> Response:
     form = await read_form(request)
     sid = request.cookies.get(sessions.SESSION_COOKIE)

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from controller.deps import CurrentUser, StoreDep
+from controller.errors import NON_JSON_ERROR_RESPONSES
 from core import keys, metrics, store
 from core.errors import Forbidden
 from core.replies import maybe_text
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, responses=NON_JSON_ERROR_RESPONSES)
 def prometheus_metrics(r: StoreDep, caller: CurrentUser) -> PlainTextResponse:
     if caller.role != "admin":
         raise Forbidden("/metrics is for the platform's admins")

@@ -9,9 +9,9 @@ rebuilt, since its variables are build arguments).
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
-from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, readable_space
+from controller.api.models import EnvEntry, EnvKey, SecretInfo, VariableInfo
+from controller.deps import OwnedSpace, ReadableRepo, StoreDep
 from controller.repos import head_commit
 from controller.views import iso
 from core import envvars, store
@@ -19,16 +19,6 @@ from core.queues import enqueue_build, enqueue_deploy
 from core.stages import BuildStatus
 
 router = APIRouter(prefix="/api/spaces", tags=["variables and secrets"])
-
-
-class EnvEntry(BaseModel):
-    key: str = Field(max_length=128)
-    value: str = ""
-    description: str = Field(default="", max_length=1000)
-
-
-class EnvKey(BaseModel):
-    key: str = Field(max_length=128)
 
 
 def apply_change(r, space_id: str) -> None:
@@ -56,45 +46,39 @@ def _shape(entries: dict[str, dict]) -> dict[str, dict]:
     return {k: {"key": k, **v, "updatedAt": iso(v.get("updatedAt"))} for k, v in entries.items()}
 
 
-@router.get("/{owner}/{name}/variables")
-def get_variables(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
-    space_id, _ = readable_space(r, owner, name, caller, repo=True)
-    return _shape(envvars.list_variables(r, space_id))
+@router.get("/{owner}/{name}/variables", response_model=dict[str, VariableInfo])
+def get_variables(space: ReadableRepo, r: StoreDep) -> dict:
+    return _shape(envvars.list_variables(r, space.id))
 
 
-@router.post("/{owner}/{name}/variables")
-def add_variable(owner: str, name: str, entry: EnvEntry, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id, _ = owned_space(r, owner, name, caller)
-    envvars.set_variable(r, space_id, entry.key, entry.value, entry.description, at=store.now())
-    apply_change(r, space_id)
-    return _shape(envvars.list_variables(r, space_id))
+@router.post("/{owner}/{name}/variables", response_model=dict[str, VariableInfo])
+def add_variable(space: OwnedSpace, entry: EnvEntry, r: StoreDep) -> dict:
+    envvars.set_variable(r, space.id, entry.key, entry.value, entry.description, at=store.now())
+    apply_change(r, space.id)
+    return _shape(envvars.list_variables(r, space.id))
 
 
-@router.delete("/{owner}/{name}/variables")
-def delete_variable(owner: str, name: str, entry: EnvKey, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id, _ = owned_space(r, owner, name, caller)
-    envvars.delete(r, space_id, entry.key, "variable")
-    apply_change(r, space_id)
-    return _shape(envvars.list_variables(r, space_id))
+@router.delete("/{owner}/{name}/variables", response_model=dict[str, VariableInfo])
+def delete_variable(space: OwnedSpace, entry: EnvKey, r: StoreDep) -> dict:
+    envvars.delete(r, space.id, entry.key, "variable")
+    apply_change(r, space.id)
+    return _shape(envvars.list_variables(r, space.id))
 
 
-@router.get("/{owner}/{name}/secrets")
-def get_secrets(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id, _ = owned_space(r, owner, name, caller)
-    return _shape(envvars.list_secrets(r, space_id))
+@router.get("/{owner}/{name}/secrets", response_model=dict[str, SecretInfo])
+def get_secrets(space: OwnedSpace, r: StoreDep) -> dict:
+    return _shape(envvars.list_secrets(r, space.id))
 
 
-@router.post("/{owner}/{name}/secrets")
-def add_secret(owner: str, name: str, entry: EnvEntry, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id, _ = owned_space(r, owner, name, caller)
-    envvars.set_secret(r, space_id, entry.key, entry.value, entry.description, at=store.now())
-    apply_change(r, space_id)
-    return _shape(envvars.list_secrets(r, space_id))
+@router.post("/{owner}/{name}/secrets", response_model=dict[str, SecretInfo])
+def add_secret(space: OwnedSpace, entry: EnvEntry, r: StoreDep) -> dict:
+    envvars.set_secret(r, space.id, entry.key, entry.value, entry.description, at=store.now())
+    apply_change(r, space.id)
+    return _shape(envvars.list_secrets(r, space.id))
 
 
-@router.delete("/{owner}/{name}/secrets")
-def delete_secret(owner: str, name: str, entry: EnvKey, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id, _ = owned_space(r, owner, name, caller)
-    envvars.delete(r, space_id, entry.key, "secret")
-    apply_change(r, space_id)
-    return _shape(envvars.list_secrets(r, space_id))
+@router.delete("/{owner}/{name}/secrets", response_model=dict[str, SecretInfo])
+def delete_secret(space: OwnedSpace, entry: EnvKey, r: StoreDep) -> dict:
+    envvars.delete(r, space.id, entry.key, "secret")
+    apply_change(r, space.id)
+    return _shape(envvars.list_secrets(r, space.id))

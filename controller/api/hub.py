@@ -15,22 +15,38 @@ import asyncio
 import base64
 import binascii
 import json
+from typing import Any
 from urllib.parse import unquote
 
 import redis
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from builder.config import parse_config
 from controller import repos
-from controller.api.runtime import check_sleep_seconds
-from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, readable_space
+from controller.api.models import (
+    CommitAnswer,
+    Duplicate,
+    Duplicated,
+    NewRepo,
+    Preupload,
+    PreuploadAnswer,
+    RepoCreated,
+    RepoExists,
+    RepoRef,
+    SpaceDeletion,
+    SpaceOptions,
+    SpaceRepoInfo,
+    YamlCheck,
+    YamlReport,
+)
+from controller.deps import CurrentUser, OptionalUser, OwnedSpace, ReadableRepo, StoreDep, owned_space
+from controller.errors import error_response
 from controller.git_hook import tree_problems
 from controller.views import space_view
 from core import accounts, envvars, store
-from core.access import Caller, require_write, visibility_from
+from core.access import Caller, require_write
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, RevisionNotFound
-from core.hardware import TIERS
 from core.names import parse_space_id
 from core.queues import enqueue_delete, queue_build
 from core.settings import get_settings
@@ -38,7 +54,7 @@ from core.stages import Stage
 
 router = APIRouter(prefix="/api", tags=["Hugging Face Hub"])
 
-SDKS = ("gradio", "streamlit", "docker", "static")
+EXISTS: dict[int | str, dict[str, Any]] = {409: {"model": RepoExists, "description": "The Space exists already (or was created meanwhile)"}}
 
 
 def repo_url(space_id: str) -> str:
@@ -46,70 +62,40 @@ def repo_url(space_id: str) -> str:
     return f"{settings.public_url(settings.domain)}/spaces/{space_id}"
 
 
-def _only_spaces(kind: object) -> None:
-    if kind != "space":
-        raise InvalidInput(f"only Spaces are hosted here: the repo type must be 'space'; got {kind!r}")
-
-
-def _env_entries(body: dict, field: str) -> list[dict]:
-    entries = body.get(field) or []
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("key"), str) for e in entries):
-        raise InvalidInput(f"{field} must be a list of {{\"key\", \"value\", \"description\"}}")
-    for entry in entries:
-        envvars.validate_key(entry["key"], field.rstrip("s"))
-    return entries
-
-
-def _space_options(body: dict) -> dict:
-    """The Space settings a create or duplicate request may carry, checked before anything is made."""
-    hardware = body.get("hardware")
-    if hardware is not None and hardware not in TIERS:
-        raise InvalidInput(f"hardware must be one of {', '.join(TIERS)} (this platform has no GPUs); got {hardware!r}")
-    sleep = body.get("sleepTimeSeconds")
-    if sleep is not None:
-        check_sleep_seconds(sleep, "sleepTimeSeconds")
-    return {"hardware": hardware, "sleep": sleep, "secrets": _env_entries(body, "secrets"),
-            "variables": _env_entries(body, "variables")}
-
-
-def _new_space(r: redis.Redis, caller: Caller, space_id: str, *, sdk: str, visibility: str, options: dict) -> JSONResponse | None:
+def _new_space(r: redis.Redis, caller: Caller, space_id: str, *, sdk: str, visibility: str, options: SpaceOptions) -> JSONResponse | None:
     """Create the Space (record and empty repository) or answer 409 with its URL if it exists."""
     owner = space_id.split("/", 1)[0]
     require_write(caller, owner)
     if accounts.namespace_kind(r, owner) is None:
         raise NotFound(f"there is no user or organization '{owner}'")
     if store.get_space(r, space_id) is not None:
-        return JSONResponse({"error": f"You already created this space repo: {space_id}", "url": repo_url(space_id)},
-                            status_code=409, headers={"X-Error-Message": f"{space_id} already exists"})
+        return error_response(409, f"You already created this space repo: {space_id}", summary=f"{space_id} already exists",
+                              url=repo_url(space_id))
     try:
         store.create_space(r, space_id, sdk=sdk)
     except Conflict:
-        return JSONResponse({"error": f"{space_id} was created meanwhile", "url": repo_url(space_id)}, status_code=409)
+        return error_response(409, f"{space_id} was created meanwhile", url=repo_url(space_id))
     repos.ensure_repo(space_id)
     fields: dict[str, str] = {"visibility": visibility}
-    if options["hardware"]:
-        fields["hardware"] = options["hardware"]
-    if options["sleep"] is not None:
-        fields["sleep_seconds"] = str(options["sleep"])
+    if options.hardware:
+        fields["hardware"] = options.hardware
+    if options.sleep_time_seconds is not None:
+        fields["sleep_seconds"] = str(options.sleep_time_seconds)
     store.update_space(r, space_id, **fields)
-    for entry in options["variables"]:
-        envvars.set_variable(r, space_id, entry["key"], str(entry.get("value", "")), entry.get("description") or "", at=store.now())
-    for entry in options["secrets"]:
-        envvars.set_secret(r, space_id, entry["key"], str(entry.get("value", "")), entry.get("description") or "", at=store.now())
+    for entry in options.variables:
+        envvars.set_variable(r, space_id, entry.key, entry.value, entry.description, at=store.now())
+    for entry in options.secrets:
+        envvars.set_secret(r, space_id, entry.key, entry.value, entry.description, at=store.now())
     return None
 
 
-@router.post("/repos/create")
-def create_repo(r: StoreDep, caller: CurrentUser, body: dict = Body(...)) -> JSONResponse:
-    _only_spaces(body.get("type"))
-    space_id = parse_space_id(body.get("organization") or caller.name, body.get("name"))
-    sdk = body.get("sdk")
-    if sdk not in SDKS:
-        raise InvalidInput(f"sdk must be one of {', '.join(SDKS)}; got {sdk!r}")
-    refused = _new_space(r, caller, space_id, sdk=sdk, visibility=visibility_from(body, 'public'), options=_space_options(body))
+@router.post("/repos/create", response_model=RepoCreated, responses=EXISTS)
+def create_repo(caller: CurrentUser, body: NewRepo, r: StoreDep) -> RepoCreated | JSONResponse:
+    space_id = parse_space_id(body.organization or caller.name, body.name)
+    refused = _new_space(r, caller, space_id, sdk=body.sdk, visibility=body.visibility_or("public"), options=body)
     if refused is not None:
         return refused
-    return JSONResponse({"url": repo_url(space_id), "name": space_id, "id": space_id}, status_code=200)
+    return RepoCreated(url=repo_url(space_id), name=space_id, id=space_id)
 
 
 def start_delete(r: redis.Redis, space_id: str) -> dict:
@@ -118,24 +104,17 @@ def start_delete(r: redis.Redis, space_id: str) -> dict:
     return {"id": space_id, "stage": Stage.DELETING.value}
 
 
-@router.delete("/repos/delete")
-def delete_repo(r: StoreDep, caller: CurrentUser, body: dict = Body(...)) -> dict:
-    _only_spaces(body.get("type"))
-    owner = body.get("organization") or caller.name
-    space_id, _ = owned_space(r, owner, body.get("name"), caller)
+@router.delete("/repos/delete", response_model=SpaceDeletion)
+def delete_repo(caller: CurrentUser, body: RepoRef, r: StoreDep) -> dict:
+    space_id, _ = owned_space(r, body.organization or caller.name, body.name, caller)
     return start_delete(r, space_id)
 
 
-@router.post("/spaces/{owner}/{name}/preupload/{revision}")
-def preupload(owner: str, name: str, revision: str, r: StoreDep, caller: CurrentUser, body: dict = Body(...)) -> dict:
-    space_id, _ = owned_space(r, owner, name, caller)
-    files = body.get("files")
-    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
-        raise InvalidInput("files must be a list of {\"path\", \"size\", \"sample\"}")
-    head = repos.resolve_revision(space_id, unquote(revision))
-    known = {f["path"]: f["oid"] for f in repos.list_files(space_id, head)} if head else {}
-    return {"files": [{"path": repos.validate_path(f.get("path")), "uploadMode": "regular", "shouldIgnore": False,
-                       "oid": known.get(f.get("path"))} for f in files]}
+@router.post("/spaces/{owner}/{name}/preupload/{revision}", response_model=PreuploadAnswer)
+def preupload(revision: str, space: OwnedSpace, body: Preupload) -> dict:
+    head = repos.resolve_revision(space.id, unquote(revision))
+    known = {f["path"]: f["oid"] for f in repos.list_files(space.id, head)} if head else {}
+    return {"files": [{"path": f.path, "uploadMode": "regular", "shouldIgnore": False, "oid": known.get(f.path)} for f in body.files]}
 
 
 def _parse_commit(raw: bytes) -> tuple[str, str | None, dict[str, bytes], list[str]]:
@@ -181,9 +160,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("/spaces/{owner}/{name}/commit/{revision}")
-async def create_commit(owner: str, name: str, revision: str, request: Request, r: StoreDep, caller: CurrentUser) -> dict:
-    space_id, _ = owned_space(r, owner, name, caller)
+NDJSON_BODY = {"requestBody": {"required": True, "description": "huggingface_hub's commit: one JSON object a line, "
+                               '{"key": "header" | "file" | "deletedFile" | "deletedFolder", "value": {...}}',
+                               "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}}
+
+
+@router.post("/spaces/{owner}/{name}/commit/{revision}", response_model=CommitAnswer, openapi_extra=NDJSON_BODY)
+async def create_commit(revision: str, request: Request, r: StoreDep, caller: CurrentUser, space: OwnedSpace) -> dict:
+    space_id = space.id
     if unquote(revision) != repos.DEFAULT_BRANCH:
         raise InvalidInput(f"commits go to '{repos.DEFAULT_BRANCH}', the branch that is built; got {unquote(revision)!r}")
     if request.query_params.get("create_pr") in ("1", "true"):
@@ -202,34 +186,29 @@ async def create_commit(owner: str, name: str, revision: str, request: Request, 
             "commitMessage": message, "pullRequestUrl": None, "build": build_id}
 
 
-@router.post("/spaces/{owner}/{name}/duplicate")
-def duplicate(owner: str, name: str, r: StoreDep, caller: CurrentUser, body: dict = Body(...)) -> JSONResponse:
-    source_id, source = readable_space(r, owner, name, caller, repo=True)
-    target = body.get("repository")
-    if not isinstance(target, str) or target.count("/") != 1:
-        raise InvalidInput(f"repository must be 'owner/name'; got {target!r}")
-    target_id = parse_space_id(*target.split("/"))
-    refused = _new_space(r, caller, target_id, sdk=source.get("sdk", ""), visibility=visibility_from(body, source.get("visibility") or "public"),
-                         options=_space_options(body))
+@router.post("/spaces/{owner}/{name}/duplicate", response_model=Duplicated, responses=EXISTS)
+def duplicate(caller: CurrentUser, source: ReadableRepo, body: Duplicate, r: StoreDep) -> Duplicated | JSONResponse:
+    target_id = parse_space_id(*body.repository.split("/"))
+    refused = _new_space(r, caller, target_id, sdk=source.record.get("sdk", ""),
+                         visibility=body.visibility_or(source.record.get("visibility") or "public"), options=body)
     if refused is not None:
         return refused
-    given = {e["key"] for e in body.get("variables") or []} | {e["key"] for e in body.get("secrets") or []}
-    for key, record in envvars.list_variables(r, source_id).items():  # variables come along; secrets must be given
+    given = {e.key for e in body.variables} | {e.key for e in body.secrets}
+    for key, record in envvars.list_variables(r, source.id).items():  # variables come along; secrets must be given
         if key not in given:
             envvars.set_variable(r, target_id, key, record["value"], record.get("description", ""), at=store.now())
-    head = repos.copy_repo(source_id, target_id)
+    head = repos.copy_repo(source.id, target_id)
     if head:
         queue_build(r, target_id, head)
-    return JSONResponse({"url": repo_url(target_id), "id": target_id}, status_code=200)
+    return Duplicated(url=repo_url(target_id), id=target_id)
 
 
-@router.get("/spaces/{owner}/{name}/revision/{revision}")
-def space_at_revision(owner: str, name: str, revision: str, r: StoreDep, caller: OptionalUser) -> dict:
-    space_id, space = readable_space(r, owner, name, caller, repo=True)
-    commit = repos.resolve_revision(space_id, unquote(revision))
+@router.get("/spaces/{owner}/{name}/revision/{revision}", response_model=SpaceRepoInfo, response_model_exclude_unset=True)
+def space_at_revision(revision: str, caller: OptionalUser, space: ReadableRepo) -> dict:
+    commit = repos.resolve_revision(space.id, unquote(revision))
     if commit is None:
-        raise RevisionNotFound(f"{space_id} has no revision {unquote(revision)!r}")
-    return {**space_view(space, get_settings(), caller), **repo_fields(space_id, commit)}
+        raise RevisionNotFound(f"{space.id} has no revision {unquote(revision)!r}")
+    return {**space_view(space.record, get_settings(), caller), **repo_fields(space.id, commit)}
 
 
 def repo_fields(space_id: str, commit: str | None) -> dict:
@@ -238,14 +217,15 @@ def repo_fields(space_id: str, commit: str | None) -> dict:
     return {"sha": commit, "siblings": [{"rfilename": f["path"], "size": f["size"], "blobId": f["oid"]} for f in files]}
 
 
-@router.post("/validate-yaml")
-def validate_yaml(body: dict = Body(...)) -> JSONResponse:
+@router.post("/validate-yaml", response_model=YamlReport, responses={400: {"model": YamlReport, "description": "The front matter is invalid"}})
+def validate_yaml(body: YamlCheck, response: Response) -> dict:
     """Check a README.md's front matter as a build would (huggingface_hub calls this before uploading one)."""
-    content = body.get("content")
-    if not isinstance(content, str):
-        return JSONResponse({"errors": [{"message": "content must be the README.md text"}], "warnings": []}, status_code=400)
+    if body.content is None:
+        response.status_code = 400
+        return {"errors": [{"message": "content must be the README.md text"}], "warnings": []}
     try:
-        config = parse_config(content)
+        config = parse_config(body.content)
     except ConfigError as exc:
-        return JSONResponse({"errors": [{"message": exc.message}], "warnings": []}, status_code=400)
-    return JSONResponse({"errors": [], "warnings": [{"message": w} for w in config.warnings()]})
+        response.status_code = 400
+        return {"errors": [{"message": exc.message}], "warnings": []}
+    return {"errors": [], "warnings": [{"message": w} for w in config.warnings()]}

@@ -11,28 +11,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Response
 
-from controller.api.users import removal_answer
+from controller.api.models import AccountRemoval, Member, NewOrg, OrgInfo
+from controller.api.users import REMOVAL_RESPONSES, removal_status
 from controller.deps import CurrentUser, StoreDep
 from controller.views import iso
 from core import accounts, removal
-from core.access import require_org_admin, require_platform_admin
+from core.access import Caller, require_org_admin, require_platform_admin
 from core.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/api/organizations", tags=["organizations"])
-
-
-class NewOrg(BaseModel):
-    name: str = Field(max_length=100)
-    admin: str | None = Field(default=None, max_length=100)  # its first admin; platform admins may name another user
-
-
-class Member(BaseModel):
-    user: str = Field(max_length=100)
-    role: str = "read"
 
 
 def org_view(r, org: str) -> dict:
@@ -41,7 +30,7 @@ def org_view(r, org: str) -> dict:
             "members": [{"user": u, "role": role} for u, role in accounts.members_of(r, org).items()]}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=OrgInfo)
 def create_org(body: NewOrg, r: StoreDep, caller: CurrentUser) -> dict:
     if not caller.can_write:
         raise Forbidden(f"the token of {caller.name} is read-only; a write token is needed")
@@ -51,7 +40,7 @@ def create_org(body: NewOrg, r: StoreDep, caller: CurrentUser) -> dict:
     return org_view(r, body.name)
 
 
-@router.get("/{org}/members")
+@router.get("/{org}/members", response_model=OrgInfo)
 def list_members(org: str, r: StoreDep, caller: CurrentUser) -> dict:
     accounts.require_org(r, org)
     if caller.role_in(org) is None:
@@ -59,7 +48,7 @@ def list_members(org: str, r: StoreDep, caller: CurrentUser) -> dict:
     return org_view(r, org)
 
 
-@router.post("/{org}/members")
+@router.post("/{org}/members", response_model=OrgInfo)
 def set_member(org: str, body: Member, r: StoreDep, caller: CurrentUser) -> dict:
     accounts.require_org(r, org)
     require_org_admin(caller, org)
@@ -67,7 +56,7 @@ def set_member(org: str, body: Member, r: StoreDep, caller: CurrentUser) -> dict
     return org_view(r, org)
 
 
-@router.delete("/{org}/members/{user}")
+@router.delete("/{org}/members/{user}", response_model=OrgInfo)
 def remove_member(org: str, user: str, r: StoreDep, caller: CurrentUser) -> dict:
     accounts.require_org(r, org)
     require_org_admin(caller, org)
@@ -75,9 +64,18 @@ def remove_member(org: str, user: str, r: StoreDep, caller: CurrentUser) -> dict
     return org_view(r, org)
 
 
-@router.delete("/{org}")
-def delete_org(org: str, r: StoreDep, caller: CurrentUser, spaces: str | None = None,
-               transfer_to: str | None = None) -> JSONResponse:
+def delete_organization(r, caller: Caller, org: str, *, spaces: str | None = None, transfer_to: str | None = None) -> dict:
+    """Delete an organization (its admins, platform admins), as the API and the admin page do."""
     accounts.require_org(r, org)
     require_org_admin(caller, org)
-    return removal_answer(removal.delete_org(r, org, spaces=spaces, transfer_to=transfer_to))
+    return removal.delete_org(r, org, spaces=spaces, transfer_to=transfer_to)
+
+
+@router.delete("/{org}", response_model=AccountRemoval, responses=REMOVAL_RESPONSES)
+def delete_org(org: str, r: StoreDep, caller: CurrentUser, response: Response, spaces: str | None = None,
+               transfer_to: str | None = None) -> dict:
+    """Delete the organization: memberships at once, its Spaces through Space deletion (``spaces=delete``
+    is required when it owns any); the name is free once those are gone."""
+    result = delete_organization(r, caller, org, spaces=spaces, transfer_to=transfer_to)
+    response.status_code = removal_status(result)
+    return result

@@ -3,35 +3,27 @@ rebuild), pause, the sleep time, persistent storage and the hardware tier. Each 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter
 
-from controller.deps import CurrentUser, StoreDep, owned_space
+from controller.api.models import HardwareRequest, RestartAnswer, Rollback, RollbackAnswer, SleepTime, SpaceRuntime, StorageRequest
+from controller.deps import CurrentUser, OwnedSpace, StoreDep
 from controller.repos import head_commit, revert_to
 from controller.views import runtime_view
 from core import store
 from core.access import Caller
-from core.errors import Conflict, InvalidInput, NotFound
-from core.hardware import DEFAULT_TIER, STORAGE_TIERS, TIERS
+from core.errors import Conflict, NotFound
+from core.hardware import DEFAULT_TIER, STORAGE_TIERS
 from core.queues import enqueue_build, enqueue_deploy, pause, queue_build
 from core.stages import BuildStatus, Stage
 
 router = APIRouter(prefix="/api/spaces", tags=["runtime"])
 
-MAX_SLEEP_SECONDS = 30 * 24 * 3600
 
-
-def check_sleep_seconds(seconds: object, field: str = "seconds") -> int:
-    """A sleep time as the API takes it: -1 (never) or 1 to MAX_SLEEP_SECONDS."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or not (seconds == -1 or 1 <= seconds <= MAX_SLEEP_SECONDS):
-        raise InvalidInput(f"{field} must be -1 (never sleep) or a whole number from 1 to {MAX_SLEEP_SECONDS}; got {seconds!r}")
-    return seconds
-
-
-@router.post("/{owner}/{name}/restart")
-def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, factory: bool = False) -> dict:
+@router.post("/{owner}/{name}/restart", response_model=RestartAnswer)
+def restart_space(caller: CurrentUser, space: OwnedSpace, r: StoreDep, factory: bool = False) -> dict:
     """Restart the Space (also resumes one its owner paused); ``factory=true`` rebuilds it from
     its latest commit without any cache."""
-    space_id, space = owned_space(r, owner, name, caller)
+    space_id, record = space
     if factory:
         commit = head_commit(space_id)
         if commit is None:
@@ -39,27 +31,27 @@ def restart_space(owner: str, name: str, r: StoreDep, caller: CurrentUser, facto
         build_id = store.create_build(r, space_id, commit, factory=True)
         enqueue_build(r, space_id, build_id)
         return {**runtime_view(store.require_space(r, space_id), caller), "id": space_id, "build": build_id, "factory": True}
-    latest = store.get_build(r, space.get("latest_build") or "") if space.get("latest_build") else None
+    latest = store.get_build(r, record.get("latest_build") or "") if record.get("latest_build") else None
     if latest is not None and latest.get("status") in (BuildStatus.QUEUED.value, BuildStatus.RUNNING.value):
         # A build is on its way and starts the Space when it is done (also one its owner paused).
-        if space.get("stage") == Stage.PAUSED.value:
+        if record.get("stage") == Stage.PAUSED.value:
             store.set_stage(r, space_id, Stage.BUILDING, build_id=latest["id"])
         return {**runtime_view(store.require_space(r, space_id), caller), "id": space_id, "build": latest["id"], "factory": False}
     build = latest if latest is not None and latest.get("status") == BuildStatus.SUCCEEDED.value else None
-    if build is None and space.get("running_build"):  # the latest push failed; the serving version restarts
-        build = store.get_build(r, space["running_build"])
+    if build is None and record.get("running_build"):  # the latest push failed; the serving version restarts
+        build = store.get_build(r, record["running_build"])
     if build is None or build.get("status") != BuildStatus.SUCCEEDED.value:
         raise Conflict(f"{space_id} has no successful build to restart; push a fix or use factory=true")
     enqueue_deploy(r, space_id, build["id"], startup_seconds=int(build.get("startup_seconds", 300)))
-    return {**runtime_view(space, caller), "id": space_id, "build": build["id"], "factory": False}
+    return {**runtime_view(record, caller), "id": space_id, "build": build["id"], "factory": False}
 
 
-@router.post("/{owner}/{name}/rollback")
-def rollback(owner: str, name: str, r: StoreDep, caller: CurrentUser, build: object = Body(..., embed=True)) -> dict:
+@router.post("/{owner}/{name}/rollback", response_model=RollbackAnswer)
+def rollback(caller: CurrentUser, space: OwnedSpace, body: Rollback, r: StoreDep) -> dict:
     """Serve an earlier successful build again: a new commit on main with that build's files (the
     history stays), built and deployed like a push."""
-    space_id, _space = owned_space(r, owner, name, caller)
-    record = store.get_build(r, str(build)) if isinstance(build, (int, str)) and str(build).isdigit() else None
+    space_id, build = space.id, body.build
+    record = store.get_build(r, str(build)) if str(build).isdigit() else None
     if record is None or record.get("space") != space_id:
         raise NotFound(f"{space_id} has no build {build!r}")
     if record.get("status") != BuildStatus.SUCCEEDED.value:
@@ -70,23 +62,20 @@ def rollback(owner: str, name: str, r: StoreDep, caller: CurrentUser, build: obj
     return {**runtime_view(store.require_space(r, space_id), caller), "id": space_id, "build": new_build, "commit": commit}
 
 
-@router.post("/{owner}/{name}/pause")
-def pause_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
+@router.post("/{owner}/{name}/pause", response_model=SpaceRuntime)
+def pause_space(caller: CurrentUser, space: OwnedSpace, r: StoreDep) -> dict:
     """Stop the Space until its owner restarts it; visitors are told it is paused."""
-    space_id, space = owned_space(r, owner, name, caller)
-    if space.get("stage") == Stage.DELETING.value:
-        raise Conflict(f"{space_id} is being deleted")
-    pause(r, space_id)
-    return runtime_view(store.require_space(r, space_id), caller)
+    if space.record.get("stage") == Stage.DELETING.value:
+        raise Conflict(f"{space.id} is being deleted")
+    pause(r, space.id)
+    return runtime_view(store.require_space(r, space.id), caller)
 
 
-@router.post("/{owner}/{name}/sleeptime")
-def set_sleep_time(owner: str, name: str, r: StoreDep, caller: CurrentUser, seconds: object = Body(..., embed=True)) -> dict:
+@router.post("/{owner}/{name}/sleeptime", response_model=SpaceRuntime)
+def set_sleep_time(caller: CurrentUser, space: OwnedSpace, body: SleepTime, r: StoreDep) -> dict:
     """How long the Space may stay idle before it sleeps (HF's ``gcTimeout``); -1: never."""
-    space_id, _ = owned_space(r, owner, name, caller)
-    check_sleep_seconds(seconds)
-    store.update_space(r, space_id, sleep_seconds=str(seconds))
-    return runtime_view(store.require_space(r, space_id), caller)
+    store.update_space(r, space.id, sleep_seconds=str(body.seconds))
+    return runtime_view(store.require_space(r, space.id), caller)
 
 
 def _redeploy_running(r, space_id: str, space: dict) -> None:
@@ -103,34 +92,28 @@ def _set_and_restart(r, space_id: str, space: dict, field: str, value: str, call
     return runtime_view(store.require_space(r, space_id), caller)
 
 
-@router.post("/{owner}/{name}/storage")
-def request_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser, tier: object = Body(..., embed=True)) -> dict:
+@router.post("/{owner}/{name}/storage", response_model=SpaceRuntime)
+def request_storage(caller: CurrentUser, space: OwnedSpace, body: StorageRequest, r: StoreDep) -> dict:
     """Give the Space a persistent ``/data`` volume (HF's persistent storage); it restarts with it."""
-    space_id, space = owned_space(r, owner, name, caller)
-    if tier not in STORAGE_TIERS:
-        raise InvalidInput(f"tier must be one of {', '.join(STORAGE_TIERS)}; got {tier!r}")
-    if space.get("sdk") == "static":
+    space_id, record, tier = space.id, space.record, body.tier
+    if record.get("sdk") == "static":
         raise Conflict(f"{space_id} is a static Space: it runs no app that could use /data")
-    current = space.get("storage") or ""
-    if current in STORAGE_TIERS and STORAGE_TIERS.index(str(tier)) < STORAGE_TIERS.index(current):
+    current = record.get("storage") or ""
+    if current in STORAGE_TIERS and STORAGE_TIERS.index(tier) < STORAGE_TIERS.index(current):
         raise Conflict(f"{space_id} has {current} storage; a smaller tier could lose data: delete the storage first, "
                        f"then ask for {tier}")
-    return _set_and_restart(r, space_id, space, "storage", str(tier), caller)
+    return _set_and_restart(r, space_id, record, "storage", tier, caller)
 
 
-@router.delete("/{owner}/{name}/storage")
-def delete_storage(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
+@router.delete("/{owner}/{name}/storage", response_model=SpaceRuntime)
+def delete_storage(caller: CurrentUser, space: OwnedSpace, r: StoreDep) -> dict:
     """Remove the Space's ``/data`` volume and everything in it; the Space restarts without it."""
-    space_id, space = owned_space(r, owner, name, caller)
-    return _set_and_restart(r, space_id, space, "storage", "", caller)
+    return _set_and_restart(r, space.id, space.record, "storage", "", caller)
 
 
-@router.post("/{owner}/{name}/hardware")
-def request_hardware(owner: str, name: str, r: StoreDep, caller: CurrentUser, flavor: object = Body(..., embed=True)) -> dict:
+@router.post("/{owner}/{name}/hardware", response_model=SpaceRuntime)
+def request_hardware(caller: CurrentUser, space: OwnedSpace, body: HardwareRequest, r: StoreDep) -> dict:
     """Move the Space to another hardware tier (its container limits); it restarts on it."""
-    space_id, space = owned_space(r, owner, name, caller)
-    if flavor not in TIERS:
-        raise InvalidInput(f"flavor must be one of {', '.join(TIERS)} (this platform has no GPUs); got {flavor!r}")
-    if (space.get("hardware") or DEFAULT_TIER) == flavor:
-        return runtime_view(space, caller)
-    return _set_and_restart(r, space_id, space, "hardware", str(flavor), caller)
+    if (space.record.get("hardware") or DEFAULT_TIER) == body.flavor:
+        return runtime_view(space.record, caller)
+    return _set_and_restart(r, space.id, space.record, "hardware", body.flavor, caller)

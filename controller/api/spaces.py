@@ -9,16 +9,18 @@ import time
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from controller.api.hub import repo_fields, start_delete
-from controller.deps import CurrentUser, OptionalUser, StoreDep, owned_space, readable_space
+from controller.api.models import BuildInfo, SettingsUpdate, SpaceDeletion, SpaceInfo, SpaceRepoInfo, SpaceRuntime, SpaceVisibility
+from controller.deps import CurrentUser, OptionalUser, OwnedSpace, ReadableRepo, ReadableSpace, StoreDep
+from controller.errors import NON_JSON_ERROR_RESPONSES
 from controller.repos import head_commit
 from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, store
-from core.access import VISIBILITIES, may_read_repo, may_read_space, require_owner_read, visibility, visibility_from
-from core.errors import InvalidInput, NotFound
+from core.access import may_read_repo, may_read_space, require_owner_read, visibility
+from core.errors import NotFound
 from core.replies import stream_reads, texts
 from core.settings import get_settings
 from core.stages import DEPLOY_ENDED, BuildStatus
@@ -32,7 +34,7 @@ TERMINAL_BUILD = {BuildStatus.FAILED.value, BuildStatus.SUPERSEDED.value}
 PAGE = 100
 
 
-@router.get("")
+@router.get("", response_model=list[SpaceInfo])
 def list_spaces(request: Request, response: Response, r: StoreDep, caller: OptionalUser, author: str | None = None,
                 search: str | None = None, limit: int | None = Query(None, ge=1, le=1000),
                 cursor: int = Query(0, ge=0)) -> list[dict]:
@@ -50,48 +52,41 @@ def list_spaces(request: Request, response: Response, r: StoreDep, caller: Optio
     return [space_view(s, settings, caller) for s in spaces[cursor:cursor + size]]
 
 
-@router.get("/{owner}/{name}")
-def space_info(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
+@router.get("/{owner}/{name}", response_model=SpaceRepoInfo, response_model_exclude_unset=True)
+def space_info(caller: OptionalUser, space: ReadableSpace) -> dict:
     """The Space's record; with its ``sha`` and files (``siblings``) for those who may read its repository."""
-    space_id, space = readable_space(r, owner, name, caller)
-    view = space_view(space, get_settings(), caller)
-    if may_read_repo(caller, space):
-        view.update(repo_fields(space_id, head_commit(space_id)))
+    view = space_view(space.record, get_settings(), caller)
+    if may_read_repo(caller, space.record):
+        view.update(repo_fields(space.id, head_commit(space.id)))
     return view
 
 
-@router.delete("/{owner}/{name}", status_code=202)
-def delete_space(owner: str, name: str, r: StoreDep, caller: CurrentUser) -> dict:
+@router.delete("/{owner}/{name}", status_code=202, response_model=SpaceDeletion)
+def delete_space(space: OwnedSpace, r: StoreDep) -> dict:
     """Delete the Space: containers, route, images, repository and records (done by the run worker)."""
-    space_id, _ = owned_space(r, owner, name, caller)
-    return start_delete(r, space_id)
+    return start_delete(r, space.id)
 
 
-@router.get("/{owner}/{name}/runtime")
-def space_runtime(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> dict:
-    return runtime_view(readable_space(r, owner, name, caller)[1], caller)
+@router.get("/{owner}/{name}/runtime", response_model=SpaceRuntime)
+def space_runtime(caller: OptionalUser, space: ReadableSpace) -> dict:
+    return runtime_view(space.record, caller)
 
 
-@router.put("/{owner}/{name}/settings")
-def update_settings(owner: str, name: str, r: StoreDep, caller: CurrentUser, body: dict = Body(...)) -> dict:
+@router.put("/{owner}/{name}/settings", response_model=SpaceVisibility)
+def update_settings(space: OwnedSpace, body: SettingsUpdate, r: StoreDep) -> dict:
     """Change the Space's visibility. Takes ``{"private": bool}`` or ``{"visibility": "public" |
     "private" | "protected"}`` (what huggingface_hub's ``update_repo_settings`` sends, old and new).
     The Space's route follows at once: a private Space's subdomain then asks who is visiting."""
-    space_id, _ = owned_space(r, owner, name, caller)
-    unknown = sorted(set(body) - {"private", "visibility"})
-    if unknown or not body:
-        raise InvalidInput(f"settings accepts 'private' (true/false) or 'visibility' ({', '.join(VISIBILITIES)}); got {sorted(body)}")
     # Record and route change together under the Space's route lock, which every route write
     # takes too: a deploy, wake or restart under way cannot put back a route without the check.
-    set_space_visibility(r, space_id, visibility_from(body))
-    space = store.require_space(r, space_id)
-    return {"id": space_id, "private": visibility(space) != "public", "visibility": visibility(space)}
+    set_space_visibility(r, space.id, body.wanted())
+    record = store.require_space(r, space.id)
+    return {"id": space.id, "private": visibility(record) != "public", "visibility": visibility(record)}
 
 
-@router.get("/{owner}/{name}/builds")
-def space_builds(owner: str, name: str, r: StoreDep, caller: OptionalUser) -> list[dict]:
-    space_id, _ = readable_space(r, owner, name, caller, repo=True)
-    builds = [store.get_build(r, b) for b in texts(r.lrange(keys.space_builds(space_id), 0, 99))]
+@router.get("/{owner}/{name}/builds", response_model=list[BuildInfo])
+def space_builds(space: ReadableRepo, r: StoreDep) -> list[dict]:
+    builds = [store.get_build(r, b) for b in texts(r.lrange(keys.space_builds(space.id), 0, 99))]
     return [build_view(b) for b in builds if b]
 
 
@@ -150,27 +145,29 @@ KEEPALIVE_EVERY = 15.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-@router.get("/{owner}/{name}/logs/build")
-def build_logs(owner: str, name: str, request: Request, r: StoreDep, caller: OptionalUser,
-               build: str | None = None) -> StreamingResponse:
+class EventStream(StreamingResponse):
+    """Server-sent events; each ``data`` is ``{"data": line, "timestamp": ...}`` and each ``id`` the entry's."""
+
+    media_type = "text/event-stream"
+
+
+@router.get("/{owner}/{name}/logs/build", response_class=EventStream, responses=NON_JSON_ERROR_RESPONSES)
+def build_logs(request: Request, space: ReadableRepo, r: StoreDep, build: str | None = None) -> EventStream:
     """The build log as server-sent events (each ``data`` is ``{"data": line, "timestamp": ...}``), live until the build ends."""
-    space_id, space = readable_space(r, owner, name, caller, repo=True)
-    build_id = build or space.get("latest_build")
+    build_id = build or space.record.get("latest_build")
     record = store.get_build(r, build_id) if build_id else None
-    if not build_id or record is None or record["space"] != space_id:
-        raise NotFound(f"Space {space_id} has no build{' ' + build if build else ''}")
+    if not build_id or record is None or record["space"] != space.id:
+        raise NotFound(f"Space {space.id} has no build{' ' + build if build else ''}")
     sync = store.get_redis()
-    return StreamingResponse(
+    return EventStream(
         _follow_stream(keys.build_log(build_id), request, lambda: _build_finished(sync, build_id), prefix=f"{build_id}:"),
-        media_type="text/event-stream", headers=SSE_HEADERS,
+        headers=SSE_HEADERS,
     )
 
 
-@router.get("/{owner}/{name}/logs/run")
-def run_logs(owner: str, name: str, request: Request, r: StoreDep, caller: CurrentUser) -> StreamingResponse:
+@router.get("/{owner}/{name}/logs/run", response_class=EventStream, responses=NON_JSON_ERROR_RESPONSES)
+def run_logs(request: Request, caller: CurrentUser, space: ReadableSpace) -> EventStream:
     """The app's output as server-sent events: the last lines kept (across restarts and redeploys),
     then live. Only for those who may write to the Space: apps print what visitors send them."""
-    space_id, space = readable_space(r, owner, name, caller)
-    require_owner_read(caller, space)
-    return StreamingResponse(_follow_stream(keys.space_run_log(space_id), request), media_type="text/event-stream",
-                             headers=SSE_HEADERS)
+    require_owner_read(caller, space.record)
+    return EventStream(_follow_stream(keys.space_run_log(space.id), request), headers=SSE_HEADERS)

@@ -13,10 +13,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from typing import Any
 
+from fastapi import APIRouter, Response
+
+from controller.api.models import AccountRemoval, CreatedToken, CreatedUser, NewToken, NewUser, TokenInfo, UserInfo, WhoAmI
 from controller.deps import CurrentUser, StoreDep
 from controller.views import iso
 from core import accounts, removal
@@ -26,7 +27,7 @@ from core.errors import Forbidden
 router = APIRouter(prefix="/api", tags=["users"])
 
 
-@router.get("/whoami-v2")
+@router.get("/whoami-v2", response_model=WhoAmI, response_model_exclude_unset=True)
 def whoami(caller: CurrentUser) -> dict:
     auth: dict[str, object]
     if caller.via == "session":
@@ -51,11 +52,6 @@ def whoami(caller: CurrentUser) -> dict:
     }
 
 
-class NewToken(BaseModel):
-    name: str = Field(max_length=200)
-    role: str = "read"
-
-
 def token_view(record: dict) -> dict:
     return {
         "id": record["id"],
@@ -71,12 +67,12 @@ def _require_token_owner(caller: Caller) -> None:
         raise Forbidden("managing tokens needs a write token; this one is read-only")
 
 
-@router.get("/tokens")
+@router.get("/tokens", response_model=list[TokenInfo])
 def list_tokens(r: StoreDep, caller: CurrentUser) -> list[dict]:
     return [token_view(t) for t in accounts.list_tokens(r, caller.name)]
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, response_model=CreatedToken)
 def create_token(body: NewToken, r: StoreDep, caller: CurrentUser) -> dict:
     """A new token of the caller; its value is in this answer only."""
     _require_token_owner(caller)
@@ -85,16 +81,10 @@ def create_token(body: NewToken, r: StoreDep, caller: CurrentUser) -> dict:
     return {**token_view(record), "token": value}
 
 
-@router.delete("/tokens/{token_id}", status_code=204)
+@router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
 def revoke_token(token_id: str, r: StoreDep, caller: CurrentUser) -> None:
     _require_token_owner(caller)
     accounts.revoke_token(r, caller.name, token_id)
-
-
-class NewUser(BaseModel):
-    name: str = Field(max_length=100)
-    role: str = "user"
-    password: str | None = Field(default=None, max_length=accounts.MAX_PASSWORD)
 
 
 def user_view(record: dict, r) -> dict:
@@ -103,14 +93,14 @@ def user_view(record: dict, r) -> dict:
             "state": record.get("state") or "active"}
 
 
-@router.get("/admin/users")
+@router.get("/admin/users", response_model=list[UserInfo])
 def admin_list_users(r: StoreDep, caller: CurrentUser) -> list[dict]:
     require_platform_admin(caller, write=False)
     removal.finish_all(r)  # free the names of accounts whose last Space is gone
     return [user_view(u, r) for u in accounts.list_users(r)]
 
 
-@router.post("/admin/users", status_code=201)
+@router.post("/admin/users", status_code=201, response_model=CreatedUser)
 def admin_create_user(body: NewUser, r: StoreDep, caller: CurrentUser) -> dict:
     """Create a user; the answer carries their first write token (shown once)."""
     require_platform_admin(caller)
@@ -119,7 +109,7 @@ def admin_create_user(body: NewUser, r: StoreDep, caller: CurrentUser) -> dict:
     return {**user_view(accounts.require_user(r, body.name), r), "token": token}
 
 
-@router.delete("/admin/users/{user}/tokens/{token_id}", status_code=204)
+@router.delete("/admin/users/{user}/tokens/{token_id}", status_code=204, response_class=Response)
 def admin_revoke_token(user: str, token_id: str, r: StoreDep, caller: CurrentUser) -> None:
     """Revoke any user's token (a leaked one, say); it stops working at once."""
     require_platform_admin(caller)
@@ -127,15 +117,26 @@ def admin_revoke_token(user: str, token_id: str, r: StoreDep, caller: CurrentUse
     accounts.revoke_token(r, user, token_id)
 
 
-def removal_answer(result: dict) -> JSONResponse:
+REMOVAL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": AccountRemoval, "description": "The account's Spaces are being deleted; its name is free once they are gone"}}
+
+
+def removal_status(result: dict) -> int:
     """200 when the account is gone, 202 while its Spaces are being deleted."""
-    return JSONResponse(result, status_code=200 if result["state"] == "deleted" else 202)
+    return 200 if result["state"] == "deleted" else 202
 
 
-@router.delete("/admin/users/{user}")
-def admin_delete_user(user: str, r: StoreDep, caller: CurrentUser, spaces: str | None = None,
-                      transfer_to: str | None = None) -> JSONResponse:
+def delete_user_account(r, caller: Caller, user: str, *, spaces: str | None = None, transfer_to: str | None = None) -> dict:
+    """Delete a user (platform admins only), as the API and the admin page do."""
+    require_platform_admin(caller)
+    return removal.delete_user(r, user, spaces=spaces, transfer_to=transfer_to)
+
+
+@router.delete("/admin/users/{user}", response_model=AccountRemoval, responses=REMOVAL_RESPONSES)
+def admin_delete_user(user: str, r: StoreDep, caller: CurrentUser, response: Response, spaces: str | None = None,
+                      transfer_to: str | None = None) -> dict:
     """Delete a user: tokens, sessions and memberships at once; their Spaces through Space deletion
     (``spaces=delete`` is required when they own any); the name is free once those are gone."""
-    require_platform_admin(caller)
-    return removal_answer(removal.delete_user(r, user, spaces=spaces, transfer_to=transfer_to))
+    result = delete_user_account(r, caller, user, spaces=spaces, transfer_to=transfer_to)
+    response.status_code = removal_status(result)
+    return result

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from controller.api import orgs as orgs_api
 from controller.api import runtime as runtime_api
 from controller.api import users as users_api
-from controller.deps import OptionalUser, StoreDep, form_csrf
+from controller.api.models import Member, NewOrg, NewUser
+from controller.deps import OptionalUser, StoreDep, form_csrf, owned_space
 from controller.login import MAX_FORM, form_caller, login_url, read_form
 from controller.web.pages import card, templates
 from core import accounts, keys, removal, store
@@ -89,7 +90,7 @@ def admin_spaces(request: Request, r: StoreDep, caller: OptionalUser, sort: str 
         "stages": stages, "sorts": list(SORTS), "csrf": form_csrf(request), "now": time.time()})
 
 
-@router.post("/admin/bulk")
+@router.post("/admin/bulk", response_class=RedirectResponse)
 async def admin_bulk(request: Request, r: StoreDep) -> Response:
     """Restart or pause the ticked Spaces (a form: ``action``, ``space`` repeated, ``csrf``)."""
     body = await request.body()
@@ -108,9 +109,9 @@ async def admin_bulk(request: Request, r: StoreDep) -> Response:
         owner, _, name = space_id.partition("/")
         try:
             if action == "restart":
-                runtime_api.restart_space(owner, name, r, caller)
+                runtime_api.restart_space(caller, owned_space(r, owner, name, caller), r)
             else:
-                runtime_api.pause_space(owner, name, r, caller)
+                runtime_api.pause_space(caller, owned_space(r, owner, name, caller), r)
             outcomes.append(f"{space_id}: {action} queued")
         except SpacesError as exc:
             outcomes.append(f"{space_id}: {exc.message}")
@@ -139,9 +140,9 @@ def admin_users(request: Request, r: StoreDep, caller: OptionalUser, done: str =
 
 # action -> (what it runs with the store, the admin and the form; what the page says afterwards)
 USER_ACTIONS = {
-    "create-org": (lambda r, c, f: orgs_api.create_org(orgs_api.NewOrg(name=f.get("name", ""), admin=f.get("admin") or None), r, c),
+    "create-org": (lambda r, c, f: orgs_api.create_org(NewOrg(name=f.get("name", ""), admin=f.get("admin") or None), r, c),
                    "Organization {name} created; {admin} is its admin"),
-    "add-member": (lambda r, c, f: orgs_api.set_member(f.get("org", ""), orgs_api.Member(user=f.get("user", ""), role=f.get("role", "read")), r, c),
+    "add-member": (lambda r, c, f: orgs_api.set_member(f.get("org", ""), Member(user=f.get("user", ""), role=f.get("role", "read")), r, c),
                    "{user} is now {role} in {org}"),
     "revoke-token": (lambda r, c, f: users_api.admin_revoke_token(f.get("user", ""), f.get("id", ""), r, c),
                      "Token {name} of {user} revoked"),
@@ -150,8 +151,8 @@ USER_ACTIONS = {
 
 # action -> (the form field naming the account, what deletes it with the store, the admin, the name and the choice)
 DELETE_ACTIONS = {
-    "delete-user": ("user", lambda r, c, name, spaces: users_api.admin_delete_user(name, r, c, spaces=spaces)),
-    "delete-org": ("org", lambda r, c, name, spaces: orgs_api.delete_org(name, r, c, spaces=spaces)),
+    "delete-user": ("user", lambda r, c, name, spaces: users_api.delete_user_account(r, c, name, spaces=spaces)),
+    "delete-org": ("org", lambda r, c, name, spaces: orgs_api.delete_organization(r, c, name, spaces=spaces)),
 }
 
 
@@ -161,7 +162,7 @@ def _delete_account(action: str, r, caller, form: dict[str, str]) -> Response:
     name = form.get(field, "")
     if not name or form.get("confirm", "") != name:
         raise InvalidInput(f"type the name {name!r} again in the confirmation box to delete it")
-    result = json.loads(bytes(delete(r, caller, name, form.get("spaces") or None).body))
+    result = delete(r, caller, name, form.get("spaces") or None)
     what = "User" if result["type"] == "user" else "Organization"
     if result["state"] == "deleted":
         message = f"{what} {name} deleted; the name is free"
@@ -170,7 +171,7 @@ def _delete_account(action: str, r, caller, form: dict[str, str]) -> Response:
     return RedirectResponse("/admin/users?done=" + quote(message), status_code=303)
 
 
-@router.post("/admin/users/{action}")
+@router.post("/admin/users/{action}", response_class=RedirectResponse)
 async def admin_users_action(request: Request, action: str, r: StoreDep) -> Response:
     form = await read_form(request)
     caller = _form_caller(request, r, form.get("csrf"))
@@ -178,7 +179,7 @@ async def admin_users_action(request: Request, action: str, r: StoreDep) -> Resp
         return HTMLResponse(FORM_REFUSED, status_code=403)
     try:
         if action == "create-user":  # the answer shows the new user's token once: no redirect
-            created = users_api.admin_create_user(users_api.NewUser(
+            created = users_api.admin_create_user(NewUser(
                 name=form.get("name", ""), role=form.get("role", "user"), password=form.get("password") or None), r, caller)
             return _users_page(request, r, caller, notice=f"User {created['name']} created", token=created["token"])
         if action in DELETE_ACTIONS:
@@ -238,7 +239,7 @@ def admin_system(request: Request, r: StoreDep, caller: OptionalUser, done: str 
         "csrf": form_csrf(request), "done": done[:300], "now": time.time()})
 
 
-@router.post("/admin/system/clean-up")
+@router.post("/admin/system/clean-up", response_class=RedirectResponse)
 async def admin_clean_up(request: Request, r: StoreDep) -> Response:
     """Queue the clean-up of unused images and caches (``worker.disk.clean_up``)."""
     caller = _form_caller(request, r, (await read_form(request)).get("csrf"))

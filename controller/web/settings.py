@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from controller.api import envvars as envvars_api
 from controller.api import runtime as runtime_api
 from controller.api import spaces as spaces_api
-from controller.deps import OptionalUser, StoreDep, form_csrf
+from controller.api.models import EnvEntry, EnvKey, HardwareRequest, Rollback, SettingsUpdate, SleepTime
+from controller.deps import OptionalUser, StoreDep, form_csrf, owned_space
 from controller.login import form_caller, login_url, read_form
 from controller.web.pages import space_context, space_or_404, templates
 from core import envvars
@@ -63,33 +64,32 @@ def _int(value: str, what: str) -> int:
         raise InvalidInput(f"{what} must be a whole number; got {value!r}") from None
 
 
-def _entry(form: dict) -> envvars_api.EnvEntry:
-    return envvars_api.EnvEntry(key=form.get("key", ""), value=form.get("value", ""), description=form.get("description", ""))
+def _entry(form: dict) -> EnvEntry:
+    return EnvEntry(key=form.get("key", ""), value=form.get("value", ""), description=form.get("description", ""))
 
 
-# action -> (the API handler it runs, given owner, name, store, caller and the form; what the page says afterwards)
+# action -> (the API handler it runs, given the Space, the store, the caller and the form; what the page says afterwards)
 ACTIONS = {
-    "visibility": (lambda o, n, r, c, f: spaces_api.update_settings(o, n, r, c, {"visibility": f.get("visibility")}),
+    "visibility": (lambda s, r, c, f: spaces_api.update_settings(s, SettingsUpdate.model_validate({"visibility": f.get("visibility")}), r),
                    "Visibility is now {visibility}"),
-    "sleeptime": (lambda o, n, r, c, f: runtime_api.set_sleep_time(o, n, r, c, _int(f.get("seconds", ""), "The sleep time")),
+    "sleeptime": (lambda s, r, c, f: runtime_api.set_sleep_time(c, s, SleepTime(seconds=_int(f.get("seconds", ""), "The sleep time")), r),
                   "Sleep time saved"),
-    "hardware": (lambda o, n, r, c, f: runtime_api.request_hardware(o, n, r, c, f.get("flavor")), "Hardware: {flavor}"),
-    "variable": (lambda o, n, r, c, f: envvars_api.add_variable(o, n, _entry(f), r, c),
-                 "Variable {key} saved; the Space restarts with it"),
-    "variable-delete": (lambda o, n, r, c, f: envvars_api.delete_variable(o, n, envvars_api.EnvKey(key=f.get("key", "")), r, c),
+    "hardware": (lambda s, r, c, f: runtime_api.request_hardware(c, s, HardwareRequest.model_validate({"flavor": f.get("flavor")}), r),
+                 "Hardware: {flavor}"),
+    "variable": (lambda s, r, c, f: envvars_api.add_variable(s, _entry(f), r), "Variable {key} saved; the Space restarts with it"),
+    "variable-delete": (lambda s, r, c, f: envvars_api.delete_variable(s, EnvKey(key=f.get("key", "")), r),
                         "Variable {key} removed; the Space restarts"),
-    "secret": (lambda o, n, r, c, f: envvars_api.add_secret(o, n, _entry(f), r, c),
-               "Secret {key} saved; the Space restarts with it"),
-    "secret-delete": (lambda o, n, r, c, f: envvars_api.delete_secret(o, n, envvars_api.EnvKey(key=f.get("key", "")), r, c),
+    "secret": (lambda s, r, c, f: envvars_api.add_secret(s, _entry(f), r), "Secret {key} saved; the Space restarts with it"),
+    "secret-delete": (lambda s, r, c, f: envvars_api.delete_secret(s, EnvKey(key=f.get("key", "")), r),
                       "Secret {key} removed; the Space restarts"),
-    "restart": (lambda o, n, r, c, f: runtime_api.restart_space(o, n, r, c, factory=False), "Restarting"),
-    "factory": (lambda o, n, r, c, f: runtime_api.restart_space(o, n, r, c, factory=True), "Rebuilding from scratch"),
-    "pause": (lambda o, n, r, c, f: runtime_api.pause_space(o, n, r, c), "Paused: restart to resume"),
-    "rollback": (lambda o, n, r, c, f: runtime_api.rollback(o, n, r, c, f.get("build", "")), "Rolling back to build #{build}"),
+    "restart": (lambda s, r, c, f: runtime_api.restart_space(c, s, r, factory=False), "Restarting"),
+    "factory": (lambda s, r, c, f: runtime_api.restart_space(c, s, r, factory=True), "Rebuilding from scratch"),
+    "pause": (lambda s, r, c, f: runtime_api.pause_space(c, s, r), "Paused: restart to resume"),
+    "rollback": (lambda s, r, c, f: runtime_api.rollback(c, s, Rollback(build=f.get("build", "")), r), "Rolling back to build #{build}"),
 }
 
 
-@router.post("/spaces/{owner}/{name}/settings/{action}")
+@router.post("/spaces/{owner}/{name}/settings/{action}", response_class=RedirectResponse)
 async def settings_action(request: Request, owner: str, name: str, action: str, r: StoreDep) -> Response:
     form = await read_form(request)
     caller = form_caller(request, r, form.get("csrf"))  # write rights, under the usual rules
@@ -103,13 +103,13 @@ async def settings_action(request: Request, owner: str, name: str, action: str, 
         if action == "delete":
             if form.get("confirm") != space["id"]:
                 raise InvalidInput(f"type the Space's full name, {space['id']}, to delete it")
-            spaces_api.delete_space(owner, name, r, caller)
+            spaces_api.delete_space(owned_space(r, owner, name, caller), r)
             log.info("%s deleted %s from the settings page", caller.name, space["id"])
             return RedirectResponse(f"/?owner={quote(owner)}", status_code=303)
         if action not in ACTIONS:
             raise InvalidInput(f"unknown settings action {action!r}")
         handler, notice = ACTIONS[action]
-        handler(owner, name, r, caller, form)
+        handler(owned_space(r, owner, name, caller), r, caller, form)
         notice = notice.format_map(defaultdict(str, form))
     except SpacesError as exc:
         return _settings_page(request, r, space, caller, error=exc.message, status=exc.status)
