@@ -10,8 +10,8 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Response
 
-from controller import repos
 from controller.deps import ReadableRepo
+from core import repos
 from core.errors import EntryNotFound, RevisionNotFound
 
 router = APIRouter(tags=["files"], include_in_schema=False)

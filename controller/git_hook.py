@@ -19,11 +19,11 @@ from pathlib import Path
 
 import redis
 
-from controller.repos import DEFAULT_BRANCH, space_id_from_git_dir
 from core import keys, store
 from core.errors import Conflict
 from core.queues import build_queue_status, queue_build
 from core.replies import StreamIds, entries, stream_reads
+from core.repos import DEFAULT_BRANCH, space_id_from_git_dir
 from core.settings import get_settings
 from core.stages import FINAL_STAGES, Stage
 

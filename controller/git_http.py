@@ -26,11 +26,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from controller.deps import StoreDep, resolve_caller
-from controller.repos import ensure_repo, has_refs, repo_path
 from core import accounts, keys, store
 from core.access import Caller, may_read_repo, require_read, require_write
 from core.errors import NotFound, SpacesError, Unauthorized
 from core.names import parse_space_id
+from core.repos import ensure_repo, has_refs, repo_path
 from core.sessions import TooManyFailures
 from core.settings import get_settings
 

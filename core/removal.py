@@ -30,12 +30,10 @@ import time
 
 import redis
 
-from core import accounts, keys, store
+from core import accounts, keys, services, store
 from core.errors import Conflict, InvalidInput, NotFound
-from core.queues import enqueue_delete
 from core.replies import members
 from core.settings import get_settings
-from core.stages import Stage
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +69,7 @@ def _check_choice(r: redis.Redis, namespace: str, what: str, spaces: str | None,
 
 def start_space_deletion(r: redis.Redis, space: dict) -> None:
     """The platform's Space deletion path (as ``DELETE /api/spaces/{id}``): ``DELETING``, then the delete job."""
-    if space.get("stage") == Stage.DELETING.value and space.get("delete_job"):
-        return  # already under way
-    store.set_stage(r, space["id"], Stage.DELETING)
-    enqueue_delete(r, space["id"])
+    services.delete(r, space)
 
 
 def _end_sessions(r: redis.Redis, user: str) -> int:

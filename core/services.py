@@ -12,15 +12,18 @@ from dataclasses import dataclass
 
 import redis
 
-from core import store
+from core import envvars, repos, store
 from core.errors import Conflict, InvalidInput, NotFound
 from core.hardware import DEFAULT_TIER, STORAGE_TIERS, TIERS
-from core.queues import enqueue_build, enqueue_deploy
+from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, queue_build
 from core.queues import pause as queue_pause
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 
 MAX_SLEEP_SECONDS = 30 * 24 * 3600
+# SDKs whose builds take the Space's variables and secrets (build arguments and build secrets), and
+# a Space whose first build has not read its README yet (it may be one of those).
+BUILD_TIME_ENV = ("docker", None, "")
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,14 @@ def redeploy_serving(r: redis.Redis, space_id: str) -> str | None:
     return str(build["id"])
 
 
-def restart(r: redis.Redis, space_id: str, *, factory_commit: str | None = None) -> Restarted:
-    """Restart the Space (also one its owner paused). With ``factory_commit`` (the head of its
-    repository), rebuild that commit without any cache instead."""
-    if factory_commit is not None:
-        build_id = store.create_build(r, space_id, factory_commit, factory=True)
+def restart(r: redis.Redis, space_id: str, *, factory: bool = False) -> Restarted:
+    """Restart the Space (also one its owner paused). ``factory``: rebuild its latest commit
+    without any cache instead."""
+    if factory:
+        commit = repos.head_commit(space_id)
+        if commit is None:
+            raise Conflict(f"{space_id} has no commit to build yet; push one first")
+        build_id = store.create_build(r, space_id, commit, factory=True)
         enqueue_build(r, space_id, build_id)
         return Restarted(build_id, factory=True)
     space = store.require_space(r, space_id)
@@ -77,18 +83,18 @@ def restart(r: redis.Redis, space_id: str, *, factory_commit: str | None = None)
     return Restarted(build["id"])
 
 
-def apply_env_change(r: redis.Redis, space_id: str, head_commit: str | None) -> None:
+def apply_env_change(r: redis.Redis, space_id: str) -> None:
     """Restart the Space so that its app sees a change of its variables or secrets.
 
-    A Docker Space (or one whose first build has not read its README yet) is rebuilt from
-    ``head_commit``, whatever its last build did: variables are its build arguments and secrets its
+    A Docker Space (or one whose first build has not read its README yet) is rebuilt from its
+    latest commit, whatever its last build did: variables are its build arguments and secrets its
     build secrets (a build may have failed for want of one). Other Spaces start their latest
     successful build again with the new environment.
     """
     space = store.get_space(r, space_id) or {}
-    if space.get("sdk") in ("docker", None, ""):  # the environment is baked in at build time
-        if head_commit:
-            enqueue_build(r, space_id, store.create_build(r, space_id, head_commit))
+    if space.get("sdk") in BUILD_TIME_ENV:
+        if commit := repos.head_commit(space_id):
+            enqueue_build(r, space_id, store.create_build(r, space_id, commit))
         return
     build = store.get_build(r, space["latest_build"]) if space.get("latest_build") else None
     if _succeeded(build):
@@ -116,14 +122,26 @@ def set_hardware(r: redis.Redis, space_id: str, flavor: object) -> bool:
     return change_setting(r, space_id, "hardware", str(flavor))
 
 
-def set_storage(r: redis.Redis, space_id: str, tier: object, *, serves_files_only: bool) -> bool:
+def serves_files_only(r: redis.Redis, space: dict) -> bool:
+    """True for a Space whose version is a folder of files (a static Space): it runs no app. Its
+    latest successful build (else the serving one) says; the builder sets what a build made."""
+    for build_id in (space.get("latest_build"), space.get("running_build")):
+        build = store.get_build(r, build_id) if build_id else None
+        if _succeeded(build):
+            assert build is not None
+            return build.get("kind") == "static"
+    return False
+
+
+def set_storage(r: redis.Redis, space_id: str, tier: object) -> bool:
     """Give the Space a persistent ``/data`` of ``tier`` (never a smaller one than it has: that could
-    lose data). ``serves_files_only``: the Space runs no app (a static Space)."""
+    lose data)."""
     if tier not in STORAGE_TIERS:
         raise InvalidInput(f"tier must be one of {', '.join(STORAGE_TIERS)}; got {tier!r}")
-    if serves_files_only:
+    space = store.require_space(r, space_id)
+    if serves_files_only(r, space):
         raise Conflict(f"{space_id} is a static Space: it runs no app that could use /data")
-    current = store.require_space(r, space_id).get("storage") or ""
+    current = space.get("storage") or ""
     if current in STORAGE_TIERS and STORAGE_TIERS.index(str(tier)) < STORAGE_TIERS.index(current):
         raise Conflict(f"{space_id} has {current} storage; a smaller tier could lose data: delete the storage first, "
                        f"then ask for {tier}")
@@ -161,3 +179,45 @@ def succeeded_build_of(r: redis.Redis, space_id: str, build: object) -> dict:
     if record.get("status") != BuildStatus.SUCCEEDED.value:
         raise Conflict(f"build #{build} of {space_id} did not succeed ({record.get('status')}); roll back to one that did")
     return record
+
+
+def rollback(r: redis.Redis, space_id: str, build: object, *, author: str) -> tuple[str, str]:
+    """Serve an earlier successful build again: a new commit on main with that build's files (the
+    history stays), built and deployed like a push. Returns the new commit and its build."""
+    record = succeeded_build_of(r, space_id, build)
+    commit = repos.revert_to(space_id, record["commit"], author=author,
+                             message=f"Roll back to build #{build} (commit {record['commit'][:12]})")
+    return commit, queue_build(r, space_id, commit)
+
+
+def set_variable(r: redis.Redis, space_id: str, key: str, value: str, description: str = "") -> None:
+    envvars.set_variable(r, space_id, key, value, description, at=store.now())
+    apply_env_change(r, space_id)
+
+
+def set_secret(r: redis.Redis, space_id: str, key: str, value: str, description: str = "") -> None:
+    envvars.set_secret(r, space_id, key, value, description, at=store.now())
+    apply_env_change(r, space_id)
+
+
+def delete_env(r: redis.Redis, space_id: str, key: str, kind: str) -> None:
+    """Remove a variable or a secret (``kind``) and restart the Space without it."""
+    envvars.delete(r, space_id, key, kind)
+    apply_env_change(r, space_id)
+
+
+def set_visibility(r: redis.Redis, space_id: str, visibility: str) -> None:
+    """Record the Space's visibility; its route follows at once (under the route lock every route
+    write takes, so a deploy, wake or restart under way cannot put back a route without the check)."""
+    from proxy.routes import set_space_visibility  # the one writer of routes; proxy imports core
+
+    set_space_visibility(r, space_id, visibility)
+
+
+def delete(r: redis.Redis, space: dict) -> None:
+    """Delete the Space: ``DELETING`` at once, then the run worker removes its instances, route,
+    images, repository and records. A deletion under way is left to finish."""
+    if space.get("stage") == Stage.DELETING.value and space.get("delete_job"):
+        return
+    store.set_stage(r, space["id"], Stage.DELETING)
+    enqueue_delete(r, space["id"])

@@ -23,7 +23,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from builder.config import parse_config
-from controller import repos
 from controller.api.models import (
     CommitAnswer,
     Duplicate,
@@ -44,11 +43,11 @@ from controller.deps import CurrentUser, OptionalUser, OwnedSpace, ReadableRepo,
 from controller.errors import error_response
 from controller.git_hook import tree_problems
 from controller.views import space_view
-from core import accounts, envvars, store
+from core import accounts, envvars, repos, services, store
 from core.access import Caller, require_write
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, RevisionNotFound
 from core.names import parse_space_id
-from core.queues import enqueue_delete, queue_build
+from core.queues import queue_build
 from core.settings import get_settings
 from core.stages import Stage
 
@@ -99,8 +98,7 @@ def create_repo(caller: CurrentUser, body: NewRepo, r: StoreDep) -> RepoCreated 
 
 
 def start_delete(r: redis.Redis, space_id: str) -> dict:
-    store.set_stage(r, space_id, Stage.DELETING)
-    enqueue_delete(r, space_id)
+    services.delete(r, store.require_space(r, space_id))
     return {"id": space_id, "stage": Stage.DELETING.value}
 
 

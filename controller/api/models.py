@@ -22,8 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, S
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from controller import repos
-from core import accounts, envvars
+from core import accounts, envvars, repos
 from core.access import VISIBILITIES, visibility_from
 from core.errors import InvalidInput
 from core.hardware import STORAGE_TIERS, TIERS

@@ -12,19 +12,18 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from controller.api.hub import repo_fields, start_delete
+from controller.api.hub import repo_fields
 from controller.api.models import BuildInfo, SettingsUpdate, SpaceDeletion, SpaceInfo, SpaceRepoInfo, SpaceRuntime, SpaceVisibility
 from controller.deps import CurrentUser, OptionalUser, OwnedSpace, ReadableRepo, ReadableSpace, StoreDep
 from controller.errors import NON_JSON_ERROR_RESPONSES
-from controller.repos import head_commit
 from controller.views import build_view, iso, runtime_view, space_view
-from core import keys, store
+from core import keys, services, store
 from core.access import may_read_repo, may_read_space, require_owner_read, visibility
 from core.errors import NotFound
 from core.replies import stream_reads, texts
+from core.repos import head_commit
 from core.settings import get_settings
-from core.stages import DEPLOY_ENDED, BuildStatus
-from proxy.routes import set_space_visibility
+from core.stages import DEPLOY_ENDED, BuildStatus, Stage
 
 router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 
@@ -64,7 +63,8 @@ def space_info(caller: OptionalUser, space: ReadableSpace) -> dict:
 @router.delete("/{owner}/{name}", status_code=202, response_model=SpaceDeletion)
 def delete_space(space: OwnedSpace, r: StoreDep) -> dict:
     """Delete the Space: containers, route, images, repository and records (done by the run worker)."""
-    return start_delete(r, space.id)
+    services.delete(r, space.record)
+    return {"id": space.id, "stage": Stage.DELETING.value}
 
 
 @router.get("/{owner}/{name}/runtime", response_model=SpaceRuntime)
@@ -79,7 +79,7 @@ def update_settings(space: OwnedSpace, body: SettingsUpdate, r: StoreDep) -> dic
     The Space's route follows at once: a private Space's subdomain then asks who is visiting."""
     # Record and route change together under the Space's route lock, which every route write
     # takes too: a deploy, wake or restart under way cannot put back a route without the check.
-    set_space_visibility(r, space.id, body.wanted())
+    services.set_visibility(r, space.id, body.wanted())
     record = store.require_space(r, space.id)
     return {"id": space.id, "private": visibility(record) != "public", "visibility": visibility(record)}
 

@@ -20,13 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from controller.api import orgs as orgs_api
-from controller.api import runtime as runtime_api
 from controller.api import users as users_api
 from controller.api.models import Member, NewOrg, NewUser
 from controller.deps import OptionalUser, StoreDep, form_csrf, owned_space
 from controller.login import MAX_FORM, form_caller, login_url, read_form
 from controller.web.pages import card, templates
-from core import accounts, keys, removal, store
+from core import accounts, keys, removal, services, store
 from core.errors import InvalidInput, SpacesError
 from core.queues import enqueue_clean_up, queue_status
 from core.settings import get_settings
@@ -108,10 +107,11 @@ async def admin_bulk(request: Request, r: StoreDep) -> Response:
     for space_id in ids[:500]:
         owner, _, name = space_id.partition("/")
         try:
+            space = owned_space(r, owner, name, caller)  # the same access check as the API
             if action == "restart":
-                runtime_api.restart_space(caller, owned_space(r, owner, name, caller), r)
+                services.restart(r, space.id)
             else:
-                runtime_api.pause_space(caller, owned_space(r, owner, name, caller), r)
+                services.pause(r, space.id)
             outcomes.append(f"{space_id}: {action} queued")
         except SpacesError as exc:
             outcomes.append(f"{space_id}: {exc.message}")

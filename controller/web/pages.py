@@ -13,10 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from controller import repos
 from controller.deps import OptionalUser, StoreDep, form_csrf
 from controller.views import build_view, space_view
-from core import keys, store
+from core import keys, repos, store
 from core.access import may_read_space, require_read
 from core.errors import SpacesError
 from core.names import parse_space_id

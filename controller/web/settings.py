@@ -2,29 +2,28 @@
 restart, factory rebuild, pause, and delete with a typed confirmation.
 
 Plain HTML forms. Each POST needs the browser session, its CSRF token and our own origin; it then
-runs the same API handler a token would (so the rules and the checks are the same) as the session's
-user, and comes back to the tab with what happened — or with the error, nothing changed.
+runs the same access check, request model and service as the API (so the rules and the checks are
+the same) as the session's user, and comes back to the tab with what happened — or with the error, nothing changed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from urllib.parse import quote
 
+import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from controller.api import envvars as envvars_api
-from controller.api import runtime as runtime_api
-from controller.api import spaces as spaces_api
 from controller.api.models import EnvEntry, EnvKey, HardwareRequest, Rollback, SettingsUpdate, SleepTime
 from controller.deps import OptionalUser, StoreDep, form_csrf, owned_space
 from controller.login import form_caller, login_url, read_form
 from controller.web.pages import space_context, space_or_404, templates
-from core import envvars
-from core.access import VISIBILITIES, require_owner_read
+from core import envvars, services
+from core.access import VISIBILITIES, Caller, require_owner_read
 from core.errors import InvalidInput, SpacesError
 from core.hardware import TIERS
 
@@ -64,29 +63,37 @@ def _int(value: str, what: str) -> int:
         raise InvalidInput(f"{what} must be a whole number; got {value!r}") from None
 
 
-def _entry(form: dict) -> EnvEntry:
+def _validated_entry(form: dict) -> EnvEntry:
     return EnvEntry(key=form.get("key", ""), value=form.get("value", ""), description=form.get("description", ""))
 
 
-# action -> (the API handler it runs, given the Space, the store, the caller and the form; what the page says afterwards)
-ACTIONS = {
-    "visibility": (lambda s, r, c, f: spaces_api.update_settings(s, SettingsUpdate.model_validate({"visibility": f.get("visibility")}), r),
+def _key(form: dict) -> str:
+    return EnvKey(key=form.get("key", "")).key
+
+
+# action -> (the service it runs, given the store, the Space's id, the caller and the form (checked by
+# the API's own request models); what the page says afterwards)
+ACTIONS: dict[str, tuple[Callable[[redis.Redis, str, Caller, dict], object], str]] = {
+    "visibility": (lambda r, s, c, f: services.set_visibility(r, s, SettingsUpdate.model_validate({"visibility": f.get("visibility")}).wanted()),
                    "Visibility is now {visibility}"),
-    "sleeptime": (lambda s, r, c, f: runtime_api.set_sleep_time(c, s, SleepTime(seconds=_int(f.get("seconds", ""), "The sleep time")), r),
+    "sleeptime": (lambda r, s, c, f: services.set_sleep_time(r, s, SleepTime(seconds=_int(f.get("seconds", ""), "The sleep time")).seconds),
                   "Sleep time saved"),
-    "hardware": (lambda s, r, c, f: runtime_api.request_hardware(c, s, HardwareRequest.model_validate({"flavor": f.get("flavor")}), r),
+    "hardware": (lambda r, s, c, f: services.set_hardware(r, s, HardwareRequest.model_validate({"flavor": f.get("flavor")}).flavor),
                  "Hardware: {flavor}"),
-    "variable": (lambda s, r, c, f: envvars_api.add_variable(s, _entry(f), r), "Variable {key} saved; the Space restarts with it"),
-    "variable-delete": (lambda s, r, c, f: envvars_api.delete_variable(s, EnvKey(key=f.get("key", "")), r),
-                        "Variable {key} removed; the Space restarts"),
-    "secret": (lambda s, r, c, f: envvars_api.add_secret(s, _entry(f), r), "Secret {key} saved; the Space restarts with it"),
-    "secret-delete": (lambda s, r, c, f: envvars_api.delete_secret(s, EnvKey(key=f.get("key", "")), r),
-                      "Secret {key} removed; the Space restarts"),
-    "restart": (lambda s, r, c, f: runtime_api.restart_space(c, s, r, factory=False), "Restarting"),
-    "factory": (lambda s, r, c, f: runtime_api.restart_space(c, s, r, factory=True), "Rebuilding from scratch"),
-    "pause": (lambda s, r, c, f: runtime_api.pause_space(c, s, r), "Paused: restart to resume"),
-    "rollback": (lambda s, r, c, f: runtime_api.rollback(c, s, Rollback(build=f.get("build", "")), r), "Rolling back to build #{build}"),
+    "variable": (lambda r, s, c, f: services.set_variable(r, s, *_fields(_validated_entry(f))), "Variable {key} saved; the Space restarts with it"),
+    "variable-delete": (lambda r, s, c, f: services.delete_env(r, s, _key(f), "variable"), "Variable {key} removed; the Space restarts"),
+    "secret": (lambda r, s, c, f: services.set_secret(r, s, *_fields(_validated_entry(f))), "Secret {key} saved; the Space restarts with it"),
+    "secret-delete": (lambda r, s, c, f: services.delete_env(r, s, _key(f), "secret"), "Secret {key} removed; the Space restarts"),
+    "restart": (lambda r, s, c, f: services.restart(r, s), "Restarting"),
+    "factory": (lambda r, s, c, f: services.restart(r, s, factory=True), "Rebuilding from scratch"),
+    "pause": (lambda r, s, c, f: services.pause(r, s), "Paused: restart to resume"),
+    "rollback": (lambda r, s, c, f: services.rollback(r, s, Rollback(build=f.get("build", "")).build, author=c.name),
+                 "Rolling back to build #{build}"),
 }
+
+
+def _fields(entry: EnvEntry) -> tuple[str, str, str]:
+    return entry.key, entry.value, entry.description
 
 
 @router.post("/spaces/{owner}/{name}/settings/{action}", response_class=RedirectResponse)
@@ -103,13 +110,13 @@ async def settings_action(request: Request, owner: str, name: str, action: str, 
         if action == "delete":
             if form.get("confirm") != space["id"]:
                 raise InvalidInput(f"type the Space's full name, {space['id']}, to delete it")
-            spaces_api.delete_space(owned_space(r, owner, name, caller), r)
+            services.delete(r, owned_space(r, owner, name, caller).record)
             log.info("%s deleted %s from the settings page", caller.name, space["id"])
             return RedirectResponse(f"/?owner={quote(owner)}", status_code=303)
         if action not in ACTIONS:
             raise InvalidInput(f"unknown settings action {action!r}")
         handler, notice = ACTIONS[action]
-        handler(owned_space(r, owner, name, caller), r, caller, form)
+        handler(r, owned_space(r, owner, name, caller).id, caller, form)
         notice = notice.format_map(defaultdict(str, form))
     except SpacesError as exc:
         return _settings_page(request, r, space, caller, error=exc.message, status=exc.status)

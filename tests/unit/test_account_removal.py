@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from controller import deps
 from controller.app import app as platform_app
-from core import accounts, keys, removal, sessions, store
+from core import accounts, keys, removal, services, sessions, store
 from core.errors import Conflict, InvalidInput, NotFound
 from core.settings import get_settings
 
@@ -26,7 +26,7 @@ def jobs(monkeypatch) -> list[str]:
         queued.append(space_id)
         r.hset(keys.space(space_id), "delete_job", f"job-{space_id}")
 
-    monkeypatch.setattr(removal, "enqueue_delete", enqueue)
+    monkeypatch.setattr(services, "enqueue_delete", enqueue)
     return queued
 
 

@@ -147,11 +147,12 @@ def test_settings_and_environment_changes_restart_through_one_path(redis_db, pla
     assert services.set_hardware(redis_db, "ann/demo", "cpu-upgrade") is False  # unchanged: no restart
     queued = [store.get_build(redis_db, first).get("deploy_job")]
     assert queued[0] and services.redeploy_serving(redis_db, "ann/demo") == first
-    services.apply_env_change(redis_db, "ann/demo", head_commit=None)
+    services.apply_env_change(redis_db, "ann/demo")
     assert store.get_build(redis_db, first)["deploy_requested_at"]
+    jobs.deploy_space("ann/site", built(redis_db, "ann/site", "static", tmp_path, sdk="static"))
     with pytest.raises(Conflict, match="static Space: it runs no app"):
-        services.set_storage(redis_db, "ann/demo", "small", serves_files_only=True)
-    assert store.require_space(redis_db, "ann/demo").get("storage", "") == ""
+        services.set_storage(redis_db, "ann/site", "small")
+    assert store.require_space(redis_db, "ann/site").get("storage", "") == ""
 
 
 def test_check_routes_removes_orphans_and_puts_back_the_access_check(redis_db, platform):
