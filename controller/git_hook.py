@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import posixpath
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ from core import keys, store
 from core.errors import Conflict
 from core.queues import build_queue_status, queue_build
 from core.replies import StreamIds, entries, stream_reads
-from core.repos import DEFAULT_BRANCH, space_id_from_git_dir
+from core.repos import DEFAULT_BRANCH, object_problem, space_id_from_git_dir, tree_problems
 from core.settings import get_settings
 from core.stages import FINAL_STAGES, Stage
 
@@ -92,49 +90,6 @@ def report(r: redis.Redis, space_id: str, stage: Stage, message: str, settings) 
     if not stage.is_error:
         say(f"The Space is {stage.value.lower()}; it answers at {url}")
     return 1
-
-
-def tree_problems(commit: str, git_dir: Path | None = None) -> list[str]:
-    """Why the tree of ``commit`` may not be stored: over the limits, or a link leaving the repo.
-    (In the hook git's environment names the repository; API commits pass ``git_dir``.)"""
-    settings = get_settings()
-    git = ["git", *([f"--git-dir={git_dir}"] if git_dir else [])]
-    listing = subprocess.run([*git, "ls-tree", "-r", "-l", "-z", commit], capture_output=True, check=True).stdout
-    files, size, problems = 0, 0, []
-    for entry in filter(None, listing.split(b"\0")):
-        meta, _, raw_path = entry.partition(b"\t")
-        mode, kind, sha, blob_size = meta.decode().split()
-        path = raw_path.decode(errors="replace")
-        if kind != "blob":
-            continue
-        files += 1
-        size += int(blob_size) if blob_size != "-" else 0
-        if mode == "120000":
-            target = subprocess.run([*git, "cat-file", "blob", sha], capture_output=True, check=True).stdout.decode(errors="replace")
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-            if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-                problems.append(f"symlink '{path}' points outside the repository (to '{target}'); only links inside it are allowed")
-    if files > settings.max_repo_files:
-        problems.append(f"the commit has {files} files; the limit is {settings.max_repo_files} (SPACES_MAX_REPO_FILES)")
-    if size > settings.max_repo_mb * 1024 * 1024:
-        problems.append(f"the commit's files add up to {size / 2**20:.1f} MiB; the limit is {settings.max_repo_mb} MiB (SPACES_MAX_REPO_MB)")
-    return problems
-
-
-def object_problem(sha: str, ref: str, git_dir: Path | None = None) -> str | None:
-    """Why ``ref`` may not point at ``sha``: only commits, and tags of commits, may be pushed (a tag
-    of a blob or a tree has no files to build, and its size would escape the repository limits)."""
-    git = ["git", *([f"--git-dir={git_dir}"] if git_dir else [])]
-    kind = subprocess.run([*git, "cat-file", "-t", sha], capture_output=True, text=True, check=False).stdout.strip()
-    tagged = kind == "tag"
-    if tagged:
-        peeled = subprocess.run([*git, "rev-parse", "--verify", "--quiet", f"{sha}^{{}}"], capture_output=True, text=True, check=False)
-        kind = subprocess.run([*git, "cat-file", "-t", peeled.stdout.strip()], capture_output=True,
-                              text=True, check=False).stdout.strip() if peeled.returncode == 0 else ""
-    if kind == "commit":
-        return None
-    what = f"a {kind}" if kind in ("blob", "tree") else "an object that cannot be read"
-    return f"{ref} points at {what}{' through a tag' if tagged else ''}; only commits and tags of commits may be pushed"
 
 
 def pre_receive(updates: list[list[str]]) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import shlex
 import subprocess
 import sys
@@ -203,3 +204,46 @@ def recent_commits(space_id: str, count: int = 20) -> list[dict]:
     out = _git(space_id, "log", f"-n{count}", "--format=%H%x00%an%x00%at%x00%s", f"refs/heads/{DEFAULT_BRANCH}").stdout
     return [dict(zip(("id", "author", "time", "summary"), line.split("\0", 3), strict=False))
             for line in out.decode(errors="replace").splitlines() if line]
+
+
+def tree_problems(commit: str, git_dir: Path | None = None) -> list[str]:
+    """Why the tree of ``commit`` may not be stored: over the limits, or a link leaving the repo.
+    (In the hook git's environment names the repository; API commits pass ``git_dir``.)"""
+    settings = get_settings()
+    git = ["git", *([f"--git-dir={git_dir}"] if git_dir else [])]
+    listing = subprocess.run([*git, "ls-tree", "-r", "-l", "-z", commit], capture_output=True, check=True).stdout
+    files, size, problems = 0, 0, []
+    for entry in filter(None, listing.split(b"\0")):
+        meta, _, raw_path = entry.partition(b"\t")
+        mode, kind, sha, blob_size = meta.decode().split()
+        path = raw_path.decode(errors="replace")
+        if kind != "blob":
+            continue
+        files += 1
+        size += int(blob_size) if blob_size != "-" else 0
+        if mode == "120000":
+            target = subprocess.run([*git, "cat-file", "blob", sha], capture_output=True, check=True).stdout.decode(errors="replace")
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+            if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+                problems.append(f"symlink '{path}' points outside the repository (to '{target}'); only links inside it are allowed")
+    if files > settings.max_repo_files:
+        problems.append(f"the commit has {files} files; the limit is {settings.max_repo_files} (SPACES_MAX_REPO_FILES)")
+    if size > settings.max_repo_mb * 1024 * 1024:
+        problems.append(f"the commit's files add up to {size / 2**20:.1f} MiB; the limit is {settings.max_repo_mb} MiB (SPACES_MAX_REPO_MB)")
+    return problems
+
+
+def object_problem(sha: str, ref: str, git_dir: Path | None = None) -> str | None:
+    """Why ``ref`` may not point at ``sha``: only commits, and tags of commits, may be pushed (a tag
+    of a blob or a tree has no files to build, and its size would escape the repository limits)."""
+    git = ["git", *([f"--git-dir={git_dir}"] if git_dir else [])]
+    kind = subprocess.run([*git, "cat-file", "-t", sha], capture_output=True, text=True, check=False).stdout.strip()
+    tagged = kind == "tag"
+    if tagged:
+        peeled = subprocess.run([*git, "rev-parse", "--verify", "--quiet", f"{sha}^{{}}"], capture_output=True, text=True, check=False)
+        kind = subprocess.run([*git, "cat-file", "-t", peeled.stdout.strip()], capture_output=True,
+                              text=True, check=False).stdout.strip() if peeled.returncode == 0 else ""
+    if kind == "commit":
+        return None
+    what = f"a {kind}" if kind in ("blob", "tree") else "an object that cannot be read"
+    return f"{ref} points at {what}{' through a tag' if tagged else ''}; only commits and tags of commits may be pushed"

@@ -41,7 +41,6 @@ from controller.api.models import (
 )
 from controller.deps import CurrentUser, OptionalUser, OwnedSpace, ReadableRepo, StoreDep, owned_space
 from controller.errors import error_response
-from controller.git_hook import tree_problems
 from controller.views import space_view
 from core import accounts, envvars, repos, services, store
 from core.access import Caller, require_write
@@ -178,7 +177,7 @@ async def create_commit(revision: str, request: Request, r: StoreDep, caller: Cu
     path = repos.repo_path(space_id)
     commit = await asyncio.to_thread(
         repos.commit_files, space_id, parent=head, files=files, deletions=deletions, message=message,
-        author=caller.name, check=lambda c: tree_problems(c, path))
+        author=caller.name, check=lambda c: repos.tree_problems(c, path))
     build_id = queue_build(r, space_id, commit)
     return {"success": True, "commitOid": commit, "commitUrl": f"{repo_url(space_id)}/commit/{commit}",
             "commitMessage": message, "pullRequestUrl": None, "build": build_id}
