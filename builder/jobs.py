@@ -23,6 +23,7 @@ from builder.sdks import SDK_BUILDERS, BuildContext
 from builder.source import export_commit
 from core import envvars, metrics, store
 from core.errors import ConfigError, NoAppFile, SpacesError
+from core.models import Build, Space
 from core.queues import enqueue_deploy
 from core.settings import Settings, get_settings
 from core.stages import BuildStatus, Stage
@@ -50,13 +51,13 @@ def _utc() -> str:
 
 
 def _building_stage(r: redis.Redis, space_id: str) -> Stage:
-    space = store.get_space(r, space_id) or {}
-    serving = space.get("running_build") and Stage(space.get("stage", "BUILDING")).is_serving
+    space = store.get_space(r, space_id)
+    serving = space is not None and space.running_build and space.stage.is_serving
     return Stage.RUNNING_BUILDING if serving else Stage.BUILDING
 
 
-def _build(space: dict, build: dict, settings: Settings, emit: BuildLog, r: redis.Redis, secrets: dict[str, str]) -> dict:
-    space_id, build_id, commit = space["id"], build["id"], build["commit"]
+def _build(space: Space, build: Build, settings: Settings, emit: BuildLog, r: redis.Redis, secrets: dict[str, str]) -> dict:
+    space_id, build_id, commit = space.id, build.id, build.commit
     with tempfile.TemporaryDirectory(prefix="spaces-build-") as tmp:
         src = Path(tmp) / "src"
         export_commit(settings.repos_dir / f"{space_id}.git", commit, src)
@@ -65,15 +66,15 @@ def _build(space: dict, build: dict, settings: Settings, emit: BuildLog, r: redi
             emit(f"warning: {note}")
         store.set_stage(
             r, space_id, _building_stage(r, space_id), build_id=build_id,
-            sdk=config.sdk, title=config.title or space["name"], emoji=config.emoji or "",
+            sdk=config.sdk, title=config.title or space.name, emoji=config.emoji or "",
             short_description=config.short_description or "", color_from=config.colorFrom or "",
             color_to=config.colorTo or "", pinned="1" if config.pinned else "",
             disable_embedding="1" if config.disable_embedding else "", full_width="1" if config.fullWidth else "",
             header=config.header,
         )
         ctx = BuildContext(
-            space_id=space_id, build_id=build_id, commit=commit, subdomain=space["subdomain"], src=src,
-            workdir=Path(tmp), config=config, settings=settings, emit=emit, r=r, fresh=build.get("factory") == "1",
+            space_id=space_id, build_id=build_id, commit=commit, subdomain=space.subdomain, src=src,
+            workdir=Path(tmp), config=config, settings=settings, emit=emit, r=r, fresh=build.factory,
             variables={k: v["value"] for k, v in envvars.list_variables(r, space_id).items()},
             secrets=secrets,
         )
@@ -95,14 +96,14 @@ def build_space(space_id: str, build_id: str) -> None:
     if build is None or space is None:
         log.warning("build %s of %s: record gone, nothing to do", build_id, space_id)
         return
-    if space.get("latest_build") != build_id:
+    if space.latest_build != build_id:
         _superseded(r, build_id)
         return
     secrets = envvars.secret_values(r, space_id)
     emit = BuildLog(r, build_id, secrets)
     started = time.monotonic()
-    emit(f"===== Build Queued at {_utc()} / Commit SHA: {build['commit']} =====")
-    if build.get("factory") == "1":
+    emit(f"===== Build Queued at {_utc()} / Commit SHA: {build.commit} =====")
+    if build.factory:
         emit("--> factory rebuild: no cached layers or dependency images are reused")
     store.update_build(r, build_id, status=BuildStatus.RUNNING.value, started_at=store.now())
     store.set_stage(r, space_id, _building_stage(r, space_id), build_id=build_id)

@@ -29,6 +29,7 @@ from fastapi import Depends, Request
 from core import accounts, sessions, store
 from core.access import Caller, require_read, require_write
 from core.errors import Unauthorized
+from core.models import Space
 from core.names import parse_space_id
 from core.settings import get_settings
 
@@ -126,7 +127,7 @@ class SpaceRef(NamedTuple):
     """A Space a route may act on: its id and its record."""
 
     id: str
-    record: dict
+    record: Space
 
 
 def readable_space(r: redis.Redis, owner: str, name: str, caller: Caller | None, *, repo: bool = False) -> SpaceRef:

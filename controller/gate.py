@@ -30,6 +30,7 @@ from controller.login import login_url, safe_next
 from core import keys, sessions, store
 from core.access import is_private, may_read_space
 from core.errors import SpacesError
+from core.models import Space
 from core.names import parse_space_id
 from core.settings import get_settings
 
@@ -52,7 +53,7 @@ button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}.error{{color:#a000
     return HTMLResponse(doc, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def space_of_host(r, host: str) -> dict | None:
+def space_of_host(r, host: str) -> Space | None:
     settings = get_settings()
     host = host.strip().lower().rsplit(":", 1)[0] if host.count(":") == 1 else host.strip().lower()
     suffix = "." + settings.domain
@@ -86,32 +87,32 @@ def check(request: Request, r: StoreDep) -> Response:
     except SpacesError as exc:
         return refuse(exc.status, exc.message, **({"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else {}))
     if caller is None:
-        user = sessions.space_session_user(r, request.cookies.get(sessions.SPACE_SESSION_COOKIE), space["id"])
+        user = sessions.space_session_user(r, request.cookies.get(sessions.SPACE_SESSION_COOKIE), space.id)
         caller = caller_for(r, user, token_role="read", via="session") if user else None
     if caller is not None:
         if may_read_space(caller, space):
             return Response(status_code=204)
-        log.info("refused %s at private Space %s (%s)", caller.name, space["id"], client_ip(request))
-        return refuse(404, f"Space {space['id']} does not exist")
+        log.info("refused %s at private Space %s (%s)", caller.name, space.id, client_ip(request))
+        return refuse(404, f"Space {space.id} does not exist")
     if wants_page(request):
         settings = get_settings()
-        back = urlencode({"space": space["id"], "next": safe_next(path + ("?" + query if query else ""))})
+        back = urlencode({"space": space.id, "next": safe_next(path + ("?" + query if query else ""))})
         return RedirectResponse(f"{settings.public_url(settings.domain)}/auth/space-login?{back}", status_code=302)
-    return refuse(401, f"Space {space['id']} is private: send 'Authorization: Bearer <token>' of someone who may see it",
+    return refuse(401, f"Space {space.id} is private: send 'Authorization: Bearer <token>' of someone who may see it",
                   **{"WWW-Authenticate": 'Bearer realm="Spaces"'})
 
 
-def _redeem(r, space: dict, params: dict[str, list[str]]) -> Response:
-    user = sessions.redeem_ticket(r, (params.get("ticket") or [""])[0], space["id"])
+def _redeem(r, space: Space, params: dict[str, list[str]]) -> Response:
+    user = sessions.redeem_ticket(r, (params.get("ticket") or [""])[0], space.id)
     caller = caller_for(r, user, token_role="read", via="session") if user else None
     if user is None or caller is None or not may_read_space(caller, space):
         return page("Sign-in link expired", '<h1>This sign-in link has expired</h1><p><a href="/">Open the Space again</a>.</p>',
                     status=403)
     # Absolute: Traefik resolves a relative Location against the controller's own address.
     settings = get_settings()
-    here = settings.public_url(settings.space_host(space["subdomain"]))
+    here = settings.public_url(settings.space_host(space.subdomain))
     response = RedirectResponse(here + safe_next((params.get("next") or ["/"])[0]), status_code=302)
-    response.set_cookie(sessions.SPACE_SESSION_COOKIE, sessions.start_space_session(r, user, space["id"]),
+    response.set_cookie(sessions.SPACE_SESSION_COOKIE, sessions.start_space_session(r, user, space.id),
                         httponly=True, samesite="lax", path="/", max_age=sessions.SPACE_SESSION_TTL)
     return response
 
@@ -126,13 +127,13 @@ def space_login(request: Request, r: StoreDep, space: str = "", next: str = "/")
         return page("Not found", "<h1>There is no such Space</h1>", status=404)
     user = sessions.session_user(r, request.cookies.get(sessions.SESSION_COOKIE))
     if not user:
-        return RedirectResponse(login_url(f"/auth/space-login?{urlencode({'space': record['id'], 'next': safe_next(next)})}"),
+        return RedirectResponse(login_url(f"/auth/space-login?{urlencode({'space': record.id, 'next': safe_next(next)})}"),
                                 status_code=302)
     caller = caller_for(r, user, token_role="read", via="session")
     if caller is None or not may_read_space(caller, record):
         return page("Not found", f"<h1>There is no such Space</h1><p>Signed in as {user}. <a href=\"/logout\">Sign out</a></p>",
                     status=404)
     settings = get_settings()
-    ticket = sessions.issue_ticket(r, user, record["id"])
-    target = settings.public_url(settings.space_host(record["subdomain"]))
+    ticket = sessions.issue_ticket(r, user, record.id)
+    target = settings.public_url(settings.space_host(record.subdomain))
     return RedirectResponse(f"{target}{TICKET_PATH}?{urlencode({'ticket': ticket, 'next': safe_next(next)})}", status_code=302)

@@ -78,8 +78,8 @@ def queue_note(r: redis.Redis) -> str:
 
 
 def report(r: redis.Redis, space_id: str, stage: Stage, message: str, settings) -> int:
-    space = store.get_space(r, space_id) or {}
-    url = settings.public_url(settings.space_host(space.get("subdomain", ""))) + "/"
+    space = store.get_space(r, space_id)
+    url = settings.public_url(settings.space_host(space.subdomain if space is not None else "")) + "/"
     say("")
     if stage == Stage.RUNNING:
         say(f"Your Space is running at {url}")
@@ -146,9 +146,9 @@ def post_receive(updates: list[list[str]]) -> int:
     build_id = queue_build(r, space_id, commit)
     say(f"build #{build_id} queued for commit {commit[:12]}")
     if "nowait" in push_options():
-        space = store.get_space(r, space_id) or {}
+        space = store.get_space(r, space_id)
         say(f"not waiting (-o nowait); the Space will be at "
-            f"{settings.public_url(settings.space_host(space.get('subdomain', '')))}/")
+            f"{settings.public_url(settings.space_host(space.subdomain if space is not None else ''))}/")
         return 0
     return follow(r, space_id, build_id, events_from, settings.push_wait_timeout)
 

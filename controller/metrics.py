@@ -30,9 +30,9 @@ def prometheus_metrics(r: StoreDep, caller: CurrentUser) -> PlainTextResponse:
     if caller.role != "admin":
         raise Forbidden("/metrics is for the platform's admins")
     lines = metrics.render(r)
-    stages = Counter(space.get("stage", "") for space in store.list_spaces(r))
+    stages = Counter(space.stage for space in store.list_spaces(r))
     lines += ["# HELP spaces_spaces Spaces by stage.", "# TYPE spaces_spaces gauge"]
-    lines += [f'spaces_spaces{{stage="{stage.value}"}} {stages.get(stage.value, 0)}' for stage in Stage]
+    lines += [f'spaces_spaces{{stage="{stage.value}"}} {stages.get(stage, 0)}' for stage in Stage]
     lines += ["# HELP spaces_space_requests_total Requests Traefik answered for each Space since it started.",
               "# TYPE spaces_space_requests_total counter"]
     try:

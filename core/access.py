@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from core.errors import Forbidden, InvalidInput, NotFound, SpacesError
+from core.models import Space
 
 VISIBILITIES = ("public", "private", "protected")
 
@@ -51,9 +52,9 @@ class Caller:
         return self.orgs.get(namespace)
 
 
-def visibility(space: dict) -> str:
-    value = space.get("visibility") or "public"
-    return value if value in VISIBILITIES else "private"  # an unknown value fails closed
+def visibility(space: Space) -> str:
+    """``public``, ``protected`` or ``private`` (a record's unknown value reads as private: it fails closed)."""
+    return space.visibility.value
 
 
 def visibility_from(body: dict, default: str | None = None) -> str:
@@ -73,41 +74,41 @@ def visibility_from(body: dict, default: str | None = None) -> str:
     return wanted
 
 
-def is_private(space: dict) -> bool:
+def is_private(space: Space) -> bool:
     return visibility(space) == "private"
 
 
-def may_read_space(caller: Caller | None, space: dict) -> bool:
+def may_read_space(caller: Caller | None, space: Space) -> bool:
     """May ``caller`` see the Space (its page, API record, app)?"""
     if visibility(space) != "private":
         return True
-    return caller is not None and caller.role_in(space["owner"]) is not None
+    return caller is not None and caller.role_in(space.owner) is not None
 
 
-def may_read_repo(caller: Caller | None, space: dict) -> bool:
+def may_read_repo(caller: Caller | None, space: Space) -> bool:
     """May ``caller`` clone the Space's repository and read its logs and variables?"""
     if visibility(space) == "public":
         return True
-    return caller is not None and caller.role_in(space["owner"]) is not None
+    return caller is not None and caller.role_in(space.owner) is not None
 
 
 def may_write_namespace(caller: Caller | None, namespace: str) -> bool:
     return caller is not None and caller.can_write and caller.role_in(namespace) in ("write", "admin")
 
 
-def require_read(caller: Caller | None, space: dict, *, repo: bool = False) -> None:
+def require_read(caller: Caller | None, space: Space, *, repo: bool = False) -> None:
     allowed = may_read_repo(caller, space) if repo else may_read_space(caller, space)
     if not allowed:
         if repo and may_read_space(caller, space):
-            raise Forbidden(f"the repository of {space['id']} is private to its owners")
-        raise NotFound(f"Space {space['id']} does not exist")
+            raise Forbidden(f"the repository of {space.id} is private to its owners")
+        raise NotFound(f"Space {space.id} does not exist")
 
 
-def require_write(caller: Caller, namespace: str, space: dict | None = None, *, verb: str = "change") -> None:
+def require_write(caller: Caller, namespace: str, space: Space | None = None, *, verb: str = "change") -> None:
     """Refuse unless ``caller`` may change Spaces of ``namespace``. Someone who cannot even read
     the (private) ``space`` is told it does not exist."""
     if space is not None and not may_read_space(caller, space):
-        raise NotFound(f"Space {space['id']} does not exist")
+        raise NotFound(f"Space {space.id} does not exist")
     if caller.role_in(namespace) not in ("write", "admin"):
         raise Forbidden(f"{caller.name} may not {verb} Spaces of '{namespace}'")
     if not caller.can_write:
@@ -115,13 +116,13 @@ def require_write(caller: Caller, namespace: str, space: dict | None = None, *, 
         raise Forbidden(f"{what}; a write token is needed")
 
 
-def require_owner_read(caller: Caller, space: dict) -> None:
+def require_owner_read(caller: Caller, space: Space) -> None:
     """Refuse unless ``caller`` may read what only the Space's owners see (run logs, secret names).
     Like :func:`require_write`, except that a browser session (read-only on the API) is enough:
     reading changes nothing, and other sites cannot read our answers."""
-    if caller.via == "session" and may_read_space(caller, space) and caller.role_in(space["owner"]) in ("write", "admin"):
+    if caller.via == "session" and may_read_space(caller, space) and caller.role_in(space.owner) in ("write", "admin"):
         return
-    require_write(caller, space["owner"], space)
+    require_write(caller, space.owner, space)
 
 
 def require_org_admin(caller: Caller, org: str) -> None:
@@ -138,7 +139,7 @@ def require_platform_admin(caller: Caller, *, write: bool = True) -> None:
         raise Forbidden(f"the token of {caller.name} is read-only; a write token is needed")
 
 
-def may_read_run_log(caller: Caller | None, space: dict) -> bool:
+def may_read_run_log(caller: Caller | None, space: Space) -> bool:
     """May ``caller`` read the app's output (the run log, and log lines quoted in its error)?"""
     if caller is None:
         return False
@@ -157,7 +158,7 @@ _STATUS_LINE = re.compile(r"\((restarting in \d+ s, attempt \d+ of \d+|gave up a
 ERROR_MESSAGE_MAX = 8000  # characters of an error message shown at all
 
 
-def error_message_for(caller: Caller | None, space: dict, stage: str, message: str) -> str:
+def error_message_for(caller: Caller | None, space: Space, stage: str, message: str) -> str:
     """The Space's error message as ``caller`` may see it. A build's reason and log quote the
     repository, so for a ``protected`` Space only those who may read its repository get them; the
     app's last log lines (which may hold what visitors typed) only those who may read its run log.

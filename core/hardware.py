@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from core.models import Space
 from core.settings import Settings
 
 DEFAULT_TIER = "cpu-basic"
@@ -33,8 +34,8 @@ def limits_for(tier: str | None, settings: Settings) -> Limits:
                   disk_mb=settings.space_disk_mb * factor, files=settings.space_files)
 
 
-def space_limits(space: dict, settings: Settings) -> Limits:
-    return limits_for(space.get("hardware") or DEFAULT_TIER, settings)
+def space_limits(space: Space, settings: Settings) -> Limits:
+    return limits_for(space.hardware or DEFAULT_TIER, settings)
 
 
 STORAGE_TIERS = ("small", "medium", "large")

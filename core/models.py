@@ -168,7 +168,7 @@ class Space(Record):
     color_to: str = ""
     pinned: bool = False
     disable_embedding: bool = False
-    full_width: bool = False
+    full_width: bool = True  # a Space never built shows its app full width (Hugging Face's default)
     header: str = ""
 
     FALLBACKS: ClassVar[dict[str, Any]] = {
@@ -217,3 +217,7 @@ class Build(Record):
     @property
     def succeeded(self) -> bool:
         return self.status is BuildStatus.SUCCEEDED
+
+    def startup(self, default: int) -> int:
+        """Its own startup timeout (``startup_duration_timeout``), else ``default`` (the platform's)."""
+        return self.startup_seconds or default

@@ -32,6 +32,7 @@ import redis
 
 from core import accounts, keys, services, store
 from core.errors import Conflict, InvalidInput, NotFound
+from core.models import Space
 from core.replies import members
 from core.settings import get_settings
 
@@ -48,11 +49,11 @@ def is_deleting(record: dict | None) -> bool:
     return record is not None and record.get("state") == DELETING
 
 
-def spaces_of(r: redis.Redis, namespace: str) -> list[dict]:
+def spaces_of(r: redis.Redis, namespace: str) -> list[Space]:
     return store.list_spaces(r, author=namespace)
 
 
-def _check_choice(r: redis.Redis, namespace: str, what: str, spaces: str | None, transfer_to: str | None) -> list[dict]:
+def _check_choice(r: redis.Redis, namespace: str, what: str, spaces: str | None, transfer_to: str | None) -> list[Space]:
     """The namespace's Spaces, once the caller said what happens to them (only ``delete`` is offered)."""
     if transfer_to:
         raise InvalidInput(NO_TRANSFER)
@@ -61,13 +62,13 @@ def _check_choice(r: redis.Redis, namespace: str, what: str, spaces: str | None,
                            f" ({NO_TRANSFER})")
     owned = spaces_of(r, namespace)
     if owned and spaces != "delete":
-        listed = ", ".join(s["id"] for s in owned[:10]) + (" …" if len(owned) > 10 else "")
+        listed = ", ".join(s.id for s in owned[:10]) + (" …" if len(owned) > 10 else "")
         raise Conflict(f"{what} owns {len(owned)} Space(s) ({listed}); say what happens to them: spaces=delete "
                        "deletes them with the account (moving them to another owner is not offered)")
     return owned
 
 
-def start_space_deletion(r: redis.Redis, space: dict) -> None:
+def start_space_deletion(r: redis.Redis, space: Space) -> None:
     """The platform's Space deletion path (as ``DELETE /api/spaces/{id}``): ``DELETING``, then the delete job."""
     services.delete(r, space)
 
@@ -123,7 +124,7 @@ def delete_user(r: redis.Redis, name: str, *, spaces: str | None = None, transfe
         start_space_deletion(r, space)
     log.info("deleting user %s: %d token(s) revoked, %d session(s) ended, %d Space(s) to delete", name, tokens, ended, len(owned))
     done = finish(r, name)
-    return {"name": name, "type": "user", "state": "deleted" if done else DELETING, "spaces": [s["id"] for s in owned]}
+    return {"name": name, "type": "user", "state": "deleted" if done else DELETING, "spaces": [s.id for s in owned]}
 
 
 def delete_org(r: redis.Redis, org: str, *, spaces: str | None = None, transfer_to: str | None = None) -> dict:
@@ -139,7 +140,7 @@ def delete_org(r: redis.Redis, org: str, *, spaces: str | None = None, transfer_
         start_space_deletion(r, space)
     log.info("deleting organization %s: %d Space(s) to delete", org, len(owned))
     done = finish(r, org)
-    return {"name": org, "type": "org", "state": "deleted" if done else DELETING, "spaces": [s["id"] for s in owned]}
+    return {"name": org, "type": "org", "state": "deleted" if done else DELETING, "spaces": [s.id for s in owned]}
 
 
 def _pushes_under_way(r: redis.Redis, namespace: str) -> bool:

@@ -15,6 +15,7 @@ import redis
 from core import envvars, repos, store
 from core.errors import Conflict, InvalidInput, NotFound
 from core.hardware import DEFAULT_TIER, STORAGE_TIERS, TIERS
+from core.models import Build, BuildKind, Space
 from core.queues import enqueue_build, enqueue_delete, enqueue_deploy, queue_build
 from core.queues import pause as queue_pause
 from core.settings import get_settings
@@ -23,7 +24,7 @@ from core.stages import BuildStatus, Stage
 MAX_SLEEP_SECONDS = 30 * 24 * 3600
 # SDKs whose builds take the Space's variables and secrets (build arguments and build secrets), and
 # a Space whose first build has not read its README yet (it may be one of those).
-BUILD_TIME_ENV = ("docker", None, "")
+BUILD_TIME_ENV = ("docker", "")
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,13 @@ class Restarted:
     factory: bool = False
 
 
-def _succeeded(build: dict | None) -> bool:
-    return build is not None and build.get("status") == BuildStatus.SUCCEEDED.value
+def _succeeded(build: Build | None) -> bool:
+    return build is not None and build.succeeded
 
 
-def deploy(r: redis.Redis, space_id: str, build: dict) -> None:
+def deploy(r: redis.Redis, space_id: str, build: Build) -> None:
     """Queue a deploy of ``build`` (a succeeded build of the Space): the one way a version is (re)started."""
-    startup = int(build.get("startup_seconds") or get_settings().startup_timeout)
-    enqueue_deploy(r, space_id, build["id"], startup_seconds=startup)
+    enqueue_deploy(r, space_id, build.id, startup_seconds=build.startup(get_settings().startup_timeout))
 
 
 def redeploy_serving(r: redis.Redis, space_id: str) -> str | None:
@@ -49,12 +49,12 @@ def redeploy_serving(r: redis.Redis, space_id: str) -> str | None:
     the serving build, else the latest one if it succeeded. Returns the build queued, or None if
     there is none to start (the next push will use the change)."""
     space = store.require_space(r, space_id)
-    build = store.get_build(r, space.get("running_build") or space.get("latest_build") or "")
+    build = store.get_build(r, space.running_build or space.latest_build or "")
     if not _succeeded(build):
         return None
     assert build is not None
     deploy(r, space_id, build)
-    return str(build["id"])
+    return str(build.id)
 
 
 def restart(r: redis.Redis, space_id: str, *, factory: bool = False) -> Restarted:
@@ -68,19 +68,19 @@ def restart(r: redis.Redis, space_id: str, *, factory: bool = False) -> Restarte
         enqueue_build(r, space_id, build_id)
         return Restarted(build_id, factory=True)
     space = store.require_space(r, space_id)
-    latest = store.get_build(r, space.get("latest_build") or "") if space.get("latest_build") else None
-    if latest is not None and latest.get("status") in (BuildStatus.QUEUED.value, BuildStatus.RUNNING.value):
+    latest = store.get_build(r, space.latest_build or "") if space.latest_build else None
+    if latest is not None and latest.status in (BuildStatus.QUEUED.value, BuildStatus.RUNNING.value):
         # A build is on its way and starts the Space when it is done (also one its owner paused).
-        if space.get("stage") == Stage.PAUSED.value:
-            store.set_stage(r, space_id, Stage.BUILDING, build_id=latest["id"])
-        return Restarted(latest["id"])
+        if space.stage == Stage.PAUSED.value:
+            store.set_stage(r, space_id, Stage.BUILDING, build_id=latest.id)
+        return Restarted(latest.id)
     build = latest if _succeeded(latest) else None
-    if build is None and space.get("running_build"):  # the latest push failed; the serving version restarts
-        build = store.get_build(r, space["running_build"])
+    if build is None and space.running_build:  # the latest push failed; the serving version restarts
+        build = store.get_build(r, space.running_build)
     if build is None or not _succeeded(build):
         raise Conflict(f"{space_id} has no successful build to restart; push a fix or use factory=true")
     deploy(r, space_id, build)
-    return Restarted(build["id"])
+    return Restarted(build.id)
 
 
 def apply_env_change(r: redis.Redis, space_id: str) -> None:
@@ -91,12 +91,14 @@ def apply_env_change(r: redis.Redis, space_id: str) -> None:
     build secrets (a build may have failed for want of one). Other Spaces start their latest
     successful build again with the new environment.
     """
-    space = store.get_space(r, space_id) or {}
-    if space.get("sdk") in BUILD_TIME_ENV:
+    space = store.get_space(r, space_id)
+    if space is None:
+        return
+    if space.sdk in BUILD_TIME_ENV:
         if commit := repos.head_commit(space_id):
             enqueue_build(r, space_id, store.create_build(r, space_id, commit))
         return
-    build = store.get_build(r, space["latest_build"]) if space.get("latest_build") else None
+    build = store.get_build(r, space.latest_build) if space.latest_build else None
     if _succeeded(build):
         assert build is not None
         deploy(r, space_id, build)
@@ -106,7 +108,7 @@ def change_setting(r: redis.Redis, space_id: str, field: str, value: str) -> boo
     """Record a runtime setting (hardware, storage); if it changed, restart the Space with it.
     Returns whether it changed."""
     space = store.require_space(r, space_id)
-    if (space.get(field) or "") == value:
+    if getattr(space, field) == value:
         return False
     store.update_space(r, space_id, **{field: value})
     redeploy_serving(r, space_id)
@@ -117,19 +119,19 @@ def set_hardware(r: redis.Redis, space_id: str, flavor: object) -> bool:
     if flavor not in TIERS:
         raise InvalidInput(f"flavor must be one of {', '.join(TIERS)} (this platform has no GPUs); got {flavor!r}")
     space = store.require_space(r, space_id)
-    if (space.get("hardware") or DEFAULT_TIER) == flavor:
+    if (space.hardware or DEFAULT_TIER) == flavor:
         return False
     return change_setting(r, space_id, "hardware", str(flavor))
 
 
-def serves_files_only(r: redis.Redis, space: dict) -> bool:
+def serves_files_only(r: redis.Redis, space: Space) -> bool:
     """True for a Space whose version is a folder of files (a static Space): it runs no app. Its
     latest successful build (else the serving one) says; the builder sets what a build made."""
-    for build_id in (space.get("latest_build"), space.get("running_build")):
+    for build_id in (space.latest_build, space.running_build):
         build = store.get_build(r, build_id) if build_id else None
         if _succeeded(build):
             assert build is not None
-            return build.get("kind") == "static"
+            return build.kind is BuildKind.STATIC
     return False
 
 
@@ -141,7 +143,7 @@ def set_storage(r: redis.Redis, space_id: str, tier: object) -> bool:
     space = store.require_space(r, space_id)
     if serves_files_only(r, space):
         raise Conflict(f"{space_id} is a static Space: it runs no app that could use /data")
-    current = space.get("storage") or ""
+    current = space.storage or ""
     if current in STORAGE_TIERS and STORAGE_TIERS.index(str(tier)) < STORAGE_TIERS.index(current):
         raise Conflict(f"{space_id} has {current} storage; a smaller tier could lose data: delete the storage first, "
                        f"then ask for {tier}")
@@ -166,18 +168,18 @@ def set_sleep_time(r: redis.Redis, space_id: str, seconds: object) -> None:
 def pause(r: redis.Redis, space_id: str) -> None:
     """Pause the Space until its owner restarts it (visitors are told it is paused)."""
     space = store.require_space(r, space_id)
-    if space.get("stage") == Stage.DELETING.value:
+    if space.stage == Stage.DELETING.value:
         raise Conflict(f"{space_id} is being deleted")
     queue_pause(r, space_id)
 
 
-def succeeded_build_of(r: redis.Redis, space_id: str, build: object) -> dict:
+def succeeded_build_of(r: redis.Redis, space_id: str, build: object) -> Build:
     """The Space's build ``build`` (a number), which must have succeeded (what a rollback serves again)."""
     record = store.get_build(r, str(build)) if isinstance(build, (int, str)) and str(build).isdigit() else None
-    if record is None or record.get("space") != space_id:
+    if record is None or record.space != space_id:
         raise NotFound(f"{space_id} has no build {build!r}")
-    if record.get("status") != BuildStatus.SUCCEEDED.value:
-        raise Conflict(f"build #{build} of {space_id} did not succeed ({record.get('status')}); roll back to one that did")
+    if not record.succeeded:
+        raise Conflict(f"build #{build} of {space_id} did not succeed ({record.status.value}); roll back to one that did")
     return record
 
 
@@ -185,8 +187,8 @@ def rollback(r: redis.Redis, space_id: str, build: object, *, author: str) -> tu
     """Serve an earlier successful build again: a new commit on main with that build's files (the
     history stays), built and deployed like a push. Returns the new commit and its build."""
     record = succeeded_build_of(r, space_id, build)
-    commit = repos.revert_to(space_id, record["commit"], author=author,
-                             message=f"Roll back to build #{build} (commit {record['commit'][:12]})")
+    commit = repos.revert_to(space_id, record.commit, author=author,
+                             message=f"Roll back to build #{build} (commit {record.commit[:12]})")
     return commit, queue_build(r, space_id, commit)
 
 
@@ -214,10 +216,10 @@ def set_visibility(r: redis.Redis, space_id: str, visibility: str) -> None:
     set_space_visibility(r, space_id, visibility)
 
 
-def delete(r: redis.Redis, space: dict) -> None:
+def delete(r: redis.Redis, space: Space) -> None:
     """Delete the Space: ``DELETING`` at once, then the run worker removes its instances, route,
     images, repository and records. A deletion under way is left to finish."""
-    if space.get("stage") == Stage.DELETING.value and space.get("delete_job"):
+    if space.stage == Stage.DELETING.value and space.delete_job:
         return
-    store.set_stage(r, space["id"], Stage.DELETING)
-    enqueue_delete(r, space["id"])
+    store.set_stage(r, space.id, Stage.DELETING)
+    enqueue_delete(r, space.id)

@@ -1,8 +1,9 @@
 """Records kept in Redis: Spaces and builds (users, organizations and tokens: :mod:`core.accounts`).
 
 Plain functions over a Redis client; writes that belong together go through one transaction
-(``pipeline(transaction=True)``). Records are Redis hashes of strings; :func:`get_space` and
-:func:`get_build` return them as dicts.
+(``pipeline(transaction=True)``) or one Lua script. Records are Redis hashes of strings; this module
+reads them as typed records (:class:`core.models.Space`, :class:`core.models.Build`) and is the only
+one that writes them (each write names its fields, checked against the record's declaration).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import redis
 
 from core import keys
 from core.errors import BackendError, Conflict, NotFound
+from core.models import Build, Space
 from core.names import subdomain_candidates
-from core.replies import Fields, ScriptArgs, entries, range_members, texts
+from core.replies import Fields, ScriptArgs, entries, hash_fields, range_members, texts
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 
@@ -59,19 +61,19 @@ def short_lock(r: redis.Redis, key: str, seconds: float, busy: str) -> Iterator[
             logging.getLogger(__name__).warning("the lock %s expired before its holder finished", key)
 
 
-def get_space(r: redis.Redis, space_id: str) -> dict | None:
-    data = r.hgetall(keys.space(space_id))
-    return data or None
+def get_space(r: redis.Redis, space_id: str) -> Space | None:
+    data = hash_fields(r.hgetall(keys.space(space_id)))
+    return Space.load(data) if data else None
 
 
-def require_space(r: redis.Redis, space_id: str) -> dict:
+def require_space(r: redis.Redis, space_id: str) -> Space:
     data = get_space(r, space_id)
     if data is None:
         raise NotFound(f"Space {space_id} does not exist")
     return data
 
 
-def create_space(r: redis.Redis, space_id: str, *, sdk: str = "") -> dict:
+def create_space(r: redis.Redis, space_id: str, *, sdk: str = "") -> Space:
     """Create the Space record and claim its subdomain, atomically. Raises Conflict if it exists."""
     owner, name = space_id.split("/", 1)
     candidates = subdomain_candidates(space_id)
@@ -97,16 +99,15 @@ def create_space(r: redis.Redis, space_id: str, *, sdk: str = "") -> dict:
             p.execute()
         except redis.exceptions.WatchError:
             raise Conflict(f"Space {space_id} was created concurrently") from None
-    return record
+    return Space.load({str(k): str(v) for k, v in record.items()})
 
 
-def sleep_seconds(space: dict, settings) -> int:
+def sleep_seconds(space: Space, settings) -> int:
     """The Space's own sleep time, else the platform default (``SPACES_SLEEP_TIME``); -1 means never."""
-    value = space.get("sleep_seconds")
-    return int(value) if value not in (None, "") else settings.sleep_time
+    return space.sleep_seconds if space.sleep_seconds is not None else settings.sleep_time
 
 
-def list_spaces(r: redis.Redis, *, author: str | None = None) -> list[dict]:
+def list_spaces(r: redis.Redis, *, author: str | None = None) -> list[Space]:
     """All Spaces, newest first, optionally of one owner."""
     ids = range_members(r.zrevrange(keys.SPACES_INDEX, 0, -1))
     if author:
@@ -114,7 +115,7 @@ def list_spaces(r: redis.Redis, *, author: str | None = None) -> list[dict]:
     with r.pipeline(transaction=False) as p:
         for space_id in ids:
             p.hgetall(keys.space(space_id))
-        return [rec for rec in p.execute() if rec]
+        return [Space.load(rec) for rec in p.execute() if rec]
 
 
 # A Space's record is written only while it exists: a worker that finishes after the Space was
@@ -142,9 +143,9 @@ return 1
 """
 
 
-def update_space(r: redis.Redis, space_id: str, **fields: str) -> bool:
+def update_space(r: redis.Redis, space_id: str, **values: object) -> bool:
     """Write fields of the Space's record; False (and nothing written) if the Space is gone."""
-    args = [item for pair in fields.items() for item in pair]
+    args = [item for pair in Space.fields(**values).items() for item in pair]
     return bool(r.register_script(_UPDATE_SPACE)(keys=[keys.space(space_id)], args=args))
 
 
@@ -157,14 +158,14 @@ def set_stage(
     build_id: str = "",
     pipeline: redis.client.Pipeline | None = None,
     unless: tuple[Stage, ...] = (),
-    **fields: str,
+    **values: object,
 ) -> bool:
     """Record the Space's stage (and error message) and publish it on the Space's event stream.
     Nothing is written if the Space is gone or its stage is one of ``unless`` (a pause or deletion
     that came meanwhile wins); returns whether it was written. With ``pipeline`` (a transaction
     that watches the record) the write is queued there and always counts as written."""
     mapping: Fields = {"stage": stage.value, "error_message": message, "updated_at": now()}
-    mapping.update(**fields)
+    mapping.update(Space.fields(**values))
     if pipeline is not None:
         pipeline.hset(keys.space(space_id), mapping=mapping)
         pipeline.xadd(keys.space_events(space_id), {"stage": stage.value, "message": message, "build": build_id},
@@ -208,13 +209,13 @@ def create_build(r: redis.Redis, space_id: str, commit: str, *, factory: bool = 
     return build_id
 
 
-def get_build(r: redis.Redis, build_id: str) -> dict | None:
-    data = r.hgetall(keys.build(build_id))
-    return data or None
+def get_build(r: redis.Redis, build_id: str) -> Build | None:
+    data = hash_fields(r.hgetall(keys.build(build_id))) if build_id else None
+    return Build.load(data) if data else None
 
 
-def update_build(r: redis.Redis, build_id: str, **fields: object) -> None:
-    r.hset(keys.build(build_id), mapping={k: str(v) for k, v in fields.items()})
+def update_build(r: redis.Redis, build_id: str, **values: object) -> None:
+    r.hset(keys.build(build_id), mapping=Build.fields(**values))  # type: ignore[arg-type]
 
 
 def append_log(r: redis.Redis, build_id: str, line: str) -> None:
@@ -230,14 +231,14 @@ def read_log(r: redis.Redis, build_id: str, *, last: int | None = None) -> list[
 
 def purge_space(r: redis.Redis, space_id: str) -> None:
     """Remove every record of the Space (builds, logs, events, subdomain claim) in one transaction."""
-    space = get_space(r, space_id) or {}
+    space = get_space(r, space_id)
     build_ids = texts(r.lrange(keys.space_builds(space_id), 0, -1))
     with r.pipeline(transaction=True) as p:
         for build_id in build_ids:
             p.delete(keys.build(build_id), keys.build_log(build_id))
         p.delete(keys.space(space_id), keys.space_builds(space_id), keys.space_events(space_id),
                  keys.space_variables(space_id), keys.space_secrets(space_id), keys.space_run_log(space_id))
-        if space.get("subdomain"):
-            p.delete(keys.subdomain(space["subdomain"]))
+        if space is not None and space.subdomain:
+            p.delete(keys.subdomain(space.subdomain))
         p.zrem(keys.SPACES_INDEX, space_id)
         p.execute()

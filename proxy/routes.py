@@ -29,6 +29,7 @@ import redis
 from core import keys, store
 from core.access import is_private
 from core.errors import BackendError
+from core.models import Space
 from core.replies import maybe_text, maybe_texts, text
 from core.settings import get_settings
 
@@ -250,8 +251,8 @@ def write_space_route(r: redis.Redis, space_id: str, target: str, *, root_path: 
         if space is None:
             log.info("not routing %s: it no longer exists", space_id)
             return False
-        name = space_route_name(space["subdomain"])
-        RedisRouteTable(r).add_route(name, settings.space_host(space["subdomain"]), target, root_path=root_path,
+        name = space_route_name(space.subdomain)
+        RedisRouteTable(r).add_route(name, settings.space_host(space.subdomain), target, root_path=root_path,
                                      private=is_private(space))
     if wait:
         RedisRouteTable.wait_live(name, target)
@@ -261,19 +262,19 @@ def write_space_route(r: redis.Redis, space_id: str, target: str, *, root_path: 
 def set_space_visibility(r: redis.Redis, space_id: str, visibility: str) -> None:
     """Record the Space's new visibility and put its route's access check in place (or take it
     away) under the route lock; then block until Traefik serves the route that way."""
-    private = is_private({"visibility": visibility})
+    private = visibility == "private"
     with space_route_lock(r, space_id):
         space = store.require_space(r, space_id)
         store.update_space(r, space_id, visibility=visibility, updated_at=str(store.now()))
-        name = space_route_name(space["subdomain"])
+        name = space_route_name(space.subdomain)
         RedisRouteTable(r).set_private(name, private)
     wait_private(name, private)
 
 
-def _privacy_differs(routes: RedisRouteTable, space: dict | None) -> bool:
+def _privacy_differs(routes: RedisRouteTable, space: Space | None) -> bool:
     if space is None:
         return False
-    name = space_route_name(space["subdomain"])
+    name = space_route_name(space.subdomain)
     return bool(routes.target_of(name)) and routes.is_private(name) != is_private(space)
 
 
@@ -288,17 +289,17 @@ def sync_space_privacy(r: redis.Redis, space_id: str) -> bool:
         space = store.get_space(r, space_id)
         if space is None or not _privacy_differs(routes, space):
             return False
-        routes.set_private(space_route_name(space["subdomain"]), is_private(space))
-    log.warning("the route of %s did not match its visibility (%s); repaired", space_id, space.get("visibility"))
+        routes.set_private(space_route_name(space.subdomain), is_private(space))
+    log.warning("the route of %s did not match its visibility (%s); repaired", space_id, space.visibility)
     return True
 
 
-def space_route_target(r: redis.Redis, space: dict) -> str | None:
+def space_route_target(r: redis.Redis, space: Space) -> str | None:
     """Where the Space's route points now (None: it has none)."""
-    return RedisRouteTable(r).target_of(space_route_name(space["subdomain"]))
+    return RedisRouteTable(r).target_of(space_route_name(space.subdomain))
 
 
-def check_routes(r: redis.Redis, spaces: list[dict]) -> list[str]:
+def check_routes(r: redis.Redis, spaces: list[Space]) -> list[str]:
     """Make the table match what ``spaces`` (every Space's record) want, apart from where each
     Space's route points (that takes its instance: the reconciler's per-Space repair): the
     controller's routes are written, routes of subdomains no Space holds are removed, and each
@@ -313,10 +314,10 @@ def check_routes(r: redis.Redis, spaces: list[dict]) -> list[str]:
             repaired.append(f"removed the orphan route {name}")
     for space in spaces:
         try:
-            if sync_space_privacy(r, space["id"]):
-                repaired.append(f"the access check of {space['id']} follows its visibility again")
+            if sync_space_privacy(r, space.id):
+                repaired.append(f"the access check of {space.id} follows its visibility again")
         except BackendError as exc:  # its route lock stayed taken: the next pass
-            log.warning("checking the route of %s: %s", space["id"], exc.message)
+            log.warning("checking the route of %s: %s", space.id, exc.message)
     return repaired
 
 

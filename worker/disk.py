@@ -29,6 +29,7 @@ from pathlib import Path
 import redis
 
 from core import keys, store
+from core.models import Space
 from core.queues import builds_running
 from core.settings import get_settings
 from worker.backends import RuntimeBackend, get_backend
@@ -78,7 +79,7 @@ class DiskRecorder:
         self.r, self.runtime = r, runtime
         threading.Thread(target=self._loop, daemon=True, name="disk").start()
 
-    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
+    def check(self, spaces: list[Space], states: dict[str, tuple[str, str]]) -> None:
         """Nothing per tick: the engine's disk figures take seconds to gather."""
 
     def _loop(self) -> None:
@@ -94,10 +95,10 @@ def _kept_images(r: redis.Redis) -> set[str]:
     """The app images the records keep: the serving and the latest build of every Space."""
     kept = set()
     for space in store.list_spaces(r):
-        for build_id in (space.get("running_build"), space.get("latest_build")):
-            image = (store.get_build(r, build_id or "") or {}).get("image")
-            if image:
-                kept.add(image)
+        for build_id in (space.running_build, space.latest_build):
+            build = store.get_build(r, build_id)
+            if build is not None and build.image:
+                kept.add(build.image)
     return kept
 
 

@@ -20,6 +20,7 @@ import redis
 from core import store
 from core.errors import SpacesError
 from core.hardware import Limits, space_limits
+from core.models import Space
 from core.settings import Settings
 from core.stages import Stage
 from worker.backends import RuntimeBackend
@@ -50,21 +51,21 @@ def over_limit(use: DiskUse, limits: Limits, tier: str) -> str:
     return ""
 
 
-def check(r: redis.Redis, runtime: RuntimeBackend, space: dict, instance_id: str, use: DiskUse,
+def check(r: redis.Redis, runtime: RuntimeBackend, space: Space, instance_id: str, use: DiskUse,
           settings: Settings) -> bool:
     """Stop the instance if ``use`` is over its Space's limits; True if it was stopped."""
-    reason = over_limit(use, space_limits(space, settings), space.get("hardware") or "cpu-basic")
+    reason = over_limit(use, space_limits(space, settings), space.hardware or "cpu-basic")
     if not reason:
         return False
-    with try_space_lock(r, space["id"], 60) as fresh:
-        if not fresh or fresh.get("instance") != instance_id or not Stage(fresh.get("stage", "")).is_serving:
+    with try_space_lock(r, space.id, 60) as fresh:
+        if not fresh or fresh.instance != instance_id or not Stage(fresh.stage).is_serving:
             return False  # moved on meanwhile (a deploy, a sleep, a deletion); measured again next time
         try:
             route_to_waker(r, fresh, settings)
         except SpacesError as exc:
-            log.warning("%s: %s", space["id"], exc.message)
+            log.warning("%s: %s", space.id, exc.message)
         runtime.remove(instance_id)
-        store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, unless=OWNER_STAGES, restart_at="",
+        store.set_stage(r, space.id, Stage.RUNTIME_ERROR, unless=OWNER_STAGES, restart_at="",
                         message=f"stopped: {reason}\n(push a fix or restart the Space)")
-    log.warning("stopped %s: %s", space["id"], reason)
+    log.warning("stopped %s: %s", space.id, reason)
     return True

@@ -25,12 +25,13 @@ import redis.lock
 from core import envvars, keys, metrics, store
 from core.errors import SpacesError
 from core.hardware import space_limits, storage_gb
+from core.models import Build, Space
 from core.processes import gone_here
 from core.queues import enqueue_deploy_wait
 from core.settings import Settings, get_settings
 from core.stages import DeployState, Stage
 from proxy.routes import delete_space_route, write_space_route
-from worker.backends import Instance, RunSpec, RuntimeBackend, all_backends, backend_for_build, serving_fields
+from worker.backends import Instance, RunSpec, RuntimeBackend, all_backends, backend_for_build, get_backend, serving_fields
 from worker.health import wait_drained, wait_healthy
 
 log = logging.getLogger(__name__)
@@ -41,18 +42,18 @@ OWNER_STAGES = (Stage.PAUSED, Stage.DELETING)
 MIN_SLICE = 0.5  # the shortest slice of a deploy's wait (several health checks)
 
 
-def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:
+def space_env(space: Space, build: Build, settings: Settings) -> dict[str, str]:
     """The environment an app gets, as on Hugging Face."""
-    owner, name = space["id"].split("/", 1)
-    port = str(build.get("app_port", 7860))
+    owner, name = space.id.split("/", 1)
+    port = str(build.app_port)
     limits = space_limits(space, settings)
     memory = limits.memory_mb
     return {
-        "SPACE_ID": space["id"],
-        "SPACE_HOST": settings.space_host(space["subdomain"]),
+        "SPACE_ID": space.id,
+        "SPACE_HOST": settings.space_host(space.subdomain),
         "SPACE_AUTHOR_NAME": owner,
         "SPACE_REPO_NAME": name,
-        "SPACE_TITLE": build.get("title") or space.get("title") or name,
+        "SPACE_TITLE": build.title or space.title or name,
         "CPU_CORES": f"{limits.cpus:g}",
         "MEMORY": f"{memory // 1024}Gi" if memory % 1024 == 0 else f"{memory}Mi",
         "GRADIO_SERVER_NAME": "0.0.0.0",
@@ -60,26 +61,26 @@ def space_env(space: dict, build: dict, settings: Settings) -> dict[str, str]:
         "PORT": port,
         "HOME": "/home/user",
         # With persistent storage, Hugging Face caches (models, datasets) live on it, as on HF.
-        **({"HF_HOME": "/data/.huggingface"} if space.get("storage") else {}),
+        **({"HF_HOME": "/data/.huggingface"} if space.storage else {}),
     }
 
 
-def run_spec(space: dict, build: dict, settings: Settings, r: redis.Redis) -> RunSpec:
+def run_spec(space: Space, build: Build, settings: Settings, r: redis.Redis) -> RunSpec:
     return RunSpec(
-        space_id=space["id"],
-        build_id=build["id"],
-        image=build.get("image", ""),
-        app_port=int(build.get("app_port", 7860)),
-        env={**envvars.environment(r, space["id"]), **space_env(space, build, settings)},
+        space_id=space.id,
+        build_id=build.id,
+        image=build.image,
+        app_port=int(build.app_port),
+        env={**envvars.environment(r, space.id), **space_env(space, build, settings)},
         memory_mb=space_limits(space, settings).memory_mb,
         cpus=space_limits(space, settings).cpus,
         pids=space_limits(space, settings).pids,
-        storage_gb=storage_gb(space.get("storage"), settings),
-        host=settings.space_host(space["subdomain"]),
-        site=space["subdomain"],
-        files=build.get("release", ""),
-        app_dir=build.get("app_dir", "."),
-        index=build.get("index", "index.html"),
+        storage_gb=storage_gb(space.storage, settings),
+        host=settings.space_host(space.subdomain),
+        site=space.subdomain,
+        files=build.release,
+        app_dir=build.app_dir,
+        index=build.index,
     )
 
 
@@ -122,7 +123,7 @@ def space_lock(r: redis.Redis, space_id: str, timeout: float) -> redis.lock.Lock
 
 
 @contextlib.contextmanager
-def try_space_lock(r: redis.Redis, space_id: str, timeout: float) -> Iterator[dict | None]:
+def try_space_lock(r: redis.Redis, space_id: str, timeout: float) -> Iterator[Space | None]:
     """Hold the Space's lock if nobody else does, for background checks that can come back later.
     Yields the Space as it is under the lock, or None if the lock was taken or the Space is gone."""
     lock = space_lock(r, space_id, timeout)
@@ -141,8 +142,8 @@ def try_space_lock(r: redis.Redis, space_id: str, timeout: float) -> Iterator[di
 def _lock_wait(r: redis.Redis, build_id: str, settings: Settings) -> float:
     """How long a deploy may wait for the Space's lock: other holders (a wake, a crash restart)
     wait for an app themselves."""
-    build = store.get_build(r, build_id) or {}
-    return float(build.get("startup_seconds", settings.startup_timeout)) + 120
+    build = store.get_build(r, build_id)
+    return float(build.startup(settings.startup_timeout) if build else settings.startup_timeout) + 120
 
 
 def deploy_space(space_id: str, build_id: str) -> None:
@@ -173,11 +174,11 @@ def continue_deploy(space_id: str, build_id: str, instance_id: str) -> None:
 
 def _continue(r: redis.Redis, space_id: str, build_id: str, instance_id: str, settings: Settings) -> None:
     space, build = store.get_space(r, space_id), store.get_build(r, build_id)
-    runtime = backend_for_build(build or {})
     if build is None:
-        runtime.remove(instance_id)
+        get_backend().remove(instance_id)
         return
-    if build.get("deploy") != "starting" or build.get("instance") != instance_id:
+    runtime = backend_for_build(build)
+    if build.deploy != "starting" or build.instance != instance_id:
         log.info("deploy %s of %s was taken over (instance %s); removing its first instance", build_id, space_id, instance_id[:12])
         runtime.remove(instance_id)
         return
@@ -188,13 +189,13 @@ def _continue(r: redis.Redis, space_id: str, build_id: str, instance_id: str, se
     _wait_and_serve(r, space, build, instance_id, settings, runtime)
 
 
-def _stop_reason(space: dict | None, build_id: str) -> str:
+def _stop_reason(space: Space | None, build_id: str) -> str:
     """Why a deploy under way must not serve (the Space's record, read now, says so), or ''."""
-    if space is None or space.get("stage") == Stage.DELETING.value:
+    if space is None or space.stage == Stage.DELETING.value:
         return "the Space is gone"
-    if space.get("latest_build") != build_id:
-        return f"superseded by build {space.get('latest_build')}"
-    if space.get("stage") == Stage.PAUSED.value:
+    if space.latest_build != build_id:
+        return f"superseded by build {space.latest_build}"
+    if space.stage == Stage.PAUSED.value:
         return "the Space was paused"
     return ""
 
@@ -213,17 +214,17 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
     if space is None or build is None:
         log.warning("deploy %s of %s: record gone, nothing to do", build_id, space_id)
         return
-    if space.get("latest_build") != build_id:
-        log.info("deploy %s of %s superseded by build %s", build_id, space_id, space.get("latest_build"))
+    if space.latest_build != build_id:
+        log.info("deploy %s of %s superseded by build %s", build_id, space_id, space.latest_build)
         return
-    if space.get("stage") == Stage.PAUSED.value and float(space.get("paused_at") or 0) > float(build.get("deploy_requested_at") or 0):
+    if space.stage == Stage.PAUSED.value and float(space.paused_at or 0) > float(build.deploy_requested_at or 0):
         # Paused after this deploy was asked for (a restart of a paused Space is asked for after its pause).
         _stop(r, backend_for_build(build), space_id, build_id, "", "the Space was paused after this restart was asked for")
         return
-    serving = bool(space.get("running_build")) and Stage(space["stage"]).is_serving
+    serving = bool(space.running_build) and Stage(space.stage).is_serving
     # A restart of a paused Space (asked for after the pause, as checked above) resumes it; any other
     # deploy yields to a pause or deletion that came after its first look.
-    resuming = space.get("stage") == Stage.PAUSED.value
+    resuming = space.stage == Stage.PAUSED.value
     if not store.set_stage(r, space_id, Stage.RUNNING_APP_STARTING if serving else Stage.APP_STARTING, build_id=build_id,
                            unless=(Stage.DELETING,) if resuming else OWNER_STAGES):
         _stop(r, backend_for_build(build), space_id, build_id, "", "the Space was paused or deleted")
@@ -236,16 +237,16 @@ def _deploy(r: redis.Redis, space_id: str, build_id: str, settings: Settings) ->
     except SpacesError as exc:
         _fail(r, space_id, build_id, exc)
         return
-    started = {"instance": instance.id, "deploy_started": str(time.time())}
-    store.update_build(r, build_id, **started)
-    _wait_and_serve(r, space, {**build, **started}, instance.id, settings, runtime)
+    build.instance, build.deploy_started = instance.id, time.time()
+    store.update_build(r, build_id, instance=build.instance, deploy_started=build.deploy_started)
+    _wait_and_serve(r, space, build, instance.id, settings, runtime)
 
 
-def _wait_and_serve(r: redis.Redis, space: dict, build: dict, instance_id: str, settings: Settings,
+def _wait_and_serve(r: redis.Redis, space: Space, build: Build, instance_id: str, settings: Settings,
                     runtime: RuntimeBackend) -> None:
     """Wait a slice for the app; serve it if it answers, queue the rest of the wait if not."""
-    startup = float(build.get("startup_seconds", settings.startup_timeout))
-    started = float(build.get("deploy_started") or time.time())
+    startup = float(build.startup(settings.startup_timeout))
+    started = float(build.deploy_started or time.time())
     try:
         inst = runtime.poll(instance_id)
         if inst is not None and inst.running and inst.ready:  # its start checked that it answers
@@ -253,22 +254,22 @@ def _wait_and_serve(r: redis.Redis, space: dict, build: dict, instance_id: str, 
         else:
             seconds = wait_healthy(runtime, instance_id, inst.target if inst else "", timeout=startup,
                                    memory_mb=space_limits(space, settings).memory_mb, started=started,
-                                   for_at_most=wait_slice(r, space["id"], build["id"], started + startup, settings))
+                                   for_at_most=wait_slice(r, space.id, build.id, started + startup, settings))
         if seconds is None:
-            enqueue_deploy_wait(r, space["id"], build["id"], instance_id)
+            enqueue_deploy_wait(r, space.id, build.id, instance_id)
             return
-        end_wait(r, space["id"], build["id"])
+        end_wait(r, space.id, build.id)
         assert inst is not None  # it answered
-        store.append_log(r, build["id"], f"app answered HTTP {seconds:.1f} s after start")
+        store.append_log(r, build.id, f"app answered HTTP {seconds:.1f} s after start")
         metrics.observe(r, "spaces_app_start_seconds", seconds, metrics.START_BUCKETS)
-        if why := _stop_reason(store.get_space(r, space["id"]), build["id"]):  # paused or deleted while it started
-            _stop(r, runtime, space["id"], build["id"], instance_id, why)
+        if why := _stop_reason(store.get_space(r, space.id), build.id):  # paused or deleted while it started
+            _stop(r, runtime, space.id, build.id, instance_id, why)
             return
-        route_to(r, space["id"], inst.target, root_path=inst.root_path)
+        route_to(r, space.id, inst.target, root_path=inst.root_path)
     except SpacesError as exc:
-        end_wait(r, space["id"], build["id"])
+        end_wait(r, space.id, build.id)
         runtime.remove(instance_id)
-        _fail(r, space["id"], build["id"], exc)
+        _fail(r, space.id, build.id, exc)
         return
     _serve(r, space, build, inst, settings, runtime)
 
@@ -301,12 +302,12 @@ def _fail(r: redis.Redis, space_id: str, build_id: str, exc: SpacesError) -> Non
     metrics.inc(r, "spaces_deploys_total", result="failed")
 
 
-def _serve(r: redis.Redis, space: dict, build: dict, inst: Instance, settings: Settings,
+def _serve(r: redis.Redis, space: Space, build: Build, inst: Instance, settings: Settings,
            runtime: RuntimeBackend) -> None:
     """Record that ``inst`` serves the Space; retire the rest."""
-    space_id, build_id = space["id"], build["id"]
+    space_id, build_id = space.id, build.id
     # Logged before the stage changes: whoever sees RUNNING (a waiting push) finds the line there.
-    store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space['subdomain']))} =====")
+    store.append_log(r, build_id, f"===== Running at {settings.public_url(settings.space_host(space.subdomain))} =====")
     if not store.set_stage(r, space_id, Stage.RUNNING, build_id=build_id, running_build=build_id, sleep_tier="",
                            crash_count="0", restart_at="", **serving_fields(runtime, inst), unless=OWNER_STAGES):
         # Paused (or deleted) just now: the pause job, queued behind this one, stops what runs.
@@ -318,7 +319,8 @@ def _serve(r: redis.Redis, space: dict, build: dict, inst: Instance, settings: S
     metrics.inc(r, "spaces_deploys_total", result="running")
     for each in all_backends():  # a Space whose SDK changed (static <-> container) ran on the other one
         retire_others(each, space_id, keep=inst.id)
-    if not (store.get_space(r, space_id) or {}).get("storage") and runtime.has_storage(space_id):
+    now = store.get_space(r, space_id)
+    if now is not None and not now.storage and runtime.has_storage(space_id):
         runtime.drop_storage(space_id)  # the owner deleted the Space's storage; this deploy runs without it
 
 
@@ -333,7 +335,7 @@ def delete_space(space_id: str) -> None:
         for runtime in all_backends():
             for inst in runtime.instances_of(space_id):
                 runtime.remove(inst.id)
-        delete_space_route(r, space_id, space["subdomain"])
+        delete_space_route(r, space_id, space.subdomain)
         for runtime in all_backends():
             runtime.forget(space_id)
         shutil.rmtree(settings.repos_dir / f"{space_id}.git", ignore_errors=True)

@@ -13,6 +13,7 @@ import time
 from typing import Protocol
 
 from core import store
+from core.models import Space
 from core.settings import get_settings
 from worker.backends import get_backend
 from worker.crashes import CrashWatcher
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class Check(Protocol):
-    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None: ...
+    def check(self, spaces: list[Space], states: dict[str, tuple[str, str]]) -> None: ...
 
 
 def main() -> None:

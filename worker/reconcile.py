@@ -25,11 +25,12 @@ import redis
 
 from core import envvars, keys, services, store
 from core.errors import SpacesError
+from core.models import Space
 from core.processes import stop_orphan_git_backends
 from core.queues import enqueue_build, enqueue_delete, enqueue_deploy_wait, job_alive
 from core.replies import maybe_text
 from core.settings import Settings, get_settings
-from core.stages import DEPLOY_ENDED, BuildStatus, Stage
+from core.stages import DEPLOY_ENDED, BuildStatus, DeployState, Stage
 from proxy.routes import check_routes, space_route_target
 from worker.backends import Capability, RuntimeBackend, all_backends, backend_for, serving_fields
 from worker.jobs import holder_dead, route_to, try_space_lock
@@ -54,24 +55,24 @@ LOCK_WAIT = 200  # a one-shot pass (make up) waits this long for a running one
 RESTING = {Stage.PAUSED, Stage.STOPPED, Stage.SLEEPING, Stage.DELETING}
 
 
-def wants_running(space: dict | None) -> bool:
+def wants_running(space: Space | None) -> bool:
     """True if the records say an instance of ``running_build`` should serve (even while a newer push failed)."""
-    if not space or not space.get("running_build") or space.get("restart_at"):
+    if not space or not space.running_build or space.restart_at:
         return False  # restart_at: a crash being restarted with backoff (worker.crashes)
-    return Stage(space["stage"]) not in RESTING
+    return Stage(space.stage) not in RESTING
 
 
-def sent_to_waker(space: dict | None) -> bool:
+def sent_to_waker(space: Space | None) -> bool:
     """True for a Space whose visitors the waker answers: sleeping, or paused by its owner."""
-    return space is not None and bool(space.get("running_build")) and space.get("stage") in (Stage.SLEEPING.value, Stage.PAUSED.value)
+    return space is not None and bool(space.running_build) and space.stage in (Stage.SLEEPING.value, Stage.PAUSED.value)
 
 
-def reconcile_space(r: redis.Redis, space: dict, settings: Settings, *, revive_stopped: bool = True) -> None:
+def reconcile_space(r: redis.Redis, space: Space, settings: Settings, *, revive_stopped: bool = True) -> None:
     if not wants_running(space) and not sent_to_waker(space):
         return
     # Under the lock, as it is then (a deploy may have switched it); a Space being deployed or
     # deleted is skipped this pass.
-    with try_space_lock(r, space["id"], 300) as current:
+    with try_space_lock(r, space.id, 300) as current:
         if current is None:
             return  # the lock is taken, or the Space is gone
         if wants_running(current):
@@ -80,14 +81,14 @@ def reconcile_space(r: redis.Redis, space: dict, settings: Settings, *, revive_s
             _repair_resting(r, backend_for(r, current), current, settings)
 
 
-def _repair(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings, *, revive_stopped: bool) -> None:
-    mine = backend.instances_of(space["id"])
+def _repair(r: redis.Redis, backend: RuntimeBackend, space: Space, settings: Settings, *, revive_stopped: bool) -> None:
+    mine = backend.instances_of(space.id)
     starting = starting_instance(r, space)  # a version whose deploy waits for its app: not serving yet
-    serving = [i for i in mine if i.build_id == space["running_build"] and i.id != starting]
+    serving = [i for i in mine if i.build_id == space.running_build and i.id != starting]
     # The recorded instance if it is there, else any of the serving build (e.g. after a lost record).
-    inst = next((i for i in serving if i.id == space.get("instance")), serving[0] if serving else None)
+    inst = next((i for i in serving if i.id == space.instance), serving[0] if serving else None)
     for stale in (i for i in mine if (inst is None or i.id != inst.id) and i.id != starting):
-        log.info("reconcile: removing instance %s of %s (left by an old or interrupted deploy)", stale.id[:12], space["id"])
+        log.info("reconcile: removing instance %s of %s (left by an old or interrupted deploy)", stale.id[:12], space.id)
         backend.remove(stale.id)
     if inst is not None and not inst.running and not revive_stopped and backend.can(Capability.CRASHES):
         return  # an app that exited while serving crashed: the monitor reports and restarts it (worker.crashes)
@@ -95,43 +96,43 @@ def _repair(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Sett
         # Paused by a sleep that did not finish, stopped, or missing: thaw, start or recreate it.
         if inst is None or inst.paused or not inst.running or not inst.target:
             inst, how = bring_up(r, backend, space, settings, inst)
-            log.info("reconcile: %s serves again (its instance was %s)", space["id"], how)
+            log.info("reconcile: %s serves again (its instance was %s)", space.id, how)
         if space_route_target(r, space) != inst.target:
-            log.info("reconcile: repairing the route of %s", space["id"])
-            route_to(r, space["id"], inst.target, root_path=inst.root_path)
+            log.info("reconcile: repairing the route of %s", space.id)
+            route_to(r, space.id, inst.target, root_path=inst.root_path)
         wanted = serving_fields(backend, inst)
-        if any(space.get(k) != v for k, v in wanted.items()):
-            store.update_space(r, space["id"], **wanted)
+        if (space.instance, space.target, space.runtime) != (wanted["instance"], wanted["target"], wanted["runtime"]):
+            store.update_space(r, space.id, **wanted)
     except SpacesError as exc:
-        message = envvars.mask(exc.message, envvars.secret_values(r, space["id"]))
-        log.warning("reconcile: %s cannot be brought back: %s", space["id"], message)
+        message = envvars.mask(exc.message, envvars.secret_values(r, space.id))
+        log.warning("reconcile: %s cannot be brought back: %s", space.id, message)
         # Forget the serving build so the next pass does not retry a broken app forever.
-        store.set_stage(r, space["id"], Stage.RUNTIME_ERROR, message=message, running_build="")
+        store.set_stage(r, space.id, Stage.RUNTIME_ERROR, message=message, running_build="")
 
 
-def starting_instance(r: redis.Redis, space: dict) -> str:
+def starting_instance(r: redis.Redis, space: Space) -> str:
     """The instance the Space's latest deploy started and still waits for (its wait is queued in
     slices, without the Space's lock between them); empty if there is none."""
-    if not space.get("latest_build"):
+    if not space.latest_build:
         return ""
-    build = store.get_build(r, space["latest_build"]) or {}
-    return build.get("instance", "") if build.get("deploy") == "starting" else ""
+    build = store.get_build(r, space.latest_build)
+    return build.instance if build is not None and build.deploy == DeployState.STARTING else ""
 
 
-def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: dict, settings: Settings) -> None:
+def _repair_resting(r: redis.Redis, backend: RuntimeBackend, space: Space, settings: Settings) -> None:
     """A sleeping or owner-paused Space keeps its route, pointed at the waker; an owner-paused
     one runs no container."""
     if space_route_target(r, space) != settings.waker_url:
-        log.info("reconcile: pointing the route of %s (%s) at the waker", space["id"], space["stage"])
+        log.info("reconcile: pointing the route of %s (%s) at the waker", space.id, space.stage)
         try:
             route_to_waker(r, space, settings)
         except SpacesError as exc:
             log.warning("reconcile: %s", exc.message)
-    if space["stage"] == Stage.SLEEPING.value and space.get("sleep_tier") == TIER_PAUSED:
+    if space.stage == Stage.SLEEPING.value and space.sleep_tier == TIER_PAUSED:
         inst = instance_of(backend, space)
         if inst is None or not inst.paused:  # stopped meanwhile (make down, a reboot): waking takes a start
-            store.update_space(r, space["id"], sleep_tier=TIER_STOPPED)
-    if space["stage"] == Stage.PAUSED.value:
+            store.update_space(r, space.id, sleep_tier=TIER_STOPPED)
+    if space.stage == Stage.PAUSED.value:
         park(r, space, settings)
 
 
@@ -139,58 +140,60 @@ STARTING = {Stage.APP_STARTING.value, Stage.RUNNING_APP_STARTING.value}
 BUILDING = {Stage.BUILDING.value, Stage.RUNNING_BUILDING.value}
 
 
-def release_dead_locks(r: redis.Redis, space: dict) -> None:
+def release_dead_locks(r: redis.Redis, space: Space) -> None:
     """A Space lock whose holder died (``kill -9`` of a deploy, a wake, a sleep) is released at
     once instead of blocking the Space until it expires."""
-    token = maybe_text(r.get(keys.space_lock(space["id"])))
+    token = maybe_text(r.get(keys.space_lock(space.id)))
     if token and holder_dead(token):
-        log.warning("reconcile: releasing the lock on %s left by a process that died", space["id"])
-        r.delete(keys.space_lock(space["id"]))
+        log.warning("reconcile: releasing the lock on %s left by a process that died", space.id)
+        r.delete(keys.space_lock(space.id))
 
 
-def resume_abandoned(r: redis.Redis, space: dict) -> None:
+def resume_abandoned(r: redis.Redis, space: Space) -> None:
     """A build, deploy or deletion whose worker died (``kill -9``, a reboot) is queued again."""
-    if space.get("stage") == Stage.DELETING.value:
-        if not job_alive(space.get("delete_job", "")):
-            log.warning("reconcile: the deletion of %s lost its worker; queueing it again", space["id"])
-            enqueue_delete(r, space["id"])
+    if space.stage == Stage.DELETING.value:
+        if not job_alive(space.delete_job):
+            log.warning("reconcile: the deletion of %s lost its worker; queueing it again", space.id)
+            enqueue_delete(r, space.id)
         return
-    if not space.get("latest_build"):
+    if not space.latest_build:
         return
-    build = store.get_build(r, space["latest_build"]) or {}
-    if build.get("deploy") == "starting" and build.get("instance"):
+    build = store.get_build(r, space.latest_build)
+    if build is None:
+        return
+    if build.deploy == DeployState.STARTING and build.instance:
         # The deploy's app was started and its wait lost its worker (whatever the stage says by
         # now: a crash restart of the old version may have moved it on): the wait goes on where it
         # was, with the same app and the same deadline.
-        if not job_alive(build.get("deploy_job", "")):
-            log.warning("reconcile: the deploy of %s #%s lost its wait; queueing it again", space["id"], build["id"])
-            enqueue_deploy_wait(r, space["id"], build["id"], build["instance"])
+        if not job_alive(build.deploy_job):
+            log.warning("reconcile: the deploy of %s #%s lost its wait; queueing it again", space.id, build.id)
+            enqueue_deploy_wait(r, space.id, build.id, build.instance)
         return
-    if space.get("stage") not in STARTING | BUILDING:
+    if space.stage not in STARTING | BUILDING:
         return
-    status = build.get("status")
+    status = build.status
     if status in (BuildStatus.QUEUED.value, BuildStatus.RUNNING.value):
         field = "build_job"
-    elif status == BuildStatus.SUCCEEDED.value and build.get("deploy") not in DEPLOY_ENDED:
+    elif status == BuildStatus.SUCCEEDED.value and build.deploy not in DEPLOY_ENDED:
         field = "deploy_job"
     else:
         return
-    if job_alive(build.get(field, "")):
+    if job_alive(build.build_job if field == "build_job" else build.deploy_job):
         return
     # A job queued a moment ago may not have its id recorded yet (it is written after the job is
     # queued): only a build or deploy asked for a while ago is taken for lost.
-    asked = build.get("queued_at") if field == "build_job" else build.get("deploy_requested_at") or build.get("finished_at")
+    asked = build.queued_at if field == "build_job" else build.deploy_requested_at or build.finished_at
     if time.time() - float(asked or 0) < LOST_AFTER:
         return
-    fresh = store.get_space(r, space["id"]) or {}
-    if fresh.get("stage") != space["stage"] or fresh.get("latest_build") != build["id"]:
+    fresh = store.get_space(r, space.id)
+    if fresh is None or fresh.stage != space.stage or fresh.latest_build != build.id:
         return  # it moved on meanwhile
     if field == "build_job":
-        log.warning("reconcile: the build of %s #%s lost its worker; queueing it again", space["id"], build["id"])
-        enqueue_build(r, space["id"], build["id"])
+        log.warning("reconcile: the build of %s #%s lost its worker; queueing it again", space.id, build.id)
+        enqueue_build(r, space.id, build.id)
         return
-    log.warning("reconcile: the deploy of %s #%s lost its worker; queueing it again", space["id"], build["id"])
-    services.deploy(r, space["id"], build)
+    log.warning("reconcile: the deploy of %s #%s lost its worker; queueing it again", space.id, build.id)
+    services.deploy(r, space.id, build)
 
 
 def reconcile_once(r: redis.Redis, settings: Settings, *, wait: float = 0, revive_stopped: bool = True) -> bool:
@@ -210,7 +213,7 @@ def reconcile_once(r: redis.Redis, settings: Settings, *, wait: float = 0, reviv
                 resume_abandoned(r, space)
                 reconcile_space(r, space, settings, revive_stopped=revive_stopped)
             except Exception:  # one Space's surprise must not leave the others unrepaired
-                log.exception("reconcile: repairing %s failed; the pass goes on with the other Spaces", space.get("id"))
+                log.exception("reconcile: repairing %s failed; the pass goes on with the other Spaces", space.id)
         for backend in all_backends():
             for inst in backend.list_instances():
                 if inst.space_id and store.get_space(r, inst.space_id) is None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import redis
 
 from core import envvars, keys
+from core.models import Space
 from core.replies import Fields, entries
 from worker.backends import RuntimeBackend
 
@@ -35,7 +36,7 @@ class RunLogCollector:
         self.lock = threading.Lock()
         threading.Thread(target=self._watch, daemon=True, name="runlog-starts").start()
 
-    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
+    def check(self, spaces: list[Space], states: dict[str, tuple[str, str]]) -> None:
         """Follow every running container that has no follower yet, new versions still starting included."""
         for instance, (state, space_id) in states.items():
             if state == "running" and space_id:

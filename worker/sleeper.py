@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import redis
 
 from core import store
+from core.models import Space
 from core.settings import Settings
 from core.stages import Stage
 from core.store import sleep_seconds
@@ -41,35 +42,35 @@ class Sleeper:
         self.r, self.backend, self.settings = r, backend, settings
         self.seen: dict[str, float] = {}  # request counts at the previous check
 
-    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
+    def check(self, spaces: list[Space], states: dict[str, tuple[str, str]]) -> None:
         counts = requests_by_service(self.settings)
         conns = open_connections()
         now = time.time()
         for space in spaces:
-            stage = space.get("stage")
+            stage = space.stage
             if stage == Stage.RUNNING.value and sleeps(space):
                 self._check_running(space, counts, conns, now)
-            elif stage == Stage.SLEEPING.value and space.get("sleep_tier") == TIER_PAUSED:
+            elif stage == Stage.SLEEPING.value and space.sleep_tier == TIER_PAUSED:
                 keep = min(max(sleep_seconds(space, self.settings), 0), self.settings.paused_keep)
-                if now - float(space.get("slept_at") or now) >= keep:
+                if now - float(space.slept_at or now) >= keep:
                     self._locked(space, lambda s: deepen_sleep(self.r, self.backend, s), Stage.SLEEPING)
         self.seen = counts
 
-    def _check_running(self, space: dict, counts: dict[str, float], conns: dict[int, int], now: float) -> None:
-        service = f"{space_route_name(space['subdomain'])}@redis"
-        port = urlparse(space.get("target", "")).port
+    def _check_running(self, space: Space, counts: dict[str, float], conns: dict[int, int], now: float) -> None:
+        service = f"{space_route_name(space.subdomain)}@redis"
+        port = urlparse(space.target).port
         moved = service in self.seen and counts.get(service) != self.seen[service]
         if moved or (port and conns.get(port)):
-            store.update_space(self.r, space["id"], last_active=str(now))
+            store.update_space(self.r, space.id, last_active=str(now))
             return
         limit = sleep_seconds(space, self.settings)
         if limit >= 0 and now - idle_since(space) >= limit:
             self._locked(space, lambda s: put_to_sleep(self.r, self.backend, s, self.settings), Stage.RUNNING)
 
-    def _locked(self, space: dict, action, expected: Stage) -> None:
+    def _locked(self, space: Space, action, expected: Stage) -> None:
         """Run ``action`` under the Space's lock if nobody else (deploy, wake, delete) holds it."""
-        with try_space_lock(self.r, space["id"], 60) as fresh:
-            if fresh and fresh.get("stage") == expected.value and fresh.get("instance") == space.get("instance"):
+        with try_space_lock(self.r, space.id, 60) as fresh:
+            if fresh and fresh.stage == expected.value and fresh.instance == space.instance:
                 if expected == Stage.RUNNING and idle_since(fresh) > idle_since(space):
                     return  # a visit arrived meanwhile
                 action(fresh)

@@ -17,6 +17,7 @@ import redis
 
 from core import keys, store
 from core.hardware import space_limits
+from core.models import Space
 from core.replies import Fields
 from core.settings import Settings
 from worker import diskguard
@@ -34,11 +35,11 @@ class UsageRecorder:
         self.previous: dict[str, tuple[float, int]] = {}  # instance id -> (monotonic time, CPU ns)
         self.image_sizes: dict[str, int | None] = {}
         self.disk: dict[str, tuple[float, dict]] = {}  # instance id -> (monotonic time measured, figures)
-        self.latest: tuple[list[dict], dict[str, tuple[str, str]]] = ([], {})
+        self.latest: tuple[list[Space], dict[str, tuple[str, str]]] = ([], {})
         if thread:  # tests call sample() themselves
             threading.Thread(target=self._loop, daemon=True, name="usage").start()
 
-    def check(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
+    def check(self, spaces: list[Space], states: dict[str, tuple[str, str]]) -> None:
         """Called every monitor tick: note the heartbeat and hand over the tick's view (no Docker calls here)."""
         self.r.set(keys.MONITOR_HEARTBEAT, json.dumps({"at": time.time(), "docker": "ok", "instances": len(states)}),
                    ex=HEARTBEAT_TTL)
@@ -52,29 +53,29 @@ class UsageRecorder:
             except Exception:  # a failed sample must not end the thread
                 log.exception("sampling what the Spaces use failed")
 
-    def sample(self, spaces: list[dict], states: dict[str, tuple[str, str]]) -> None:
+    def sample(self, spaces: list[Space], states: dict[str, tuple[str, str]]) -> None:
         samples: Fields = {}
         for space in spaces:
-            instance = space.get("instance") or ""
+            instance = space.instance or ""
             if states.get(instance, ("", ""))[0] != "running":
                 continue
             try:
                 sample = self._sample(space, instance)
             except Exception:  # one Space's surprise must not end the pass for the others
-                log.exception("sampling %s failed", space["id"])
+                log.exception("sampling %s failed", space.id)
                 continue
             if sample:
-                samples[space["id"]] = json.dumps(sample)
+                samples[space.id] = json.dumps(sample)
         with self.r.pipeline(transaction=True) as p:
             p.delete(keys.SPACE_USAGE)
             if samples:
                 p.hset(keys.SPACE_USAGE, mapping=samples)
             p.execute()
-        running = {s.get("instance") for s in spaces}
+        running = {s.instance for s in spaces}
         self.previous = {k: v for k, v in self.previous.items() if k in running}
         self.disk = {k: v for k, v in self.disk.items() if k in running}
 
-    def _disk(self, space: dict, instance: str) -> dict:
+    def _disk(self, space: Space, instance: str) -> dict:
         """The instance's disk figures, measured again every ``disk_check_seconds``; an app over its
         limits is stopped (:mod:`worker.diskguard`)."""
         now = time.monotonic()
@@ -90,7 +91,7 @@ class UsageRecorder:
         diskguard.check(self.r, self.runtime, space, instance, use, self.settings)
         return figures
 
-    def _sample(self, space: dict, instance: str) -> dict | None:
+    def _sample(self, space: Space, instance: str) -> dict | None:
         used = self.runtime.usage(instance)
         if used is None:
             return None
@@ -101,8 +102,8 @@ class UsageRecorder:
         cpu_percent = None
         if before and now > before[0]:
             cpu_percent = round(100 * (cpu_ns - before[1]) / ((now - before[0]) * 1e9), 1)
-        build = store.get_build(self.r, space.get("running_build") or "") or {}
-        image = build.get("image") or ""
+        build = store.get_build(self.r, space.running_build)
+        image = build.image if build is not None else ""
         if image and image not in self.image_sizes:
             self.image_sizes[image] = self.runtime.image_size(image)
         polled = self.runtime.poll(instance)

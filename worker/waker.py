@@ -42,6 +42,7 @@ from websockets.typing import Subprotocol
 from core import envvars, keys, store
 from core.access import error_message_for
 from core.errors import SpacesError
+from core.models import Space
 from core.replies import maybe_text
 from core.settings import get_settings
 from core.stages import Stage
@@ -60,7 +61,7 @@ _wakes: dict[str, asyncio.Task] = {}
 _client: httpx.AsyncClient | None = None
 
 
-def space_for_host(host: str) -> dict | None:
+def space_for_host(host: str) -> Space | None:
     settings = get_settings()
     name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
     suffix = "." + settings.domain.lower()
@@ -79,8 +80,9 @@ def backend(name: str) -> RuntimeBackend:
 def _wake_blocking(space_id: str) -> str:
     settings = get_settings()
     r = store.get_redis()
-    build = store.get_build(r, (store.get_space(r, space_id) or {}).get("running_build", "")) or {}
-    limit = float(build.get("startup_seconds", settings.startup_timeout)) + 60
+    space = store.get_space(r, space_id)
+    build = store.get_build(r, space.running_build) if space is not None else None
+    limit = float(build.startup(settings.startup_timeout) if build else settings.startup_timeout) + 60
     with space_lock(r, space_id, limit):
         return wake(r, space_id, settings)
 
@@ -112,32 +114,32 @@ async def relay(request: Request, target: str) -> Response:
     return response
 
 
-def unavailable(request: Request, space: dict, title: str, detail: str = "") -> Response:
+def unavailable(request: Request, space: Space, title: str, detail: str = "") -> Response:
     if wants_html(request):
-        page = PAGE.format(title=html.escape(title), space=html.escape(space["id"]), detail=html.escape(detail),
+        page = PAGE.format(title=html.escape(title), space=html.escape(space.id), detail=html.escape(detail),
                            script="")
         return HTMLResponse(page, status_code=503)
-    return JSONResponse({"error": title, "detail": detail or None, "space": space["id"]}, status_code=503)
+    return JSONResponse({"error": title, "detail": detail or None, "space": space.id}, status_code=503)
 
 
-async def status(space: dict) -> Response:
+async def status(space: Space) -> Response:
     settings = get_settings()
     r = store.get_redis()
     lines: list[str] = []
-    if space.get("instance"):  # the container's own last lines, live; secrets masked as everywhere
-        text = await anyio.to_thread.run_sync(lambda: backend(runtime_of(space)).logs(space["instance"], tail=40))
-        lines = envvars.mask(text, envvars.secret_values(r, space["id"])).splitlines()
-    task = _wakes.get(space["id"])
+    if space.instance:  # the container's own last lines, live; secrets masked as everywhere
+        text = await anyio.to_thread.run_sync(lambda: backend(runtime_of(space)).logs(space.instance, tail=40))
+        lines = envvars.mask(text, envvars.secret_values(r, space.id)).splitlines()
+    task = _wakes.get(space.id)
     error = ""
     if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
         exc = task.exception()
         error = exc.message if isinstance(exc, SpacesError) else str(exc)
-    fresh = store.get_space(r, space["id"]) or space
+    fresh = store.get_space(r, space.id) or space
     return JSONResponse(headers={WAKER_HEADER: "1", "Cache-Control": "no-store"}, content={
-        "stage": fresh.get("stage"), "ready": fresh.get("stage") == Stage.RUNNING.value,
-        "error": error or (error_message_for(None, fresh, Stage.RUNTIME_ERROR.value, fresh.get("error_message") or "")
-                           if fresh.get("stage") == Stage.RUNTIME_ERROR.value else ""),
-        "log": lines, "url": settings.public_url(settings.space_host(space["subdomain"])) + "/",
+        "stage": fresh.stage, "ready": fresh.stage == Stage.RUNNING.value,
+        "error": error or (error_message_for(None, fresh, Stage.RUNTIME_ERROR.value, fresh.error_message or "")
+                           if fresh.stage == Stage.RUNTIME_ERROR.value else ""),
+        "log": lines, "url": settings.public_url(settings.space_host(space.subdomain)) + "/",
     })
 
 
@@ -147,33 +149,33 @@ async def handle(request: Request) -> Response:
         return JSONResponse({"error": "no Space lives at this address"}, status_code=404)
     if request.url.path == STATUS_PATH:
         return await status(space)
-    stage = Stage(space.get("stage", Stage.NO_APP_FILE.value))
+    stage = Stage(space.stage)
     if stage == Stage.SLEEPING:
-        task = start_wake(space["id"])
-        if space.get("sleep_tier") != TIER_PAUSED and wants_html(request):
+        task = start_wake(space.id)
+        if space.sleep_tier != TIER_PAUSED and wants_html(request):
             script = SCRIPT.replace("STATUS_PATH", json.dumps(STATUS_PATH))
-            page = PAGE.format(title="Waking up…", space=html.escape(space["id"]), detail="", script=script)
+            page = PAGE.format(title="Waking up…", space=html.escape(space.id), detail="", script=script)
             return HTMLResponse(page, status_code=200, headers={"Cache-Control": "no-store"})
         try:
             await asyncio.shield(task)
         except SpacesError as exc:
             return unavailable(request, space, "This Space failed to wake up", exc.message)
         except Exception as exc:  # e.g. the Space's lock stayed taken; the visitor gets a reason
-            log.exception("waking %s failed", space["id"])
+            log.exception("waking %s failed", space.id)
             return unavailable(request, space, "This Space failed to wake up", str(exc))
-        space = store.get_space(store.get_redis(), space["id"]) or space
-        stage = Stage(space.get("stage"))
-    if stage.is_serving and space.get("target"):
-        store.update_space(store.get_redis(), space["id"], last_active=str(time.time()))
+        space = store.get_space(store.get_redis(), space.id) or space
+        stage = Stage(space.stage)
+    if stage.is_serving and space.target:
+        store.update_space(store.get_redis(), space.id, last_active=str(time.time()))
         try:
-            return await relay(request, space["target"])
+            return await relay(request, space.target)
         except httpx.HTTPError as exc:
             return unavailable(request, space, "The Space did not answer", str(exc))
     if stage == Stage.PAUSED:
         return unavailable(request, space, "This Space has been paused by its owner",
                            "Only its owner can restart it.")
     # Visitors are not known here: the reason without log lines, as the API shows it to anyone.
-    message = error_message_for(None, space, stage.value, space.get("error_message") or "")
+    message = error_message_for(None, space, stage.value, space.error_message or "")
     return unavailable(request, space, f"This Space is not running ({stage.value})", message)
 
 
@@ -184,16 +186,16 @@ async def handle_websocket(socket: WebSocket) -> None:
     """A websocket opened while Traefik still sends the Space's host here: wake the Space if it
     sleeps, then relay both ways until either side closes."""
     space = space_for_host(socket.headers.get("host", ""))
-    if space is not None and space.get("stage") == Stage.SLEEPING.value:
+    if space is not None and space.stage == Stage.SLEEPING.value:
         try:
-            await asyncio.shield(start_wake(space["id"]))
+            await asyncio.shield(start_wake(space.id))
         except Exception:  # the close code tells the client
-            log.exception("waking %s for a websocket failed", space["id"])
-        space = store.get_space(store.get_redis(), space["id"])
-    if space is None or not Stage(space.get("stage")).is_serving or not space.get("target"):
+            log.exception("waking %s for a websocket failed", space.id)
+        space = store.get_space(store.get_redis(), space.id)
+    if space is None or not Stage(space.stage).is_serving or not space.target:
         await socket.close(code=1013)  # try again later
         return
-    target = space["target"].replace("http://", "ws://", 1) + socket.url.path
+    target = space.target.replace("http://", "ws://", 1) + socket.url.path
     if socket.url.query:
         target += f"?{socket.url.query}"
     headers = [(k, v) for k, v in socket.headers.items() if k in WS_FORWARDED]
@@ -202,7 +204,7 @@ async def handle_websocket(socket: WebSocket) -> None:
         upstream = await ws_connect(target, additional_headers=headers, subprotocols=protocols or None,
                                     open_timeout=30, max_size=None, compression=None)
     except (OSError, WebSocketException) as exc:
-        log.warning("relaying a websocket to %s failed: %s", space["id"], exc)
+        log.warning("relaying a websocket to %s failed: %s", space.id, exc)
         await socket.close(code=1011)
         return
     async with upstream:

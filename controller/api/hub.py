@@ -45,6 +45,7 @@ from controller.views import space_view
 from core import accounts, envvars, repos, services, store
 from core.access import Caller, require_write
 from core.errors import ConfigError, Conflict, InvalidInput, NotFound, RevisionNotFound
+from core.models import Visibility
 from core.names import parse_space_id
 from core.queues import queue_build
 from core.settings import get_settings
@@ -74,11 +75,11 @@ def _new_space(r: redis.Redis, caller: Caller, space_id: str, *, sdk: str, visib
     except Conflict:
         return error_response(409, f"{space_id} was created meanwhile", url=repo_url(space_id))
     repos.ensure_repo(space_id)
-    fields: dict[str, str] = {"visibility": visibility}
+    fields: dict[str, object] = {"visibility": Visibility(visibility)}
     if options.hardware:
         fields["hardware"] = options.hardware
     if options.sleep_time_seconds is not None:
-        fields["sleep_seconds"] = str(options.sleep_time_seconds)
+        fields["sleep_seconds"] = options.sleep_time_seconds
     store.update_space(r, space_id, **fields)
     for entry in options.variables:
         envvars.set_variable(r, space_id, entry.key, entry.value, entry.description, at=store.now())
@@ -186,8 +187,8 @@ async def create_commit(revision: str, request: Request, r: StoreDep, caller: Cu
 @router.post("/spaces/{owner}/{name}/duplicate", response_model=Duplicated, responses=EXISTS)
 def duplicate(caller: CurrentUser, source: ReadableRepo, body: Duplicate, r: StoreDep) -> Duplicated | JSONResponse:
     target_id = parse_space_id(*body.repository.split("/"))
-    refused = _new_space(r, caller, target_id, sdk=source.record.get("sdk", ""),
-                         visibility=body.visibility_or(source.record.get("visibility") or "public"), options=body)
+    refused = _new_space(r, caller, target_id, sdk=source.record.sdk,
+                         visibility=body.visibility_or(source.record.visibility.value), options=body)
     if refused is not None:
         return refused
     given = {e.key for e in body.variables} | {e.key for e in body.secrets}

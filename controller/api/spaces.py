@@ -18,8 +18,9 @@ from controller.deps import CurrentUser, OptionalUser, OwnedSpace, ReadableRepo,
 from controller.errors import NON_JSON_ERROR_RESPONSES
 from controller.views import build_view, iso, runtime_view, space_view
 from core import keys, services, store
-from core.access import may_read_repo, may_read_space, require_owner_read, visibility
+from core.access import may_read_repo, may_read_space, require_owner_read
 from core.errors import NotFound
+from core.models import Visibility
 from core.replies import stream_reads, texts
 from core.repos import head_commit
 from core.settings import get_settings
@@ -27,7 +28,7 @@ from core.stages import DEPLOY_ENDED, BuildStatus, Stage
 
 router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 
-TERMINAL_BUILD = {BuildStatus.FAILED.value, BuildStatus.SUPERSEDED.value}
+TERMINAL_BUILD = {BuildStatus.FAILED, BuildStatus.SUPERSEDED}
 
 
 PAGE = 100
@@ -43,7 +44,7 @@ def list_spaces(request: Request, response: Response, r: StoreDep, caller: Optio
     spaces = [s for s in store.list_spaces(r, author=author) if may_read_space(caller, s)]
     if search:
         needle = search.lower()
-        spaces = [s for s in spaces if needle in s["id"].lower()]
+        spaces = [s for s in spaces if needle in s.id.lower()]
     size = limit or PAGE
     if cursor + size < len(spaces):
         after = request.url.include_query_params(cursor=cursor + size)
@@ -81,7 +82,7 @@ def update_settings(space: OwnedSpace, body: SettingsUpdate, r: StoreDep) -> dic
     # takes too: a deploy, wake or restart under way cannot put back a route without the check.
     services.set_visibility(r, space.id, body.wanted())
     record = store.require_space(r, space.id)
-    return {"id": space.id, "private": visibility(record) != "public", "visibility": visibility(record)}
+    return {"id": space.id, "private": record.visibility is not Visibility.PUBLIC, "visibility": record.visibility.value}
 
 
 @router.get("/{owner}/{name}/builds", response_model=list[BuildInfo])
@@ -92,10 +93,12 @@ def space_builds(space: ReadableRepo, r: StoreDep) -> list[dict]:
 
 def _build_finished(r, build_id: str) -> bool:
     """Nothing more will be logged: the build failed or was superseded, or its deploy has ended."""
-    build = store.get_build(r, build_id) or {}
-    if build.get("status") in TERMINAL_BUILD:
+    build = store.get_build(r, build_id)
+    if build is None:
+        return False
+    if build.status in TERMINAL_BUILD:
         return True
-    return build.get("status") == BuildStatus.SUCCEEDED.value and build.get("deploy") in DEPLOY_ENDED
+    return build.status is BuildStatus.SUCCEEDED and build.deploy in DEPLOY_ENDED
 
 
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
@@ -154,9 +157,9 @@ class EventStream(StreamingResponse):
 @router.get("/{owner}/{name}/logs/build", response_class=EventStream, responses=NON_JSON_ERROR_RESPONSES)
 def build_logs(request: Request, space: ReadableRepo, r: StoreDep, build: str | None = None) -> EventStream:
     """The build log as server-sent events (each ``data`` is ``{"data": line, "timestamp": ...}``), live until the build ends."""
-    build_id = build or space.record.get("latest_build")
+    build_id = build or space.record.latest_build
     record = store.get_build(r, build_id) if build_id else None
-    if not build_id or record is None or record["space"] != space.id:
+    if not build_id or record is None or record.space != space.id:
         raise NotFound(f"Space {space.id} has no build{' ' + build if build else ''}")
     sync = store.get_redis()
     return EventStream(

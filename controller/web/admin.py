@@ -62,12 +62,12 @@ def _rows(r) -> list[dict]:
     now = time.time()
     rows = []
     for space in store.list_spaces(r):
-        used = usage.get(space["id"], {})
+        used = usage.get(space.id, {})
         started = used.get("started_at")
         rows.append({**card(space, settings), "memory": used.get("memory"), "cpu": used.get("cpu_percent"),
                      "image_size": used.get("image_size"), "disk": used.get("disk"), "data": used.get("data"),
                      "uptime": now - started if started else None,
-                     "last_visit": float(space["last_active"]) if space.get("last_active") else None})
+                     "last_visit": space.last_active or None})
     return rows
 
 

@@ -26,32 +26,33 @@ from core import envvars, services
 from core.access import VISIBILITIES, Caller, require_owner_read
 from core.errors import InvalidInput, SpacesError
 from core.hardware import TIERS
+from core.models import Space
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def _settings_page(request: Request, r, space: dict, caller, *, notice: str = "", error: str = "", status: int = 200) -> Response:
+def _settings_page(request: Request, r, space: Space, caller, *, notice: str = "", error: str = "", status: int = 200) -> Response:
     return templates.TemplateResponse(request, "settings.html", {
         **space_context(space, caller, "settings"), "csrf": form_csrf(request),
-        "variables": envvars.list_variables(r, space["id"]), "secrets": envvars.list_secrets(r, space["id"]),
+        "variables": envvars.list_variables(r, space.id), "secrets": envvars.list_secrets(r, space.id),
         "visibilities": VISIBILITIES, "tiers": list(TIERS), "notice": notice, "form_error": error,
-        "sleep_seconds": space.get("sleep_seconds") or "", "hardware": space.get("hardware") or "cpu-basic",
-        "visibility": space.get("visibility") or "public"}, status_code=status)
+        "sleep_seconds": space.sleep_seconds if space.sleep_seconds is not None else "",
+        "hardware": space.hardware or "cpu-basic", "visibility": space.visibility.value}, status_code=status)
 
 
 @router.get("/spaces/{owner}/{name}/settings", response_class=HTMLResponse)
 def settings_page(request: Request, owner: str, name: str, r: StoreDep, caller: OptionalUser, done: str = "") -> Response:
     if caller is None:
         return RedirectResponse(login_url(f"/spaces/{owner}/{name}/settings"), status_code=302)
-    space, missing = space_or_404(request, r, owner, name, caller)
-    if missing:
-        return missing
+    space = space_or_404(request, r, owner, name, caller)
+    if isinstance(space, Response):
+        return space
     try:
         require_owner_read(caller, space)
     except SpacesError as exc:
         return templates.TemplateResponse(request, "missing.html", {"caller": caller, "title": "Not allowed",
-                                                                    "space_id": space["id"], "reason": exc.message},
+                                                                    "space_id": space.id, "reason": exc.message},
                                           status_code=exc.status)
     return _settings_page(request, r, space, caller, notice=done[:200])
 
@@ -103,15 +104,15 @@ async def settings_action(request: Request, owner: str, name: str, action: str, 
     if caller is None:
         return HTMLResponse("<p>This form expired or came from another site. Reload the settings page and try again.</p>",
                             status_code=403)
-    space, missing = space_or_404(request, r, owner, name, caller)
-    if missing:
-        return missing
+    space = space_or_404(request, r, owner, name, caller)
+    if isinstance(space, Response):
+        return space
     try:
         if action == "delete":
-            if form.get("confirm") != space["id"]:
-                raise InvalidInput(f"type the Space's full name, {space['id']}, to delete it")
+            if form.get("confirm") != space.id:
+                raise InvalidInput(f"type the Space's full name, {space.id}, to delete it")
             services.delete(r, owned_space(r, owner, name, caller).record)
-            log.info("%s deleted %s from the settings page", caller.name, space["id"])
+            log.info("%s deleted %s from the settings page", caller.name, space.id)
             return RedirectResponse(f"/?owner={quote(owner)}", status_code=303)
         if action not in ACTIONS:
             raise InvalidInput(f"unknown settings action {action!r}")

@@ -72,7 +72,7 @@ def test_spaces_go_through_deletion_and_the_name_stays_taken_until_they_are_gone
     result = removal.delete_user(redis_db, "bob", spaces="delete")
     assert result["state"] == "deleting" and sorted(result["spaces"]) == ["bob/one", "bob/two"]
     assert sorted(jobs) == ["bob/one", "bob/two"]
-    assert store.get_space(redis_db, "bob/one")["stage"] == "DELETING"
+    assert store.get_space(redis_db, "bob/one").stage == "DELETING"
     assert accounts.lookup_token(redis_db, token) is None
     assert deps.caller_for(redis_db, "bob", token_role="write") is None  # acts no more
     assert accounts.namespace_kind(redis_db, "bob") is None  # gets no new Space
@@ -120,7 +120,7 @@ def test_transfer_is_refused_with_the_reason(redis_db, jobs):
     for kwargs in ({"transfer_to": "root"}, {"spaces": "transfer"}):
         with pytest.raises(InvalidInput, match=r"not offered.*named after its owner"):
             removal.delete_user(redis_db, "erin", **kwargs)
-    assert store.get_space(redis_db, "erin/keep")["stage"] != "DELETING" and jobs == []
+    assert store.get_space(redis_db, "erin/keep").stage != "DELETING" and jobs == []
 
 
 def test_an_org_is_deleted_with_its_memberships_and_spaces(redis_db, jobs):

@@ -7,6 +7,7 @@ import pytest
 from core import accounts, sessions
 from core.access import Caller, may_read_repo, may_read_space, may_write_namespace, require_read, require_write
 from core.errors import Conflict, Forbidden, InvalidInput, InvalidName, NotFound
+from core.models import Space
 
 
 def test_tokens_are_stored_hashed_listed_and_revoked(redis_db):
@@ -95,7 +96,8 @@ def test_tickets_are_single_use_and_bound_to_one_space(redis_db):
     assert sessions.space_session_user(redis_db, sid, "acme/other") is None
 
 
-SPACE = {"id": "acme/app", "owner": "acme", "visibility": "private"}
+FIELDS = {"id": "acme/app", "owner": "acme", "visibility": "private"}
+SPACE = Space.load(FIELDS)  # as the store reads the record
 
 
 @pytest.mark.parametrize(("caller", "reads", "writes"), [
@@ -120,19 +122,19 @@ def test_access_rules_for_a_private_space(caller, reads, writes):
 
 
 def test_protected_space_serves_everyone_but_keeps_its_repo():
-    protected = {**SPACE, "visibility": "protected"}
+    protected = Space.load({**FIELDS, "visibility": "protected"})
     assert may_read_space(None, protected)
     assert not may_read_repo(None, protected)
     with pytest.raises(Forbidden):
         require_read(Caller("stranger"), protected, repo=True)
-    assert may_read_space(None, {**SPACE, "visibility": "public"})
-    assert not may_read_space(None, {**SPACE, "visibility": "bogus"})  # unknown values fail closed
+    assert may_read_space(None, Space.load({**FIELDS, "visibility": "public"}))
+    assert not may_read_space(None, Space.load({**FIELDS, "visibility": "bogus"}))  # unknown values fail closed
 
 
 def test_owner_only_reads_take_a_browser_session_but_not_a_read_token():
     from core.access import require_owner_read
 
-    public = {**SPACE, "visibility": "public"}
+    public = Space.load({**FIELDS, "visibility": "public"})
     require_owner_read(Caller("writer", token_role="read", via="session", orgs={"acme": "write"}), public)
     with pytest.raises(Forbidden):
         require_owner_read(Caller("writer", token_role="read", orgs={"acme": "write"}), public)  # a read token

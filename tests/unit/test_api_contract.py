@@ -188,7 +188,7 @@ def test_hand_checked_values_keep_their_400(client, redis_db, people, path, body
 def test_bad_settings_keep_their_400(client, redis_db, people, body, message):
     space_id = space(redis_db, "shown")
     assert message in refusal(client.put(f"/api/spaces/{space_id}/settings", headers=people["owner"], json=body), 400)
-    assert store.require_space(redis_db, space_id)["visibility"] == "public"
+    assert store.require_space(redis_db, space_id).visibility == "public"
 
 
 def test_unknown_paths_and_methods_answer_the_same_shape(client, people):

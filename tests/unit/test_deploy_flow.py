@@ -51,7 +51,7 @@ def built(r: redis.Redis, space_id: str, image: str, **fields: str) -> str:
 
 
 def route_of(r: redis.Redis, space_id: str) -> tuple[str | None, bool]:
-    name = space_route_name(store.require_space(r, space_id)["subdomain"])
+    name = space_route_name(store.require_space(r, space_id).subdomain)
     table = RedisRouteTable(r)
     return table.target_of(name), table.is_private(name)
 
@@ -60,11 +60,11 @@ def test_a_healthy_app_serves_and_its_route_is_confirmed(redis_db, backend):
     build_id = built(redis_db, "ann/demo", "img:v1")
     jobs.deploy_space("ann/demo", build_id)
     space = store.require_space(redis_db, "ann/demo")
-    assert space["stage"] == Stage.RUNNING.value and space["running_build"] == build_id
+    assert space.stage == Stage.RUNNING.value and space.running_build == build_id
     (inst,) = backend.of("ann/demo")
-    assert space["instance"] == inst.id and route_of(redis_db, "ann/demo") == (inst.target, False)
-    assert backend.confirmed == [(space_route_name(space["subdomain"]), inst.target)]
-    assert store.get_build(redis_db, build_id)["deploy"] == "running"
+    assert space.instance == inst.id and route_of(redis_db, "ann/demo") == (inst.target, False)
+    assert backend.confirmed == [(space_route_name(space.subdomain), inst.target)]
+    assert store.get_build(redis_db, build_id).deploy == "running"
     assert any(line.startswith("===== Running at http://") for line in store.read_log(redis_db, build_id))
     assert backend.specs[inst.id].env["SPACE_ID"] == "ann/demo"
 
@@ -77,7 +77,7 @@ def test_a_redeploy_retires_the_old_version(redis_db, backend):
     jobs.deploy_space("ann/demo", second)
     (new,) = backend.of("ann/demo")
     assert new.id != old.id and backend.removed == [old.id]
-    assert store.require_space(redis_db, "ann/demo")["running_build"] == second
+    assert store.require_space(redis_db, "ann/demo").running_build == second
 
 
 def test_an_app_that_exits_is_a_runtime_error_and_the_old_version_keeps_serving(redis_db, backend):
@@ -88,11 +88,11 @@ def test_an_app_that_exits_is_a_runtime_error_and_the_old_version_keeps_serving(
     broken = built(redis_db, "ann/demo", "img:broken")
     jobs.deploy_space("ann/demo", broken)
     space = store.require_space(redis_db, "ann/demo")
-    assert space["stage"] == Stage.RUNTIME_ERROR.value
-    assert space["error_message"].startswith("the app exited with code 3") and "Traceback: boom" in space["error_message"]
+    assert space.stage == Stage.RUNTIME_ERROR.value
+    assert space.error_message.startswith("the app exited with code 3") and "Traceback: boom" in space.error_message
     assert backend.of("ann/demo") == [old], "the broken instance is removed, the old one left alone"
     assert route_of(redis_db, "ann/demo")[0] == old.target
-    assert store.get_build(redis_db, broken)["deploy"] == "failed"
+    assert store.get_build(redis_db, broken).deploy == "failed"
 
 
 def test_an_app_that_never_answers_times_out_with_its_limit_named(redis_db, backend):
@@ -100,8 +100,8 @@ def test_an_app_that_never_answers_times_out_with_its_limit_named(redis_db, back
     build_id = built(redis_db, "ann/slow", "img:hangs", startup_seconds="1")
     jobs.deploy_space("ann/slow", build_id)
     space = store.require_space(redis_db, "ann/slow")
-    assert space["stage"] == Stage.RUNTIME_ERROR.value
-    assert "did not answer HTTP within 1 s (startup_duration_timeout)" in space["error_message"]
+    assert space.stage == Stage.RUNTIME_ERROR.value
+    assert "did not answer HTTP within 1 s (startup_duration_timeout)" in space.error_message
     assert backend.of("ann/slow") == [] and route_of(redis_db, "ann/slow")[0] is None
 
 
@@ -110,7 +110,7 @@ def test_a_superseded_deploy_starts_nothing(redis_db, backend):
     built(redis_db, "ann/demo", "img:v2")  # pushed meanwhile: the latest build
     jobs.deploy_space("ann/demo", older)
     assert backend.of("ann/demo") == []
-    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.NO_APP_FILE.value
+    assert store.require_space(redis_db, "ann/demo").stage == Stage.NO_APP_FILE.value
 
 
 def test_a_space_made_private_while_its_app_starts_is_routed_privately(redis_db, backend):
@@ -155,7 +155,7 @@ def test_two_hanging_apps_do_not_hold_up_another_tenants_deploy(redis_db, backen
     served = when(redis_db, "ann/demo", Stage.RUNNING)
     for space_id in hanging:
         space = store.require_space(redis_db, space_id)
-        assert space["stage"] == Stage.RUNTIME_ERROR.value and "within 4 s" in space["error_message"]
+        assert space.stage == Stage.RUNTIME_ERROR.value and "within 4 s" in space.error_message
         assert served < when(redis_db, space_id, Stage.RUNTIME_ERROR) - 2000, "the healthy app waited for the hanging ones"
         assert backend.of(space_id) == []
     (inst,) = backend.of("ann/demo")
@@ -171,7 +171,7 @@ def test_a_push_while_the_app_starts_replaces_the_waiting_deploy(redis_db, backe
     run_queue()
     (inst,) = backend.of("ann/demo")
     assert inst.id != waiting.id and inst.build_id == newer
-    assert store.require_space(redis_db, "ann/demo")["running_build"] == newer
+    assert store.require_space(redis_db, "ann/demo").running_build == newer
 
 
 def waiting_deploy(r: redis.Redis, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -194,9 +194,9 @@ def test_a_space_paused_while_its_app_starts_stays_paused(redis_db, backend, mon
     build_id = waiting_deploy(redis_db, backend, monkeypatch)  # one slice, then its wait is queued
     store.set_stage(redis_db, "ann/demo", Stage.PAUSED)  # the owner pauses it meanwhile
     run_queue()
-    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.PAUSED.value
+    assert store.require_space(redis_db, "ann/demo").stage == Stage.PAUSED.value
     assert backend.of("ann/demo") == []
-    assert store.get_build(redis_db, build_id)["deploy"] == "stopped"
+    assert store.get_build(redis_db, build_id).deploy == "stopped"
     assert store.read_log(redis_db, build_id)[-1] == "===== Deploy stopped: the Space was paused ====="
 
 
@@ -214,7 +214,7 @@ def test_a_wait_that_lost_its_worker_goes_on_with_the_same_app(redis_db, backend
     backend.instances[inst.id] = replace(inst, target=backend.server.answering_url)  # it answers at last
     run_queue()
     space = store.require_space(redis_db, "ann/demo")
-    assert space["stage"] == Stage.RUNNING.value and space["instance"] == inst.id
+    assert space.stage == Stage.RUNNING.value and space.instance == inst.id
 
 
 def test_a_wait_that_finds_the_space_locked_is_queued_again(redis_db, backend, monkeypatch):
@@ -224,7 +224,7 @@ def test_a_wait_that_finds_the_space_locked_is_queued_again(redis_db, backend, m
     assert holder.acquire(blocking=False)  # a wake or a crash restart holds the Space
     try:
         jobs.continue_deploy("ann/demo", build_id, inst.id)
-        assert job_alive(store.get_build(redis_db, build_id)["deploy_job"]), "the wait was not queued again"
+        assert job_alive(store.get_build(redis_db, build_id).deploy_job), "the wait was not queued again"
     finally:
         holder.release()
     assert backend.of("ann/demo") == [inst]
@@ -261,9 +261,9 @@ def test_a_pause_during_a_redeploy_wins(redis_db, backend, monkeypatch, step):
     enqueue_deploy(redis_db, "ann/demo", first, startup_seconds=60)  # the restart
     run_queue()  # the deploy, then the pause job
     space = store.require_space(redis_db, "ann/demo")
-    assert space["stage"] == Stage.PAUSED.value
+    assert space.stage == Stage.PAUSED.value
     assert [inst for inst in backend.of("ann/demo") if inst.running] == []
-    assert store.get_build(redis_db, first)["deploy"] == "stopped"
+    assert store.get_build(redis_db, first).deploy == "stopped"
     assert store.read_log(redis_db, first)[-1].startswith("===== Deploy stopped: the Space was paused")
 
 
@@ -272,15 +272,15 @@ def test_a_pause_after_a_queued_restart_wins_and_a_restart_after_a_pause_resumes
     enqueue_deploy(redis_db, "ann/demo", first, startup_seconds=60)  # a restart, still queued when...
     queues.pause(redis_db, "ann/demo")  # ...the owner pauses
     run_queue()
-    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.PAUSED.value
+    assert store.require_space(redis_db, "ann/demo").stage == Stage.PAUSED.value
     assert store.read_log(redis_db, first)[-1] == "===== Deploy stopped: the Space was paused after this restart was asked for ====="
     assert [inst for inst in backend.of("ann/demo") if inst.running] == []
 
     enqueue_deploy(redis_db, "ann/demo", first, startup_seconds=60)  # the owner restarts it: it resumes
     run_queue()
     space = store.require_space(redis_db, "ann/demo")
-    assert space["stage"] == Stage.RUNNING.value
-    assert [inst.id for inst in backend.of("ann/demo") if inst.running] == [space["instance"]]
+    assert space.stage == Stage.RUNNING.value
+    assert [inst.id for inst in backend.of("ann/demo") if inst.running] == [space.instance]
 
 
 def test_many_hanging_apps_of_one_owner_hold_the_worker_no_longer_than_one(redis_db, backend, monkeypatch):
@@ -309,9 +309,9 @@ def test_many_hanging_apps_of_one_owner_hold_the_worker_no_longer_than_one(redis
 
     before_ann = [seconds for space_id, seconds in granted[:granted.index(("ann/demo", 1.0))]]
     assert len(before_ann) == 8 and sum(before_ann) < 3.0, f"the hanging apps held the worker for {before_ann}"
-    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.RUNNING.value
+    assert store.require_space(redis_db, "ann/demo").stage == Stage.RUNNING.value
     for i in range(8):
-        assert store.require_space(redis_db, f"mallory/stuck-{i}")["stage"] == Stage.RUNTIME_ERROR.value
+        assert store.require_space(redis_db, f"mallory/stuck-{i}").stage == Stage.RUNTIME_ERROR.value
     assert redis_db.zcard(keys.owner_waits("mallory")) == 0, "ended waits are not counted"
 
 

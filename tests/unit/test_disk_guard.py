@@ -89,7 +89,7 @@ def test_an_app_within_its_limits_has_its_disk_shown_and_keeps_running(redis_db,
     fake.disk[instance] = DiskUse(TreeSize(40 * MIB, 12, True), TreeSize(2 * MIB, 3, True))
     used = sample(redis_db, fake)["ann/demo"]
     assert (used["disk"], used["disk_files"], used["data"]) == (40 * MIB, 12, 2 * MIB)
-    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.RUNNING.value
+    assert store.require_space(redis_db, "ann/demo").stage == Stage.RUNNING.value
     assert fake.of("ann/demo")[0].running
 
 
@@ -99,13 +99,13 @@ def test_an_app_that_fills_the_disk_outside_data_is_stopped_with_the_reason(redi
     fake.disk[instance] = DiskUse(TreeSize((limit + 1024) * MIB, 3, True))
     sample(redis_db, fake)
     space = store.require_space(redis_db, "ann/demo")
-    assert space["stage"] == Stage.RUNTIME_ERROR.value
-    assert space["error_message"].startswith("stopped: the app wrote") and "(push a fix or restart the Space)" in space["error_message"]
+    assert space.stage == Stage.RUNTIME_ERROR.value
+    assert space.error_message.startswith("stopped: the app wrote") and "(push a fix or restart the Space)" in space.error_message
     assert fake.of("ann/demo") == [] and fake.removed == [instance], "what it wrote is removed with its container"
-    route = RedisRouteTable(redis_db).target_of(space_route_name(space["subdomain"]))
+    route = RedisRouteTable(redis_db).target_of(space_route_name(space.subdomain))
     assert route == get_settings().waker_url, "visitors are told why, by the waker"
     CrashWatcher(redis_db, fake, get_settings()).check(store.list_spaces(redis_db), fake.states())
-    assert store.require_space(redis_db, "ann/demo")["restart_at"] == "", "not restarted by itself: it would fill the disk again"
+    assert store.require_space(redis_db, "ann/demo").restart_at == "", "not restarted by itself: it would fill the disk again"
 
 
 def test_a_paused_space_is_left_alone(redis_db, serving):
@@ -113,5 +113,5 @@ def test_a_paused_space_is_left_alone(redis_db, serving):
     store.set_stage(redis_db, "ann/demo", Stage.PAUSED)
     fake.disk[instance] = DiskUse(TreeSize(10**12, 3, True))
     sample(redis_db, fake)
-    assert store.require_space(redis_db, "ann/demo")["stage"] == Stage.PAUSED.value
+    assert store.require_space(redis_db, "ann/demo").stage == Stage.PAUSED.value
     assert fake.removed == [] and fake.of("ann/demo")[0].running, "the pause job stops it, not the disk check"

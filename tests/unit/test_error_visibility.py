@@ -14,6 +14,7 @@ from controller import deps
 from controller.app import app as platform_app
 from core import accounts, keys, store
 from core.access import error_message_for, without_log_lines
+from core.models import Space
 from core.settings import get_settings
 from core.stages import Stage
 
@@ -68,7 +69,7 @@ def test_a_forged_status_line_in_the_log_is_not_kept():
 
 
 def test_an_old_huge_message_is_cut():
-    shown = error_message_for(None, {"id": "a/b", "owner": "a"}, "RUNTIME_ERROR", "x" * 7_000_000)
+    shown = error_message_for(None, Space(id="a/b", owner="a"), "RUNTIME_ERROR", "x" * 7_000_000)
     assert len(shown) <= 8000 and shown.endswith("…")
 
 

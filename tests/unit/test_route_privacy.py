@@ -17,7 +17,7 @@ from proxy.routes import (
 
 
 def new_space(r, space_id: str = "alice/demo") -> str:
-    return store.create_space(r, space_id)["subdomain"]
+    return store.create_space(r, space_id).subdomain
 
 
 def test_add_route_that_does_not_say_keeps_the_access_check(redis_db):
@@ -42,19 +42,21 @@ def test_route_follows_the_record_at_the_moment_it_is_written(redis_db):
 def test_a_route_write_waits_for_a_visibility_change_under_way(redis_db):
     label = new_space(redis_db)
     write_space_route(redis_db, "alice/demo", "http://127.0.0.1:1", wait=False)
-    locked = threading.Event()
+    locked, released = threading.Event(), threading.Event()
 
     def change() -> None:  # what the settings endpoint does: record and route under the lock
         with space_route_lock(redis_db, "alice/demo"):
             locked.set()
             redis_db.hset(keys.space("alice/demo"), "visibility", "private")
-            time.sleep(0.3)
+            time.sleep(0.3)  # a change that takes a while, holding the lock
             RedisRouteTable(redis_db).set_private(space_route_name(label), True)
+            released.set()
 
     changer = threading.Thread(target=change)
     changer.start()
     assert locked.wait(5)
     write_space_route(redis_db, "alice/demo", "http://127.0.0.1:2", wait=False)  # a deploy switching its route
+    assert released.is_set(), "the route was written while the visibility change held the lock"
     changer.join()
     table = RedisRouteTable(redis_db)
     assert table.target_of(space_route_name(label)) == "http://127.0.0.1:2"

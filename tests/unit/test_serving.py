@@ -55,7 +55,7 @@ def built(r: redis.Redis, space_id: str, kind: str, tmp: Path | None = None, *, 
     build_id = store.create_build(r, space_id, "c0ffee")
     if kind == "static":
         assert tmp is not None
-        release = tmp / "static" / "releases" / store.require_space(r, space_id)["subdomain"] / f"c0ffee-{build_id}"
+        release = tmp / "static" / "releases" / store.require_space(r, space_id).subdomain / f"c0ffee-{build_id}"
         release.mkdir(parents=True)
         (release / "index.html").write_text("<h1>hi</h1>")
         fields = {"release": str(release), "app_dir": ".", **fields}
@@ -66,17 +66,17 @@ def built(r: redis.Redis, space_id: str, kind: str, tmp: Path | None = None, *, 
 
 
 def site_of(tmp: Path, r: redis.Redis, space_id: str) -> Path:
-    return tmp / "static" / "sites" / store.require_space(r, space_id)["subdomain"]
+    return tmp / "static" / "sites" / store.require_space(r, space_id).subdomain
 
 
 def test_a_static_space_deploys_through_the_static_backend(redis_db, platform, tmp_path, server):
     build_id = built(redis_db, "ann/site", "static", tmp_path, sdk="static")
     jobs.deploy_space("ann/site", build_id)
     space = store.require_space(redis_db, "ann/site")
-    assert space["stage"] == Stage.RUNNING.value and space["running_build"] == build_id
-    assert space["runtime"] == "static" and space["instance"] == "static:ann/site"
+    assert space.stage == Stage.RUNNING.value and space.running_build == build_id
+    assert space.runtime == "static" and space.instance == "static:ann/site"
     assert os.readlink(site_of(tmp_path, redis_db, "ann/site")).endswith(f"c0ffee-{build_id}")
-    assert RedisRouteTable(redis_db).target_of(space_route_name(space["subdomain"])) == server.answering_url
+    assert RedisRouteTable(redis_db).target_of(space_route_name(space.subdomain)) == server.answering_url
     assert platform.of("ann/site") == []  # no container for it
     assert not sleep.sleeps(space) and not can(space, Capability.STORAGE)
 
@@ -93,11 +93,11 @@ def test_a_space_that_became_static_stops_its_containers_and_back(redis_db, plat
     (container,) = platform.of("ann/demo")
     jobs.deploy_space("ann/demo", built(redis_db, "ann/demo", "static", tmp_path))
     assert platform.of("ann/demo") == [] and container.id in platform.removed
-    assert store.require_space(redis_db, "ann/demo")["runtime"] == "static"
+    assert store.require_space(redis_db, "ann/demo").runtime == "static"
     jobs.deploy_space("ann/demo", built(redis_db, "ann/demo", "container"))
     assert StaticBackend().instances_of("ann/demo") == []  # the site is down
     assert not site_of(tmp_path, redis_db, "ann/demo").exists()
-    assert store.require_space(redis_db, "ann/demo")["runtime"] == "fake"
+    assert store.require_space(redis_db, "ann/demo").runtime == "fake"
 
 
 def test_the_reconciler_republishes_a_lost_site_and_adopts_an_old_record(redis_db, platform, tmp_path):
@@ -109,13 +109,13 @@ def test_the_reconciler_republishes_a_lost_site_and_adopts_an_old_record(redis_d
     reconcile_once(redis_db, get_settings())
     space = store.require_space(redis_db, "ann/site")
     assert site_of(tmp_path, redis_db, "ann/site").is_symlink()
-    assert (space["runtime"], space["instance"], space["stage"]) == ("static", "static:ann/site", Stage.RUNNING.value)
+    assert (space.runtime, space.instance, space.stage) == ("static", "static:ann/site", Stage.RUNNING.value)
 
 
 def test_deleting_a_static_space_takes_its_site_and_files(redis_db, platform, tmp_path):
     build_id = built(redis_db, "ann/site", "static", tmp_path, sdk="static")
     jobs.deploy_space("ann/site", build_id)
-    label = store.require_space(redis_db, "ann/site")["subdomain"]
+    label = store.require_space(redis_db, "ann/site").subdomain
     jobs.delete_space("ann/site")
     assert not (tmp_path / "static" / "sites" / label).exists()
     assert not (tmp_path / "static" / "releases" / label).exists()
@@ -145,14 +145,14 @@ def test_settings_and_environment_changes_restart_through_one_path(redis_db, pla
     jobs.deploy_space("ann/demo", first)
     assert services.set_hardware(redis_db, "ann/demo", "cpu-upgrade") is True
     assert services.set_hardware(redis_db, "ann/demo", "cpu-upgrade") is False  # unchanged: no restart
-    queued = [store.get_build(redis_db, first).get("deploy_job")]
+    queued = [store.get_build(redis_db, first).deploy_job]
     assert queued[0] and services.redeploy_serving(redis_db, "ann/demo") == first
     services.apply_env_change(redis_db, "ann/demo")
-    assert store.get_build(redis_db, first)["deploy_requested_at"]
+    assert store.get_build(redis_db, first).deploy_requested_at
     jobs.deploy_space("ann/site", built(redis_db, "ann/site", "static", tmp_path, sdk="static"))
     with pytest.raises(Conflict, match="static Space: it runs no app"):
         services.set_storage(redis_db, "ann/site", "small")
-    assert store.require_space(redis_db, "ann/site").get("storage", "") == ""
+    assert store.require_space(redis_db, "ann/site").storage == ""
 
 
 def test_check_routes_removes_orphans_and_puts_back_the_access_check(redis_db, platform):
@@ -164,5 +164,5 @@ def test_check_routes_removes_orphans_and_puts_back_the_access_check(redis_db, p
     repaired = check_routes(redis_db, [space])
     assert "removed the orphan route space-gone" in repaired
     assert "space-gone" not in table.get_all_routes()
-    assert table.is_private(space_route_name(space["subdomain"]))
+    assert table.is_private(space_route_name(space.subdomain))
     assert check_routes(redis_db, [space]) == []  # nothing left to repair

@@ -59,15 +59,15 @@ def new_build(r, space_id: str, stage: Stage | None = None, **fields: str) -> st
 
 def test_a_new_space_says_building_once_its_build_is_queued(redis_db):
     build_id = new_build(redis_db, "olive/fresh")
-    assert store.get_space(redis_db, "olive/fresh")["stage"] == Stage.NO_APP_FILE.value
+    assert store.get_space(redis_db, "olive/fresh").stage == Stage.NO_APP_FILE.value
     show_queued(redis_db, "olive/fresh", build_id)
-    assert store.get_space(redis_db, "olive/fresh")["stage"] == Stage.BUILDING.value
+    assert store.get_space(redis_db, "olive/fresh").stage == Stage.BUILDING.value
 
 
 def test_a_serving_space_says_running_building(redis_db):
     build_id = new_build(redis_db, "olive/live", Stage.RUNNING, running_build="1")
     show_queued(redis_db, "olive/live", build_id)
-    assert store.get_space(redis_db, "olive/live")["stage"] == Stage.RUNNING_BUILDING.value
+    assert store.get_space(redis_db, "olive/live").stage == Stage.RUNNING_BUILDING.value
 
 
 def test_a_build_the_builder_took_or_ended_keeps_its_stage(redis_db):
@@ -75,11 +75,11 @@ def test_a_build_the_builder_took_or_ended_keeps_its_stage(redis_db):
     store.update_build(redis_db, build_id, status=BuildStatus.FAILED.value)
     store.set_stage(redis_db, "olive/fast", Stage.CONFIG_ERROR, message="bad front matter")
     show_queued(redis_db, "olive/fast", build_id)
-    assert store.get_space(redis_db, "olive/fast")["stage"] == Stage.CONFIG_ERROR.value
+    assert store.get_space(redis_db, "olive/fast").stage == Stage.CONFIG_ERROR.value
 
 
 def test_a_space_being_deleted_stays_deleting(redis_db):
     build_id = new_build(redis_db, "olive/gone", Stage.DELETING)
     show_queued(redis_db, "olive/gone", build_id)
-    assert store.get_space(redis_db, "olive/gone")["stage"] == Stage.DELETING.value
+    assert store.get_space(redis_db, "olive/gone").stage == Stage.DELETING.value
     assert redis_db.hget(keys.space("olive/gone"), "stage") == Stage.DELETING.value

@@ -10,10 +10,10 @@ from core.stages import Stage
 def test_ambiguous_space_ids_get_distinct_subdomains(redis_db):
     first = store.create_space(redis_db, "a-b/c")
     second = store.create_space(redis_db, "a/b-c")
-    assert first["subdomain"] == "a-b-c"
-    assert second["subdomain"] != first["subdomain"]
-    assert second["subdomain"].startswith("a-b-c-")
-    assert redis_db.get(keys.subdomain(second["subdomain"])) == "a/b-c"
+    assert first.subdomain == "a-b-c"
+    assert second.subdomain != first.subdomain
+    assert second.subdomain.startswith("a-b-c-")
+    assert redis_db.get(keys.subdomain(second.subdomain)) == "a/b-c"
 
 
 def test_creating_a_space_twice_conflicts_and_keeps_the_record(redis_db):
@@ -21,7 +21,7 @@ def test_creating_a_space_twice_conflicts_and_keeps_the_record(redis_db):
     store.set_stage(redis_db, "alice/demo", Stage.RUNNING)
     with pytest.raises(Conflict):
         store.create_space(redis_db, "alice/demo")
-    assert store.get_space(redis_db, "alice/demo")["stage"] == "RUNNING"
+    assert store.get_space(redis_db, "alice/demo").stage == "RUNNING"
 
 
 def test_stage_changes_are_published_and_purge_removes_everything(redis_db):
@@ -50,7 +50,7 @@ def test_writes_to_a_deleted_space_bring_no_record_back(redis_db):
     assert store.update_space(redis_db, "alice/demo", last_active="1") is False
     assert store.set_stage(redis_db, "alice/demo", Stage.RUNNING, instance="abc") is False
     assert [k for k in redis_db.scan_iter("*") if k != keys.BUILD_SEQ] == []
-    assert store.create_space(redis_db, "alice/demo")["id"] == "alice/demo"
+    assert store.create_space(redis_db, "alice/demo").id == "alice/demo"
 
 
 def test_a_stage_is_not_written_over_one_that_wins(redis_db):
@@ -58,7 +58,7 @@ def test_a_stage_is_not_written_over_one_that_wins(redis_db):
     store.set_stage(redis_db, "alice/demo", Stage.PAUSED)
     assert store.set_stage(redis_db, "alice/demo", Stage.RUNNING, unless=(Stage.PAUSED, Stage.DELETING), instance="x") is False
     record = store.require_space(redis_db, "alice/demo")
-    assert record["stage"] == "PAUSED" and "instance" not in record
+    assert record.stage == "PAUSED" and not redis_db.hexists(keys.space("alice/demo"), "instance")
     assert [f["stage"] for _, f in redis_db.xrange(keys.space_events("alice/demo"))] == ["PAUSED"]
     assert store.set_stage(redis_db, "alice/demo", Stage.RUNNING, unless=(Stage.DELETING,)) is True
 
@@ -74,7 +74,7 @@ def test_a_deletion_that_ends_during_a_reconcile_pass_leaves_no_record(redis_db)
     store.purge_space(redis_db, "alice/demo")  # the deletion job's last step
     resume_abandoned(redis_db, seen)
     assert store.get_space(redis_db, "alice/demo") is None
-    assert store.create_space(redis_db, "alice/demo")["id"] == "alice/demo"
+    assert store.create_space(redis_db, "alice/demo").id == "alice/demo"
 
 
 def test_a_build_of_a_deleted_space_is_refused_and_writes_nothing(redis_db):

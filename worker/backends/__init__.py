@@ -14,6 +14,7 @@ from typing import TypedDict
 import redis
 
 from core import store
+from core.models import Build, Space
 from core.settings import get_settings
 from worker.backends.base import Capability, Instance, RunSpec, RuntimeBackend
 from worker.backends.docker import DockerBackend
@@ -32,28 +33,28 @@ def get_backend(name: str | None = None) -> RuntimeBackend:
     return cls()
 
 
-def backend_for_build(build: dict) -> RuntimeBackend:
+def backend_for_build(build: Build) -> RuntimeBackend:
     """The backend that serves builds of this build's kind."""
-    kind = build.get("kind") or "container"
+    kind = build.kind or "container"
     special = [cls for cls in BACKENDS.values() if cls.kind == kind and kind != "container"]
     return special[0]() if special else get_backend()
 
 
-def backend_for(r: redis.Redis, space: dict) -> RuntimeBackend:
+def backend_for(r: redis.Redis, space: Space) -> RuntimeBackend:
     """The backend serving the Space (its record's ``runtime``; for a record written before that
     field existed, the one its serving build's kind asks for)."""
-    if space.get("runtime"):
-        return get_backend(space["runtime"])
-    build = store.get_build(r, space["running_build"]) if space.get("running_build") else None
-    return backend_for_build(build or {})
+    if space.runtime:
+        return get_backend(space.runtime)
+    build = store.get_build(r, space.running_build)
+    return backend_for_build(build) if build is not None else get_backend()
 
 
-def runtime_of(space: dict) -> str:
+def runtime_of(space: Space) -> str:
     """The name of the backend the Space's recorded instance belongs to (no Redis read)."""
-    return space.get("runtime") or get_settings().backend
+    return space.runtime or get_settings().backend
 
 
-def can(space: dict, capability: Capability) -> bool:
+def can(space: Space, capability: Capability) -> bool:
     """Whether the backend serving the Space (as its record says) has ``capability``."""
     cls = BACKENDS.get(runtime_of(space))
     return cls is not None and capability in cls.capabilities
