@@ -64,6 +64,7 @@ def _build(space: Space, build: Build, settings: Settings, emit: BuildLog, r: re
         config = load_config(src)
         for note in config.warnings():
             emit(f"warning: {note}")
+        store.update_build(r, build_id, sdk=config.sdk, bakes_env=SDK_BUILDERS[config.sdk].bakes_env)
         store.set_stage(
             r, space_id, _building_stage(r, space_id), build_id=build_id,
             sdk=config.sdk, title=config.title or space.name, emoji=config.emoji or "",

@@ -54,6 +54,10 @@ class BuildContext:
 
 
 class SdkBuilder(abc.ABC):
+    # True if its images take the Space's variables and secrets at build time (build arguments and
+    # build secrets): a change to them then takes a new build, not only a restart.
+    bakes_env: bool = False
+
     @abc.abstractmethod
     def build(self, ctx: BuildContext) -> dict[str, str]:
         """Build ``ctx.src``; return the build record's fields for the deploy."""
@@ -98,6 +102,8 @@ class PythonSdkBuilder(SdkBuilder):
 
 class DockerSdkBuilder(SdkBuilder):
     """The repo's own Dockerfile, with public base images mapped onto local ones."""
+
+    bakes_env = True
 
     def build(self, ctx: BuildContext) -> dict[str, str]:
         raw = read_top_level(ctx.src, "Dockerfile")

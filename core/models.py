@@ -195,9 +195,10 @@ class Build(Record):
     duration: float = 0.0
     error: str = ""
     build_job: str = ""
-    # What it made (set by the builder when it succeeds)
-    kind: BuildKind = BuildKind.UNKNOWN
+    # What it is (set by the builder once it read the README) and what it made (once it succeeded)
     sdk: str = ""
+    bakes_env: bool = False  # its image took the Space's variables and secrets (a Docker Space)
+    kind: BuildKind = BuildKind.UNKNOWN
     title: str = ""
     image: str = ""
     app_port: int = 7860
@@ -213,6 +214,13 @@ class Build(Record):
     instance: str = ""
 
     FALLBACKS: ClassVar[dict[str, Any]] = {"status": BuildStatus.FAILED, "kind": BuildKind.CONTAINER}
+
+    @classmethod
+    def load(cls, raw: dict[str, str]) -> Self:
+        build = super().load(raw)
+        if "bakes_env" not in raw and raw.get("sdk") == "docker":
+            build.bakes_env = True  # recorded before builds said so themselves: Docker builds take the environment
+        return build
 
     @property
     def succeeded(self) -> bool:

@@ -22,9 +22,6 @@ from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 
 MAX_SLEEP_SECONDS = 30 * 24 * 3600
-# SDKs whose builds take the Space's variables and secrets (build arguments and build secrets), and
-# a Space whose first build has not read its README yet (it may be one of those).
-BUILD_TIME_ENV = ("docker", "")
 
 
 @dataclass(frozen=True)
@@ -94,13 +91,13 @@ def apply_env_change(r: redis.Redis, space_id: str) -> None:
     space = store.get_space(r, space_id)
     if space is None:
         return
-    if space.sdk in BUILD_TIME_ENV:
+    build = store.get_build(r, space.latest_build)
+    # Its latest build took the environment in (the builder says so), or has not read the README yet.
+    if build is None or not build.sdk or build.bakes_env:
         if commit := repos.head_commit(space_id):
             enqueue_build(r, space_id, store.create_build(r, space_id, commit))
         return
-    build = store.get_build(r, space.latest_build) if space.latest_build else None
     if _succeeded(build):
-        assert build is not None
         deploy(r, space_id, build)
 
 

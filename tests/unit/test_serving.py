@@ -13,7 +13,7 @@ import pytest
 import redis
 
 import worker.backends.static as static_backend
-from core import services, store
+from core import keys, services, store
 from core.errors import Conflict
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
@@ -166,3 +166,22 @@ def test_check_routes_removes_orphans_and_puts_back_the_access_check(redis_db, p
     assert "space-gone" not in table.get_all_routes()
     assert table.is_private(space_route_name(space.subdomain))
     assert check_routes(redis_db, [space]) == []  # nothing left to repair
+
+
+def test_an_environment_change_rebuilds_only_what_took_the_environment_in(redis_db, platform, monkeypatch):
+    """A Docker build took the variables in as build arguments (the builder records it): a change
+    rebuilds; a Gradio build reads them when it starts: a change restarts the same build."""
+    monkeypatch.setattr("core.repos.head_commit", lambda space_id: "c0ffee")
+    gradio = built(redis_db, "ann/app", "container")
+    docker = built(redis_db, "ann/box", "container", sdk="docker")
+    old_docker = built(redis_db, "ann/old", "container", sdk="docker")
+    store.update_build(redis_db, gradio, sdk="gradio")  # as the builder records what it read
+    store.update_build(redis_db, docker, sdk="docker", bakes_env=True)
+    redis_db.hset(keys.build(old_docker), "sdk", "docker")  # recorded before builds said bakes_env
+    services.apply_env_change(redis_db, "ann/app")
+    assert store.require_space(redis_db, "ann/app").latest_build == gradio  # the same build, deployed again
+    assert store.get_build(redis_db, gradio).deploy_requested_at > 0
+    for space_id, before in (("ann/box", docker), ("ann/old", old_docker)):
+        services.apply_env_change(redis_db, space_id)
+        rebuilt = store.get_build(redis_db, store.require_space(redis_db, space_id).latest_build)
+        assert rebuilt.id != before and rebuilt.commit == "c0ffee" and rebuilt.status == "queued"
