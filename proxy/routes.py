@@ -85,10 +85,8 @@ class RouteTable(abc.ABC):
     """Where visitors of a host name are sent. Implementations write every abstract method."""
 
     @abc.abstractmethod
-    def add_route(
-        self, name: str, host: str, target: str, *, root_path: str | None = None, private: bool | None = None,
-        pipeline: redis.client.Pipeline | None = None,
-    ) -> None:
+    def add_route(self, name: str, host: str, target: str, *, root_path: str | None = None,
+                  private: bool | None = None) -> None:
         """Send requests for ``host`` to ``target`` (replacing any earlier route of ``name``);
         ``private``: only after the access check; None keeps the check the route has now (a caller
         that does not say never drops it). Space routes: use :func:`write_space_route`."""
@@ -115,6 +113,9 @@ class RouteTable(abc.ABC):
 
 
 class RedisRouteTable(RouteTable):
+    """Traefik's dynamic configuration in Redis (its Redis provider); a write counts once Traefik's
+    own API serves it (:meth:`wait_live`)."""
+
     def __init__(self, r: redis.Redis) -> None:
         self.r = r
 
@@ -125,19 +126,16 @@ class RedisRouteTable(RouteTable):
         found.extend(self.r.scan_iter(match=f"{keys.TRAEFIK_ROOT}/http/middlewares/{name}-root/*", count=500))
         return found
 
-    def add_route(
-        self, name: str, host: str, target: str, *, root_path: str | None = None, private: bool | None = None,
-        pipeline: redis.client.Pipeline | None = None,
-    ) -> None:
+    def add_route(self, name: str, host: str, target: str, *, root_path: str | None = None,
+                  private: bool | None = None) -> None:
         if private is None:
             private = self.is_private(name)
         wanted = flatten(route_config(name, host, target, root_path=root_path, private=private))
         stale = [k for k in self._keys_of(name) if k not in wanted]
-        p = pipeline or self.r.pipeline(transaction=True)
-        if stale:
-            p.delete(*stale)
-        p.mset(wanted)
-        if pipeline is None:
+        with self.r.pipeline(transaction=True) as p:
+            if stale:
+                p.delete(*stale)
+            p.mset(wanted)
             p.execute()
 
     def _middleware_keys(self, name: str) -> list[str]:
