@@ -29,7 +29,7 @@ from fastapi import Depends, Request
 from core import accounts, sessions, store
 from core.access import Caller, require_read, require_write
 from core.errors import Unauthorized
-from core.models import Space
+from core.models import Space, Token
 from core.names import parse_space_id
 from core.settings import get_settings
 
@@ -72,14 +72,13 @@ def form_csrf(request: Request) -> str:
     return sessions.csrf_token(sid) if sid else ""
 
 
-def caller_for(r: redis.Redis, user: str, *, token_role: str, via: str = "token", token: dict | None = None) -> Caller | None:
+def caller_for(r: redis.Redis, user: str, *, token_role: str, via: str = "token", token: Token | None = None) -> Caller | None:
     """The signed-in ``user`` as this request presents them (``token``: the token record used)."""
     record = accounts.active_user(r, user)  # a user being deleted acts no more
     if record is None:
         return None
-    token = token or {}
-    return Caller(name=user, role=record.get("role", "user"), token_role=token_role, orgs=accounts.orgs_of(r, user),
-                  token_name=token.get("name", ""), token_created_at=token.get("created_at", ""), via=via)
+    return Caller(name=user, role=record.role, token_role=token_role, orgs=accounts.orgs_of(r, user),
+                  token_name=token.name if token else "", token_created_at=repr(token.created_at) if token else "", via=via)
 
 
 def caller_from_token(r: redis.Redis, token: str, ip: str) -> Caller:
@@ -87,7 +86,7 @@ def caller_from_token(r: redis.Redis, token: str, ip: str) -> Caller:
     or anyone's); a bad one is counted against the client and the token, and refused: 401, or 429
     once either is past ``SPACES_TOKEN_FAILURES_PER_MINUTE``."""
     record = accounts.lookup_token(r, token)
-    caller = caller_for(r, record["user"], token_role=record.get("role", "read"), token=record) if record else None
+    caller = caller_for(r, record.user, token_role=record.role, token=record) if record else None
     if caller is not None:
         return caller
     refusal = sessions.bad_token(r, token, ip, get_settings().token_failures_per_minute)

@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from core import keys
 from core.errors import Conflict, InvalidInput, InvalidName, NotFound
+from core.models import Org, Token, User
 from core.names import validate_user_name
 from core.replies import Fields, hash_fields, maybe_text, members
 
@@ -88,36 +89,36 @@ def create_user(r: redis.Redis, name: str, *, role: str = "user", password: str 
         p.execute()
 
 
-def get_user(r: redis.Redis, name: str) -> dict | None:
-    data = r.hgetall(keys.user(name))
-    return data or None
+def get_user(r: redis.Redis, name: str) -> User | None:
+    data = hash_fields(r.hgetall(keys.user(name)))
+    return User.load(data) if data else None
 
 
-def require_user(r: redis.Redis, name: str) -> dict:
+def require_user(r: redis.Redis, name: str) -> User:
     user = get_user(r, name)
     if user is None:
         raise NotFound(f"user {name!r} does not exist")
-    if user.get("state") == DELETING:
+    if user.deleting:
         raise NotFound(f"user {name!r} is being deleted")
     return user
 
 
-def list_users(r: redis.Redis) -> list[dict]:
+def list_users(r: redis.Redis) -> list[User]:
     names = sorted(members(r.smembers(keys.USERS)))
     with r.pipeline(transaction=False) as p:
         for name in names:
             p.hgetall(keys.user(name))
-        return [u for u in p.execute() if u]
+        return [User.load(u) for u in p.execute() if u]
 
 
 def any_admin(r: redis.Redis) -> bool:
-    return any(u.get("role") == "admin" and u.get("state") != DELETING for u in list_users(r))
+    return any(u.role == "admin" and not u.deleting for u in list_users(r))
 
 
-def active_user(r: redis.Redis, name: str) -> dict | None:
+def active_user(r: redis.Redis, name: str) -> User | None:
     """The user's record, unless it does not exist or is being deleted."""
     user = get_user(r, name)
-    return user if user and user.get("state") != DELETING else None
+    return user if user and not user.deleting else None
 
 
 # ---------------------------------------------------------------- passwords
@@ -137,7 +138,8 @@ def set_password(r: redis.Redis, name: str, password: str) -> None:
 def check_password(r: redis.Redis, name: str, password: str) -> bool:
     """True if ``name`` exists, has a password and ``password`` is it. Takes the same time for
     unknown users (a dummy verification), so timing does not tell which names exist."""
-    stored = (active_user(r, name) or {}).get("password") or ""
+    user = active_user(r, name)
+    stored = user.password if user is not None else ""
     try:
         if not stored:
             _hasher.verify(_DUMMY_HASH, password + "x")
@@ -169,16 +171,16 @@ def create_org(r: redis.Redis, name: str, *, admin: str) -> None:
         p.execute()
 
 
-def get_org(r: redis.Redis, name: str) -> dict | None:
-    data = r.hgetall(keys.org(name))
-    return data or None
+def get_org(r: redis.Redis, name: str) -> Org | None:
+    data = hash_fields(r.hgetall(keys.org(name)))
+    return Org.load(data) if data else None
 
 
-def require_org(r: redis.Redis, name: str) -> dict:
+def require_org(r: redis.Redis, name: str) -> Org:
     org = get_org(r, name)
     if org is None:
         raise NotFound(f"organization {name!r} does not exist")
-    if org.get("state") == DELETING:
+    if org.deleting:
         raise NotFound(f"organization {name!r} is being deleted")
     return org
 
@@ -245,28 +247,28 @@ def create_token(r: redis.Redis, user: str, *, role: str = "write", display_name
     return token
 
 
-def lookup_token(r: redis.Redis, token: str, *, touch: bool = True) -> dict | None:
+def lookup_token(r: redis.Redis, token: str, *, touch: bool = True) -> Token | None:
     """The token's record (``user``, ``role``, ``name``, ...) or None if it is unknown or revoked.
     ``touch``: record that it was used just now."""
     if not token:
         return None
     digest = hash_token(token)
-    data = r.hgetall(keys.token(digest))
+    data = hash_fields(r.hgetall(keys.token(digest)))
     if not data:
         return None
     if touch:
         r.hset(keys.token(digest), "last_used_at", _now())
-    return data
+    return Token.load(data)
 
 
-def list_tokens(r: redis.Redis, user: str) -> list[dict]:
+def list_tokens(r: redis.Redis, user: str) -> list[Token]:
     """The user's tokens (never their values), oldest first."""
     digests = sorted(members(r.smembers(keys.user_tokens(user))))
     with r.pipeline(transaction=False) as p:
         for digest in digests:
             p.hgetall(keys.token(digest))
-        records = [{**rec, "id": rec.get("id") or d[:16]} for d, rec in zip(digests, p.execute(), strict=True) if rec]
-    return sorted(records, key=lambda t: float(t.get("created_at") or 0))
+        records = [Token.load({**rec, "id": rec.get("id") or d[:16]}) for d, rec in zip(digests, p.execute(), strict=True) if rec]
+    return sorted(records, key=lambda t: t.created_at)
 
 
 def revoke_token(r: redis.Redis, user: str, token_id: str) -> None:

@@ -229,3 +229,41 @@ class Build(Record):
     def startup(self, default: int) -> int:
         """Its own startup timeout (``startup_duration_timeout``), else ``default`` (the platform's)."""
         return self.startup_seconds or default
+
+
+@dataclasses.dataclass
+class User(Record):
+    name: str = ""
+    role: str = "user"  # user | admin
+    created_at: float = 0.0
+    password: str = ""  # its hash (empty: signs in with tokens only)
+    state: str = ""  # "deleting" while its deletion runs
+    deleting_since: float = 0.0
+
+    @property
+    def deleting(self) -> bool:
+        return self.state == "deleting"
+
+
+@dataclasses.dataclass
+class Org(Record):
+    name: str = ""
+    created_at: float = 0.0
+    state: str = ""
+    deleting_since: float = 0.0
+
+    @property
+    def deleting(self) -> bool:
+        return self.state == "deleting"
+
+
+@dataclasses.dataclass
+class Token(Record):
+    """An access token's record (never its value: the record's key is the value's hash)."""
+
+    id: str = ""
+    user: str = ""
+    role: str = "write"  # read | write
+    name: str = ""
+    created_at: float = 0.0
+    last_used_at: float = 0.0

@@ -32,7 +32,7 @@ import redis
 
 from core import accounts, keys, services, store
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Space
+from core.models import Org, Space, User
 from core.replies import members
 from core.settings import get_settings
 
@@ -45,8 +45,8 @@ NO_TRANSFER = ("moving Spaces to another owner is not offered: a Space's subdoma
                "choose spaces=delete, or duplicate the Spaces you want to keep into another namespace first")
 
 
-def is_deleting(record: dict | None) -> bool:
-    return record is not None and record.get("state") == DELETING
+def is_deleting(record: User | Org | None) -> bool:
+    return record is not None and record.deleting
 
 
 def spaces_of(r: redis.Redis, namespace: str) -> list[Space]:
@@ -94,7 +94,7 @@ def _revoke_tokens(r: redis.Redis, user: str) -> int:
 
 
 def _admins_left(r: redis.Redis, besides: str) -> int:
-    return sum(1 for u in accounts.list_users(r) if u.get("role") == "admin" and u["name"] != besides and not is_deleting(u))
+    return sum(1 for u in accounts.list_users(r) if u.role == "admin" and u.name != besides and not is_deleting(u))
 
 
 def delete_user(r: redis.Redis, name: str, *, spaces: str | None = None, transfer_to: str | None = None) -> dict:
@@ -104,7 +104,7 @@ def delete_user(r: redis.Redis, name: str, *, spaces: str | None = None, transfe
     if user is None:
         raise NotFound(f"user {name!r} does not exist")
     if not is_deleting(user):
-        if user.get("role") == "admin" and _admins_left(r, name) == 0:
+        if user.role == "admin" and _admins_left(r, name) == 0:
             raise Conflict(f"{name!r} is the platform's last admin and cannot be deleted; make another user admin first")
         for org, role in accounts.orgs_of(r, name).items():
             members = accounts.members_of(r, org)
@@ -178,7 +178,7 @@ def finish(r: redis.Redis, name: str) -> bool:
 
 def finish_all(r: redis.Redis) -> None:
     """:func:`finish` every account still being deleted (cheap when there is none)."""
-    doomed = [u["name"] for u in accounts.list_users(r) if is_deleting(u)]
+    doomed = [u.name for u in accounts.list_users(r) if is_deleting(u)]
     orgs = sorted(members(r.smembers(keys.ORGS)))
     with r.pipeline(transaction=False) as p:
         for org in orgs:

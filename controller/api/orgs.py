@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/organizations", tags=["organizations"])
 
 def org_view(r, org: str) -> dict:
     record = accounts.require_org(r, org)
-    return {"type": "org", "name": org, "createdAt": iso(record.get("created_at")),
+    return {"type": "org", "name": org, "createdAt": iso(record.created_at or None),
             "members": [{"user": u, "role": role} for u, role in accounts.members_of(r, org).items()]}
 
 

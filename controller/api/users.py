@@ -23,6 +23,7 @@ from controller.views import iso
 from core import accounts, removal
 from core.access import Caller, require_platform_admin
 from core.errors import Forbidden
+from core.models import Token, User
 
 router = APIRouter(prefix="/api", tags=["users"])
 
@@ -52,13 +53,13 @@ def whoami(caller: CurrentUser) -> dict:
     }
 
 
-def token_view(record: dict) -> dict:
+def token_view(record: Token) -> dict:
     return {
-        "id": record["id"],
-        "name": record.get("name"),
-        "role": record.get("role"),
-        "createdAt": iso(record.get("created_at")),
-        "lastUsedAt": iso(record.get("last_used_at")),
+        "id": record.id,
+        "name": record.name,
+        "role": record.role,
+        "createdAt": iso(record.created_at or None),
+        "lastUsedAt": iso(record.last_used_at or None),
     }
 
 
@@ -77,7 +78,8 @@ def create_token(body: NewToken, r: StoreDep, caller: CurrentUser) -> dict:
     """A new token of the caller; its value is in this answer only."""
     _require_token_owner(caller)
     value = accounts.create_token(r, caller.name, role=body.role, display_name=body.name)
-    record = accounts.lookup_token(r, value, touch=False) or {}
+    record = accounts.lookup_token(r, value, touch=False)
+    assert record is not None  # made just now
     return {**token_view(record), "token": value}
 
 
@@ -87,10 +89,10 @@ def revoke_token(token_id: str, r: StoreDep, caller: CurrentUser) -> None:
     accounts.revoke_token(r, caller.name, token_id)
 
 
-def user_view(record: dict, r) -> dict:
-    return {"name": record["name"], "role": record.get("role", "user"), "createdAt": iso(record.get("created_at")),
-            "hasPassword": bool(record.get("password")), "orgs": accounts.orgs_of(r, record["name"]),
-            "state": record.get("state") or "active"}
+def user_view(record: User, r) -> dict:
+    return {"name": record.name, "role": record.role, "createdAt": iso(record.created_at or None),
+            "hasPassword": bool(record.password), "orgs": accounts.orgs_of(r, record.name),
+            "state": record.state or "active"}
 
 
 @router.get("/admin/users", response_model=list[UserInfo])

@@ -120,9 +120,9 @@ async def admin_bulk(request: Request, r: StoreDep) -> Response:
 
 def _users_page(request: Request, r, caller, *, notice: str = "", error: str = "", token: str = "", status: int = 200) -> Response:
     removal.finish_all(r)  # free the names of accounts whose last Space is gone
-    users = [{**u, "orgs": accounts.orgs_of(r, u["name"]), "tokens": accounts.list_tokens(r, u["name"])}
-             for u in accounts.list_users(r)]
-    orgs = [{"name": o, "members": accounts.members_of(r, o), "state": (accounts.get_org(r, o) or {}).get("state", "")}
+    users = [{"name": u.name, "role": u.role, "state": u.state, "password": bool(u.password),
+              "orgs": accounts.orgs_of(r, u.name), "tokens": accounts.list_tokens(r, u.name)} for u in accounts.list_users(r)]
+    orgs = [{"name": o, "members": accounts.members_of(r, o), "state": org.state if (org := accounts.get_org(r, o)) else ""}
             for o in sorted(r.smembers(keys.ORGS))]
     return templates.TemplateResponse(request, "admin_users.html", {
         "caller": caller, "title": "Admin · Users", "users": users, "orgs": orgs, "csrf": form_csrf(request),

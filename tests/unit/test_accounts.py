@@ -17,14 +17,14 @@ def test_tokens_are_stored_hashed_listed_and_revoked(redis_db):
         assert token not in key
         if redis_db.type(key) == "hash":
             assert token not in redis_db.hgetall(key).values()
-    assert accounts.lookup_token(redis_db, token)["user"] == "alice"
+    assert accounts.lookup_token(redis_db, token).user == "alice"
     assert accounts.lookup_token(redis_db, token + "x") is None
     [listed] = accounts.list_tokens(redis_db, "alice")
-    assert listed["name"] == "laptop" and listed["role"] == "read" and listed["last_used_at"]
-    accounts.revoke_token(redis_db, "alice", listed["id"])
+    assert listed.name == "laptop" and listed.role == "read" and listed.last_used_at
+    accounts.revoke_token(redis_db, "alice", listed.id)
     assert accounts.lookup_token(redis_db, token) is None
     with pytest.raises(NotFound):
-        accounts.revoke_token(redis_db, "alice", listed["id"])
+        accounts.revoke_token(redis_db, "alice", listed.id)
 
 
 @pytest.mark.parametrize("name", ["", " ", "x" * 65, "new\nline", "<script>"])
