@@ -111,6 +111,14 @@ def list_users(r: redis.Redis) -> list[User]:
         return [User.load(u) for u in p.execute() if u]
 
 
+def mark_deleting(r: redis.Redis, name: str, kind: str) -> None:
+    """The user's or organization's (``kind``) record says its deletion runs; a user can no longer sign in."""
+    if kind == "user":
+        r.hset(keys.user(name), mapping=User.fields(state=DELETING, deleting_since=time.time(), password=""))
+    else:
+        r.hset(keys.org(name), mapping=Org.fields(state=DELETING, deleting_since=time.time()))
+
+
 def any_admin(r: redis.Redis) -> bool:
     return any(u.role == "admin" and not u.deleting for u in list_users(r))
 

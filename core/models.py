@@ -15,6 +15,7 @@ import typing
 from enum import Enum
 from typing import Any, ClassVar, Self
 
+from core.replies import Fields
 from core.stages import BuildStatus, DeployState, Stage
 
 
@@ -119,7 +120,7 @@ class Record:
         return cls(**values, extra=extra)
 
     @classmethod
-    def fields(cls, **values: Any) -> dict[str, str]:
+    def fields(cls, **values: Any) -> Fields:
         """Typed values of some of the record's fields, as the strings Redis keeps."""
         kinds = _kinds(cls)
         unknown = sorted(set(values) - set(kinds))

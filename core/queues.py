@@ -52,7 +52,7 @@ def enqueue_build(r: redis.Redis, space_id: str, build_id: str) -> None:
     # No RQ timeout: the builder's own guard applies SPACES_BUILD_TIMEOUT (builder.guard).
     job_id = _enqueue(r, keys.QUEUE_BUILDS, "builder.jobs.build_space", space_id, build_id, timeout=-1,
                       description=f"build {space_id} #{build_id}")
-    r.hset(keys.build(build_id), "build_job", job_id)
+    store.update_build(r, build_id, build_job=job_id)
 
 
 def queue_build(r: redis.Redis, space_id: str, commit: str) -> str:
@@ -84,17 +84,17 @@ def show_queued(r: redis.Redis, space_id: str, build_id: str) -> None:
 
 
 def enqueue_deploy(r: redis.Redis, space_id: str, build_id: str, *, startup_seconds: int) -> None:
-    r.hset(keys.build(build_id), "deploy_requested_at", str(time.time()))  # before a worker can read it
+    store.update_build(r, build_id, deploy_requested_at=time.time())  # before a worker can read it
     job_id = _enqueue(r, keys.QUEUE_RUNS, "worker.jobs.deploy_space", space_id, build_id,
                       timeout=startup_seconds + 180, description=f"deploy {space_id} #{build_id}")
-    r.hset(keys.build(build_id), "deploy_job", job_id)
+    store.update_build(r, build_id, deploy_job=job_id)
 
 
 def enqueue_deploy_wait(r: redis.Redis, space_id: str, build_id: str, instance_id: str) -> None:
     """Queue the rest of a deploy's wait for its app, behind the work queued meanwhile."""
     job_id = _enqueue(r, keys.QUEUE_RUNS, "worker.jobs.continue_deploy", space_id, build_id, instance_id,
                       timeout=int(get_settings().deploy_wait_slice) + 180, description=f"deploy {space_id} #{build_id} (waiting)")
-    r.hset(keys.build(build_id), "deploy_job", job_id)
+    store.update_build(r, build_id, deploy_job=job_id)
 
 
 def pause(r: redis.Redis, space_id: str) -> None:

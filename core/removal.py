@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import time
 
 import redis
 
@@ -112,7 +111,7 @@ def delete_user(r: redis.Redis, name: str, *, spaces: str | None = None, transfe
                 raise Conflict(f"{name!r} is the last admin of the organization {org!r}: make another member its admin, "
                                "or delete the organization first")
     owned = _check_choice(r, name, f"user {name!r}", spaces, transfer_to)
-    r.hset(keys.user(name), mapping={"state": DELETING, "deleting_since": time.time(), "password": ""})
+    accounts.mark_deleting(r, name, "user")
     tokens = _revoke_tokens(r, name)
     ended = _end_sessions(r, name)
     for org in accounts.orgs_of(r, name):
@@ -132,7 +131,7 @@ def delete_org(r: redis.Redis, org: str, *, spaces: str | None = None, transfer_
     if accounts.get_org(r, org) is None:
         raise NotFound(f"organization {org!r} does not exist")
     owned = _check_choice(r, org, f"organization {org!r}", spaces, transfer_to)
-    r.hset(keys.org(org), mapping={"state": DELETING, "deleting_since": time.time()})
+    accounts.mark_deleting(r, org, "org")
     for member in accounts.members_of(r, org):
         r.hdel(keys.user_orgs(member), org)
     r.delete(keys.org_members(org))

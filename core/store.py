@@ -215,7 +215,7 @@ def get_build(r: redis.Redis, build_id: str) -> Build | None:
 
 
 def update_build(r: redis.Redis, build_id: str, **values: object) -> None:
-    r.hset(keys.build(build_id), mapping=Build.fields(**values))  # type: ignore[arg-type]
+    r.hset(keys.build(build_id), mapping=Build.fields(**values))
 
 
 def append_log(r: redis.Redis, build_id: str, line: str) -> None:
