@@ -119,6 +119,30 @@ def mark_deleting(r: redis.Redis, name: str, kind: str) -> None:
         r.hset(keys.org(name), mapping=Org.fields(state=DELETING, deleting_since=time.time()))
 
 
+def drop_memberships(r: redis.Redis, name: str, kind: str) -> None:
+    """End every membership of the user (or, ``kind`` "org", of the organization's members)."""
+    pairs = [(org, name) for org in orgs_of(r, name)] if kind == "user" else [(name, m) for m in members_of(r, name)]
+    with r.pipeline(transaction=True) as p:
+        for org, user in pairs:
+            p.hdel(keys.org_members(org), user)
+            p.hdel(keys.user_orgs(user), org)
+        p.execute()
+
+
+def purge_account(r: redis.Redis, name: str, kind: str) -> None:
+    """Remove the account's records and free its name (the last step of its deletion)."""
+    with r.pipeline(transaction=True) as p:
+        if kind == "user":
+            p.delete(keys.user(name), keys.user_tokens(name), keys.user_orgs(name))
+            p.srem(keys.USERS, name)
+        else:
+            p.delete(keys.org(name), keys.org_members(name))
+            p.srem(keys.ORGS, name)
+        p.delete(keys.deps_images_of(name))
+        p.hdel(keys.NAMESPACES, name)
+        p.execute()
+
+
 def any_admin(r: redis.Redis) -> bool:
     return any(u.role == "admin" and not u.deleting for u in list_users(r))
 

@@ -114,11 +114,7 @@ def delete_user(r: redis.Redis, name: str, *, spaces: str | None = None, transfe
     accounts.mark_deleting(r, name, "user")
     tokens = _revoke_tokens(r, name)
     ended = _end_sessions(r, name)
-    for org in accounts.orgs_of(r, name):
-        with r.pipeline(transaction=True) as p:
-            p.hdel(keys.org_members(org), name)
-            p.hdel(keys.user_orgs(name), org)
-            p.execute()
+    accounts.drop_memberships(r, name, "user")
     for space in owned:
         start_space_deletion(r, space)
     log.info("deleting user %s: %d token(s) revoked, %d session(s) ended, %d Space(s) to delete", name, tokens, ended, len(owned))
@@ -132,9 +128,7 @@ def delete_org(r: redis.Redis, org: str, *, spaces: str | None = None, transfer_
         raise NotFound(f"organization {org!r} does not exist")
     owned = _check_choice(r, org, f"organization {org!r}", spaces, transfer_to)
     accounts.mark_deleting(r, org, "org")
-    for member in accounts.members_of(r, org):
-        r.hdel(keys.user_orgs(member), org)
-    r.delete(keys.org_members(org))
+    accounts.drop_memberships(r, org, "org")
     for space in owned:
         start_space_deletion(r, space)
     log.info("deleting organization %s: %d Space(s) to delete", org, len(owned))
@@ -160,16 +154,7 @@ def finish(r: redis.Redis, name: str) -> bool:
         start_space_deletion(r, space)
     if left or _pushes_under_way(r, name):
         return False
-    with r.pipeline(transaction=True) as p:
-        if kind == "user":
-            p.delete(keys.user(name), keys.user_tokens(name), keys.user_orgs(name))
-            p.srem(keys.USERS, name)
-        else:
-            p.delete(keys.org(name), keys.org_members(name))
-            p.srem(keys.ORGS, name)
-        p.delete(keys.deps_images_of(name))
-        p.hdel(keys.NAMESPACES, name)
-        p.execute()
+    accounts.purge_account(r, name, str(kind))
     shutil.rmtree(get_settings().owner_wheel_cache(name), ignore_errors=True)
     log.info("the %s %s is deleted; its name is free again", "user" if kind == "user" else "organization", name)
     return True
