@@ -136,7 +136,7 @@ def rotate_key(r: redis.Redis) -> int:
     path.write_bytes(new_key + b"\n" + path.read_bytes())  # new key first: encrypts; old ones still decrypt
     both = _fernet()
     count = 0
-    for hash_key in r.scan_iter(match=f"{keys.PREFIX}:space:*:secrets", count=500):
+    for hash_key in r.scan_iter(match=keys.space_secrets("*"), count=500):
         for field, raw in r.hgetall(hash_key).items():
             record = json.loads(raw)
             record["token"] = both.rotate(record["token"].encode()).decode()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 PREFIX = "spaces"
 TRAEFIK_ROOT = "traefik"
+RECONCILE_LOCK = f"{PREFIX}:lock:reconcile"  # held by a reconcile pass (worker.reconcile)
 
 USERS = f"{PREFIX}:users"  # set of user names
 ORGS = f"{PREFIX}:orgs"  # set of organization names

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 import httpx
 import yaml
 
+from core import keys
 from core.settings import Settings, get_settings
 
 
@@ -39,7 +40,7 @@ def static_config(settings: Settings) -> dict:
             "providersThrottleDuration": "50ms",
             "redis": {
                 "endpoints": [f"{redis_url.hostname}:{redis_url.port or 6379}"],
-                "rootKey": "traefik",
+                "rootKey": keys.TRAEFIK_ROOT,
                 "db": db,
                 **({"password": unquote(redis_url.password)} if redis_url.password else {}),
             },

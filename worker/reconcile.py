@@ -45,7 +45,7 @@ from worker.sleep import (
 
 log = logging.getLogger(__name__)
 
-LOCK = "spaces:lock:reconcile"
+LOCK = keys.RECONCILE_LOCK
 LOCK_TTL = 180  # a pass killed without cleanup blocks others for at most this long
 LOST_AFTER = 15.0  # seconds after its request before a build or deploy without a live job counts as lost
 LOCK_WAIT = 200  # a one-shot pass (make up) waits this long for a running one
