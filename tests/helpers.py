@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -176,13 +177,11 @@ def wait_stage(space_id: str, stages: set[str], timeout: float = 300, user: User
     raise AssertionError(f"{space_id} stayed {current.get('stage')} (wanted {stages}): {current}")
 
 
-def serving_container(space_id: str) -> tuple[str, str] | None:
-    """The Space's one running container (id and start time), None while there is not exactly one."""
+def serving_container(space_id: str) -> str | None:
+    """The id of the Space's one running container, None while there is not exactly one."""
     running = docker.from_env().containers.list(filters={"label": f"org.spaces.space={space_id}", "status": "running"},
                                                 ignore_removed=True)
-    if len(running) != 1:
-        return None
-    return running[0].id, running[0].attrs["State"]["StartedAt"]
+    return running[0].id if len(running) == 1 else None
 
 
 def data_file_systems(space_id: str) -> list[Path]:
@@ -191,13 +190,58 @@ def data_file_systems(space_id: str) -> list[Path]:
     return [image] if image.exists() else []
 
 
-def settled_container(space_id: str, timeout: float = 90) -> tuple[str, str]:
-    """The Space's one running container once there is exactly one (an old version that is still
-    finishing its requests after a redeploy is waited out)."""
+def settled_container(space_id: str, timeout: float = 90) -> str:
+    """The id of the Space's one running container once there is exactly one (an old version that
+    is still finishing its requests after a redeploy is waited out)."""
     assert eventually(lambda: serving_container(space_id) is not None, timeout), f"{space_id} never ran exactly one container"
     found = serving_container(space_id)
     assert found is not None
     return found
+
+
+def replaced_container(space_id: str, before: str, timeout: float = 90) -> str:
+    """The id of the container serving the Space once it is alone and is not ``before`` (a restart
+    or redeploy runs a new container; the same one started again is not a restart)."""
+    assert eventually(lambda: serving_container(space_id) not in (None, before), timeout), \
+        f"{space_id} is still served by container {before[:12]}: no new container was started"
+    found = serving_container(space_id)
+    assert found is not None
+    return found
+
+
+class ContainerStarts:
+    """Every start of a container of the Space while the block runs, from Docker's own event
+    stream (``ids``, in order, one entry per start): a positive record of what ran, so that a test
+    can say "no restart happened" by what Docker reports instead of by waiting.
+
+        with ContainerStarts(space_id) as starts:
+            ...
+        assert starts.ids == [expected]
+    """
+
+    def __init__(self, space_id: str) -> None:
+        self.space_id = space_id
+        self.ids: list[str] = []
+
+    def __enter__(self) -> ContainerStarts:
+        self._stream = docker.from_env().events(decode=True, filters={
+            "type": "container", "event": "start", "label": f"org.spaces.space={self.space_id}"})
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        return self
+
+    def _read(self) -> None:
+        with contextlib.suppress(Exception):  # the stream is closed under it at the end
+            for event in self._stream:
+                self.ids.append(event["id"])
+
+    def wait_for(self, container_id: str, timeout: float = 30) -> None:
+        """Until Docker's report of ``container_id``'s start has been read (it may trail the start itself)."""
+        assert eventually(lambda: container_id in self.ids, timeout), f"Docker never reported the start of {container_id[:12]}"
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
+        self._thread.join(timeout=10)
 
 
 def eventually(check, timeout: float, every: float = 0.1) -> bool:
@@ -208,6 +252,24 @@ def eventually(check, timeout: float, every: float = 0.1) -> bool:
             return True
         time.sleep(every)
     return False
+
+
+def monitor_pass_after(moment: float, timeout: float = 60) -> None:
+    """Wait until the platform's monitor has made a whole pass over what it read after ``moment``
+    (wall-clock time): the crash watcher and the sleeper have looked at every Space as it was then.
+    Its heartbeat is written during each pass, after those checks; the pass after the first
+    heartbeat later than ``moment`` read the records and containers after it."""
+    from core import keys, store
+
+    r = store.get_redis()
+
+    def beat() -> float:
+        raw = r.get(keys.MONITOR_HEARTBEAT)
+        return float(json.loads(raw)["at"]) if raw else 0.0
+
+    assert eventually(lambda: beat() > moment, timeout), "the monitor made no pass (no heartbeat)"
+    first = beat()
+    assert eventually(lambda: beat() > first, timeout), "the monitor made no second pass (no heartbeat)"
 
 
 def output(run: subprocess.CompletedProcess) -> str:

@@ -3,16 +3,15 @@
 - **Lock-out by the bad**: a flood of wrong tokens from one address (on one host every client is
   127.0.0.1 or ::1 behind Traefik) gets 429, and meanwhile the admin's valid token and a
   ``git push`` with a valid token from that same address are answered at once.
-- **Accounts can be removed**: deleting a user or an organization ends their tokens, sessions and
-  memberships at once, deletes their Spaces through Space deletion, and frees the name only once
-  those are gone — through the API, the ``spaces`` command and the admin page.
+- **Accounts can be removed**: deleting a user ends their tokens, sessions and memberships at once,
+  deletes their Spaces through Space deletion (the real job), and frees the name only once those
+  are gone. Deleting an organization, the ``spaces`` command's and the admin page's deletions need
+  no running Space: they are checked in process in the fast tier (tests/unit/test_account_admin.py).
 """
 
 from __future__ import annotations
 
-import re
 import statistics
-import subprocess
 import threading
 import time
 import uuid
@@ -23,7 +22,6 @@ import pytest
 from core import keys, store
 from core.settings import get_settings
 from tests.helpers import (
-    SPACES_CLI,
     User,
     WorkTree,
     api,
@@ -32,13 +30,10 @@ from tests.helpers import (
     create_user,
     eventually,
     output,
-    set_password,
-    signed_in,
     space_url,
 )
 from tests.integration.test_abuse_config import EXAMPLE_SPACE
 
-PASSWORD = "a long admin password"
 LOOPBACKS = ("127.0.0.1", "[::1]")
 
 
@@ -120,7 +115,7 @@ def test_during_a_flood_of_bad_tokens_others_are_answered_as_usual(platform):
     for thread in threads:
         thread.start()
     try:
-        time.sleep(0.5)
+        assert eventually(lambda: 429 in statuses, 30), "the flood was never held back"  # under way, and refused
         during_me, during_space = calls()
     finally:
         stop.set()
@@ -160,51 +155,3 @@ def test_deleting_a_user_deletes_their_spaces_and_frees_the_name_afterwards(plat
     newcomer = User(victim.name, again.json()["token"])
     assert api("GET", "/api/whoami-v2", newcomer).json()["orgs"] == []
     assert api("GET", "/api/spaces", newcomer, params={"author": victim.name}).json() == []
-
-
-def test_an_org_admin_deletes_the_organization_and_members_lose_it(platform):
-    owner, writer = create_user(), create_user()
-    org = create_org(owner, {writer.name: "write"})
-    assert api("DELETE", f"/api/organizations/{org}", writer).status_code == 403
-    gone = api("DELETE", f"/api/organizations/{org}", owner)
-    assert gone.status_code == 200 and gone.json()["state"] == "deleted"
-    assert org not in {o["name"] for o in api("GET", "/api/whoami-v2", writer).json()["orgs"]}
-    assert api("GET", f"/api/organizations/{org}/members", owner).status_code == 404
-    remade = api("POST", "/api/organizations", writer, json={"name": org})
-    assert remade.status_code == 201 and [m["user"] for m in remade.json()["members"]] == [writer.name]
-
-
-def test_the_command_line_deletes_and_refuses_a_transfer_with_the_reason(platform):
-    doomed, keeper = create_user(), create_user()
-    refused = subprocess.run([SPACES_CLI, "user", "delete", doomed.name, "--transfer-to", keeper.name],
-                             capture_output=True, text=True, check=False)
-    assert refused.returncode == 1 and "not offered" in refused.stderr
-    assert api("GET", "/api/whoami-v2", doomed).status_code == 200
-    done = subprocess.run([SPACES_CLI, "user", "delete", doomed.name], capture_output=True, text=True, check=False)
-    assert done.returncode == 0 and f"deleted user {doomed.name}" in done.stdout, done.stderr
-    assert api("GET", "/api/whoami-v2", doomed).status_code == 401
-    org = create_org(keeper)
-    dropped = subprocess.run([SPACES_CLI, "org", "delete", org], capture_output=True, text=True, check=False)
-    assert dropped.returncode == 0 and f"deleted org {org}" in dropped.stdout, dropped.stderr
-
-
-def test_the_admin_page_deletes_a_user_with_its_form(platform):
-    admin, doomed = create_user(admin=True), create_user()
-    set_password(admin, PASSWORD)
-    with signed_in(admin, PASSWORD) as browser:
-        page = browser.get("/admin/users")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        assert 'action="/admin/users/delete-user"' in page.text
-        unconfirmed = browser.post("/admin/users/delete-user", data={"csrf": csrf, "user": doomed.name, "confirm": "x"},
-                                   headers={"Origin": base_url()})
-        assert unconfirmed.status_code == 400 and "confirmation" in unconfirmed.text
-        forged = browser.post("/admin/users/delete-user", data={"csrf": "forged", "user": doomed.name, "confirm": doomed.name},
-                              headers={"Origin": base_url()})
-        assert forged.status_code == 403
-        assert api("GET", "/api/whoami-v2", doomed).status_code == 200
-        deleted = browser.post("/admin/users/delete-user", data={"csrf": csrf, "user": doomed.name, "confirm": doomed.name},
-                               headers={"Origin": base_url()})
-        assert deleted.status_code == 303 and "deleted" in deleted.headers["location"]
-    assert api("GET", "/api/whoami-v2", doomed).status_code == 401
-    assert doomed.name not in {u["name"] for u in api("GET", "/api/admin/users", admin).json()}
-

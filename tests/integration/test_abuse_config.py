@@ -14,7 +14,7 @@ import time
 import httpx
 
 from core.settings import get_settings
-from tests.helpers import WorkTree, api, base_url, output, runtime, space_url, wait_stage
+from tests.helpers import WorkTree, api, base_url, eventually, output, runtime, space_url, wait_stage
 
 
 def alias_bomb(levels: int = 7, width: int = 9) -> str:
@@ -50,7 +50,7 @@ def test_validate_yaml_bombs_are_refused_and_the_controller_stays_responsive(pla
     for thread in threads:
         thread.start()
     try:
-        time.sleep(0.5)
+        assert eventually(lambda: len(answers) >= 4, 30), "the bombs got no answer"  # each bomber is under way
         during = [timed_get("/healthz") for _ in range(15)] + [timed_get("/api/spaces?limit=1") for _ in range(5)]
         space_during = [timed_get(space_url(EXAMPLE_SPACE)) for _ in range(10)]
     finally:

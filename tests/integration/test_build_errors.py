@@ -35,12 +35,6 @@ def test_failing_dockerfile_step_is_a_build_error_with_its_output(user, track, t
     assert "compiling the widget" in rt["errorMessage"]
 
 
-def test_docker_space_without_dockerfile_is_no_app_file(user, track, tmp_path):
-    space_id, _, _run = push_files(user, track, tmp_path, "nodockerfile", {"README.md": "---\nsdk: docker\n---\n"})
-    rt = runtime(space_id)
-    assert rt["stage"] == "NO_APP_FILE" and "Dockerfile" in rt["errorMessage"]
-
-
 def test_unknown_debian_package_is_a_build_error_naming_it(user, track, tmp_path):
     space_id, _, _run = push_files(user, track, tmp_path, "badpkg", {"packages.txt": "no-such-package-spaces-test\n"}, example="hello-gradio")
     rt = runtime(space_id)
@@ -53,36 +47,6 @@ def test_malformed_package_name_is_refused_before_anything_runs(user, track, tmp
     rt = runtime(space_id)
     assert rt["stage"] == "BUILD_ERROR"
     assert "packages.txt: 'jq; rm -rf /' is not a Debian package name" in rt["errorMessage"]
-
-
-def test_unoffered_python_version_lists_the_offered_ones(user, track, tmp_path):
-    readme = '---\nsdk: gradio\npython_version: "3.9"\n---\n'
-    space_id, _, _run = push_files(user, track, tmp_path, "py39", {"README.md": readme}, example="hello-gradio")
-    rt = runtime(space_id)
-    assert rt["stage"] == "CONFIG_ERROR"
-    assert "'python_version' is '3.9': allowed values: 3.11" in rt["errorMessage"]
-
-
-def test_preload_from_hub_says_it_is_unavailable(user, track, tmp_path):
-    readme = "---\nsdk: gradio\npreload_from_hub:\n  - openai-community/gpt2\n---\n"
-    space_id, _, _run = push_files(user, track, tmp_path, "preload", {"README.md": readme}, example="hello-gradio")
-    rt = runtime(space_id)
-    assert rt["stage"] == "CONFIG_ERROR"
-    assert "'preload_from_hub' is not available" in rt["errorMessage"]
-
-
-def test_wrong_types_and_ranges_name_the_key(user, track, tmp_path):
-    readme = "---\nsdk: gradio\napp_port: 99999\ntags: just-one-tag\n---\n"
-    space_id, _, _run = push_files(user, track, tmp_path, "types", {"README.md": readme}, example="hello-gradio")
-    message = runtime(space_id)["errorMessage"]
-    assert "'app_port' is 99999" in message and "'tags' is 'just-one-tag'" in message
-
-
-def test_app_file_outside_the_repo_is_refused(user, track, tmp_path):
-    readme = "---\nsdk: gradio\napp_file: ../../etc/passwd\n---\n"
-    space_id, _, _run = push_files(user, track, tmp_path, "escape", {"README.md": readme}, example="hello-gradio")
-    rt = runtime(space_id)
-    assert rt["stage"] == "CONFIG_ERROR" and "must be a relative path inside the repository" in rt["errorMessage"]
 
 
 def test_symlink_out_of_the_repo_refuses_the_push(user, track, tmp_path):

@@ -51,7 +51,7 @@ def test_an_apps_output_and_writes_are_bounded_and_shown(worktree, user, track):
     subdomain = api("GET", f"/api/spaces/{space_id}").json()["subdomain"]
     assert httpx.get(space_url(subdomain), timeout=30).text == "filled"
 
-    container = docker.from_env().containers.get(settled_container(space_id)[0])
+    container = docker.from_env().containers.get(settled_container(space_id))
     files = log_files(container)
     kept = sum(os.path.getsize(p) for p in files)
     assert len(files) <= 2 and kept <= 21 * 1024 * 1024, f"Docker kept {kept} bytes of output in {len(files)} files"

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from core.settings import get_settings
-from tests.helpers import ROOT, api, output, runtime, space_url, wait_stage
+from tests.helpers import ROOT, api, eventually, output, runtime, space_url, wait_stage
 from tests.integration.test_redeploy import APP, Load
 
 RUN_DIR = get_settings().data_dir / "run"
@@ -77,6 +77,22 @@ def make_up() -> None:
     assert up.returncode == 0, up.stdout + up.stderr
 
 
+def containers_of(space_id: str) -> list:
+    return docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
+
+
+def direct_answer(container) -> str | None:
+    """What the app in ``container`` answers on its own published port (not through Traefik), if anything."""
+    container.reload()
+    bindings = [b for found in (container.attrs["NetworkSettings"]["Ports"] or {}).values() for b in (found or [])]
+    if not bindings:
+        return None
+    try:
+        return httpx.get(f"http://127.0.0.1:{bindings[0]['HostPort']}/", timeout=2).text
+    except httpx.HTTPError:
+        return None
+
+
 def started_at(space_id: str) -> list[str]:
     found = docker.from_env().containers.list(all=True, filters={"label": f"org.spaces.space={space_id}"}, ignore_removed=True)
     return [c.attrs["State"]["StartedAt"] for c in found]
@@ -96,11 +112,14 @@ def test_kill_9_of_controller_and_workers_while_spaces_serve(user, worktree, tra
     before = started_at(space_id)
     try:
         with Load(url) as load:
-            time.sleep(1)
+            assert eventually(lambda: load.ok > 0, 30), "the Space answered nothing before the kill"
             with supervisor_held():
                 killed = kill9([*PLATFORM, "runner", "builder"])
                 assert {"controller", "runner-1", "builder-1"} <= set(killed), killed
-                time.sleep(4)
+                # Visitors are answered while the platform's processes are gone: 60 more answers
+                # (3 s of the load) come while they are dead.
+                answered = load.ok
+                assert eventually(lambda: load.ok >= answered + 60, 60), "the Space stopped answering without the platform"
                 with pytest.raises(httpx.HTTPError):
                     httpx.get(f"{get_settings().controller_url}/healthz", timeout=2)
     finally:
@@ -116,6 +135,7 @@ def test_kill_9_of_the_run_worker_mid_deploy_is_repaired(user, worktree, track):
     slow_start = "import time\ntime.sleep(6)\n" + APP.format(version="v1")
     worktree.write("app.py", slow_start)
     worktree.commit("v1, slow to start")
+    serving = {c.id for c in containers_of(space_id)}
     try:
         with Load(url) as load:
             run = worktree.push(user.name, "midway", user, "-o", "nowait")
@@ -124,8 +144,14 @@ def test_kill_9_of_the_run_worker_mid_deploy_is_repaired(user, worktree, track):
             with supervisor_held():
                 killed = kill9(["runner"])
                 assert "runner-1" in killed, killed
-                time.sleep(3)
+                # Nothing finishes the deploy now: once v1's app answers (a live run worker would
+                # switch to it within a moment), a second of visits more still gets v0 only.
+                (starting,) = [c for c in containers_of(space_id) if c.id not in serving]
+                assert eventually(lambda: direct_answer(starting) == "v1", 60), "the new version's app never answered"
+                answered = load.ok
+                assert eventually(lambda: load.ok >= answered + 20, 30), "the Space stopped answering"
                 assert runtime(space_id)["stage"] == "RUNNING_APP_STARTING"  # nothing finishes it now
+                assert "v1" not in load.bodies, "the route moved to v1 with no run worker alive"
     finally:
         make_up()
     assert load.failures == [], load.failures[:5]  # v0 served throughout
@@ -152,7 +178,8 @@ def test_kill_9_of_the_waker_mid_wake_leaves_nothing_stuck(user, worktree, track
     api("POST", f"/api/spaces/{space_id}/sleeptime", user, json={"seconds": -1})
     visitor = threading.Thread(target=lambda: _swallow(url), daemon=True)
     visitor.start()  # starts the wake: the app takes 4 s
-    time.sleep(1.5)
+    # Mid-wake: the stopped container has been started again, and its app is not answering yet.
+    assert eventually(lambda: [c.status for c in containers_of(space_id)] == ["running"], 30), "the visit started no wake"
     try:
         with supervisor_held():
             assert "waker" in kill9(["waker"])

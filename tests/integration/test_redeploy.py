@@ -9,7 +9,7 @@ import time
 import docker
 import httpx
 
-from tests.helpers import api, output, space_url
+from tests.helpers import api, eventually, output, space_url
 
 
 class Load:
@@ -89,7 +89,7 @@ def test_three_redeploys_under_load_fail_no_request(user, worktree, track):
     assert first.returncode == 0, output(first)
     url = space_url(api("GET", f"/api/spaces/{space_id}").json()["subdomain"])
     with Load(url) as load:
-        time.sleep(1)
+        assert eventually(lambda: "v0" in load.bodies, 30), "the load got no answer from v0"
         slow: list[httpx.Response | Exception] = []
         for version in ("v1", "v2", "v3"):
             worktree.write("app.py", APP.format(version=version))
@@ -99,7 +99,7 @@ def test_three_redeploys_under_load_fail_no_request(user, worktree, track):
                 waiter.start()
             run = worktree.push(user.name, "steady", user)
             assert run.returncode == 0 and "Your Space is running at" in output(run), output(run)
-            time.sleep(1)
+            assert eventually(lambda v=version: v in load.bodies, 30), f"the load never got an answer from {version}"
         waiter.join(timeout=30)
         # A restart runs the same build in a new container beside the serving one.
         before = {c.id for c in containers_of(space_id)}

@@ -79,7 +79,7 @@ def volumes_of(space_id: str) -> list:
 
 def serving_image(space_id: str) -> str:
     """The image of the Space's one serving container (the old one of a restart is waited out)."""
-    container_id, _started = settled_container(space_id)
+    container_id = settled_container(space_id)
     return docker.from_env().containers.get(container_id).attrs["Config"]["Image"]
 
 

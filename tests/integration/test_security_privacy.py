@@ -132,12 +132,18 @@ def flip_private_during(space_id: str, url: str, owner: User, started, done, wha
     poll_until(started, 60, f"the {what} to begin")
     assert stage_of(space_id, owner) != "RUNNING", f"the {what} ended before the change"
     set_visibility(space_id, owner, "private")
+    name = space_route_name(api("GET", f"/api/spaces/{space_id}", owner).json()["subdomain"])
     with AnonymousWatch(url) as watch:
         poll_until(done, 90, f"the {what} to end", every=0.1)
-        time.sleep(1.5)  # Traefik takes a tenth of a second to serve a route written at the end
+        # The route written at the end is what Traefik serves now (it takes a tenth of a second to
+        # pick one up); the watch goes on for ten more anonymous visits to it.
+        target = RedisRouteTable(get_redis()).target_of(name)
+        assert target, f"the {what} left no route"
+        RedisRouteTable.wait_live(name, target)
+        seen = watch.visits
+        poll_until(lambda: watch.visits >= seen + 10, 30, "ten anonymous visits to the final route")
     assert watch.visits > 10, f"too few anonymous visits were made during the {what} ({watch.visits})"
     assert watch.leaks == [], f"the app was served anonymously after the Space was made private during a {what}: {watch.leaks[:3]}"
-    name = space_route_name(api("GET", f"/api/spaces/{space_id}", owner).json()["subdomain"])
     assert RedisRouteTable(get_redis()).is_private(name), f"the route lost its access check during the {what}"
     anonymous = httpx.get(url, timeout=10)
     assert anonymous.status_code == 401 and MARKER not in anonymous.text

@@ -8,7 +8,18 @@ import time
 import docker
 import httpx
 
-from tests.helpers import api, data_file_systems, eventually, output, runtime, serving_container, settled_container, space_url, wait_stage
+from tests.helpers import (
+    ContainerStarts,
+    api,
+    data_file_systems,
+    eventually,
+    output,
+    replaced_container,
+    runtime,
+    settled_container,
+    space_url,
+    wait_stage,
+)
 
 # Counts visits in /data/visits (or says there is no /data); VERSION shows which deploy answered.
 APP = '''
@@ -89,18 +100,25 @@ def test_data_volume_survives_restarts_and_redeploys_and_goes_with_the_space(use
     assert httpx.get(url + "visit", timeout=10).text == "no /data"
     assert runtime(space_id)["storage"] is None
 
-    for bad in ("huge", 5, None):
-        response = api("POST", f"/api/spaces/{space_id}/storage", user, json={"tier": bad})
-        assert response.status_code == 400 and "small, medium, large" in response.json()["error"], response.text
-    assert api("POST", f"/api/spaces/{space_id}/storage", other_user, json={"tier": "small"}).status_code == 403
-    response = api("POST", f"/api/spaces/{space_id}/storage", user, json={"tier": "small"})
-    assert response.status_code == 200 and response.json()["storage"] == "small"
-    assert wait_visit(url, "v1 ") == "v1 1 /data/.huggingface"
+    # Refused tier requests change nothing; the accepted one restarts the Space with /data. Docker's
+    # own record of the Space's container starts shows it: the new container's, and no other.
+    first = settled_container(space_id)
+    with ContainerStarts(space_id) as starts:
+        for bad in ("huge", 5, None):
+            response = api("POST", f"/api/spaces/{space_id}/storage", user, json={"tier": bad})
+            assert response.status_code == 400 and "small, medium, large" in response.json()["error"], response.text
+        assert api("POST", f"/api/spaces/{space_id}/storage", other_user, json={"tier": "small"}).status_code == 403
+        response = api("POST", f"/api/spaces/{space_id}/storage", user, json={"tier": "small"})
+        assert response.status_code == 200 and response.json()["storage"] == "small"
+        assert wait_visit(url, "v1 ") == "v1 1 /data/.huggingface"
+        with_storage = replaced_container(space_id, first)
+        starts.wait_for(with_storage)
+    assert starts.ids == [with_storage], "a refused storage request restarted the Space"
     assert httpx.get(url + "visit", timeout=10).text == "v1 2 /data/.huggingface"
 
-    before = settled_container(space_id)
+    # A restart runs a new container (not the same one started again), which finds the count.
     assert api("POST", f"/api/spaces/{space_id}/restart", user).status_code == 200
-    assert eventually(lambda: serving_container(space_id) not in (None, before), 90), "the restart started no new container"
+    restarted = replaced_container(space_id, with_storage)
     wait_stage(space_id, {"RUNNING"})
     assert wait_visit(url, "v1 ").startswith("v1 3")  # the restarted container found the count
 
@@ -112,16 +130,24 @@ def test_data_volume_survives_restarts_and_redeploys_and_goes_with_the_space(use
     assert len(volumes_of(space_id)) == 1
     assert holds(url, 20), "small: a 20 GiB file system"
 
-    # A larger tier grows it, keeping the data; a smaller one is refused, naming what to do.
+    redeployed = replaced_container(space_id, restarted)
+
+    # A larger tier grows it, keeping the data (in a new container); a smaller one is refused,
+    # naming what to do, and restarts nothing: the only start until the storage is deleted is the
+    # deletion's.
     assert api("POST", f"/api/spaces/{space_id}/storage", user, json={"tier": "medium"}).status_code == 200
     assert eventually(lambda: holds(url, 150), 120, every=1), "medium: grown to 150 GiB"
     assert httpx.get(url + "visit", timeout=10).text.startswith("v2 5")
-    refused = api("POST", f"/api/spaces/{space_id}/storage", user, json={"tier": "small"})
-    assert refused.status_code == 409 and "delete the storage first" in refused.json()["error"], refused.text
-
-    response = api("DELETE", f"/api/spaces/{space_id}/storage", user)
-    assert response.status_code == 200 and response.json()["storage"] is None
-    assert wait_visit(url, "no /data") == "no /data"
+    grown = replaced_container(space_id, redeployed)
+    with ContainerStarts(space_id) as starts:
+        refused = api("POST", f"/api/spaces/{space_id}/storage", user, json={"tier": "small"})
+        assert refused.status_code == 409 and "delete the storage first" in refused.json()["error"], refused.text
+        response = api("DELETE", f"/api/spaces/{space_id}/storage", user)
+        assert response.status_code == 200 and response.json()["storage"] is None
+        assert wait_visit(url, "no /data") == "no /data"
+        without = replaced_container(space_id, grown)
+        starts.wait_for(without)
+    assert starts.ids == [without], "the refused smaller tier restarted the Space"
     deadline = time.monotonic() + 60
     while volumes_of(space_id) and time.monotonic() < deadline:
         time.sleep(0.5)

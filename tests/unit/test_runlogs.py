@@ -84,8 +84,14 @@ def test_a_container_seen_twice_is_copied_once(redis_db):
     backend.containers["c3"] = (time.time(), ["once"])
     backend.starts.put(("c3", "alice/demo"))
     wait_until(lambda: "once" in stored(redis_db))
+    first = collector.followers["c3"]
+    first.join(timeout=5)  # its stream has ended
+    assert not first.is_alive()
     collector.check([], {"c3": ("running", "alice/demo")})  # the next tick finds the stream ended
-    time.sleep(0.3)
+    second = collector.followers["c3"]
+    assert second is not first, "the tick started no follower: nothing was tried twice"
+    second.join(timeout=5)  # it has read the stream again and copied what it found new
+    assert not second.is_alive()
     assert stored(redis_db).count("once") == 1, stored(redis_db)
     assert sum(line.startswith("===== Application Startup") for line in stored(redis_db)) == 1
 
