@@ -64,10 +64,10 @@ def _build(space: Space, build: Build, settings: Settings, emit: BuildLog, r: re
         config = load_config(src)
         for note in config.warnings():
             emit(f"warning: {note}")
-        store.update_build(r, build_id, sdk=config.sdk, bakes_env=SDK_BUILDERS[config.sdk].bakes_env)
+        store.update_build(r, build_id, sdk=config.sdk)
         store.set_stage(
             r, space_id, _building_stage(r, space_id), build_id=build_id,
-            sdk=config.sdk, title=config.title or space.name, emoji=config.emoji or "",
+            sdk=config.sdk, bakes_env=SDK_BUILDERS[config.sdk].bakes_env, title=config.title or space.name, emoji=config.emoji or "",
             short_description=config.short_description or "", color_from=config.colorFrom or "",
             color_to=config.colorTo or "", pinned="1" if config.pinned else "",
             disable_embedding="1" if config.disable_embedding else "", full_width="1" if config.fullWidth else "",

@@ -141,6 +141,7 @@ class Space(Record):
     name: str = ""
     subdomain: str = ""
     sdk: str = ""  # from the README's front matter, once a build read it
+    bakes_env: bool = False  # its builds take its variables and secrets in (a Docker Space): a change rebuilds
     stage: Stage = Stage.NO_APP_FILE
     error_message: str = ""
     created_at: float = 0.0
@@ -178,6 +179,13 @@ class Space(Record):
         "sleep_tier": SleepTier.STOPPED,
     }
 
+    @classmethod
+    def load(cls, raw: dict[str, str]) -> Self:
+        space = super().load(raw)
+        if "bakes_env" not in raw and raw.get("sdk") == "docker":
+            space.bakes_env = True  # recorded before the builder said so itself: Docker builds take the environment
+        return space
+
     @property
     def is_private(self) -> bool:
         return self.visibility is Visibility.PRIVATE
@@ -198,7 +206,6 @@ class Build(Record):
     build_job: str = ""
     # What it is (set by the builder once it read the README) and what it made (once it succeeded)
     sdk: str = ""
-    bakes_env: bool = False  # its image took the Space's variables and secrets (a Docker Space)
     kind: BuildKind = BuildKind.UNKNOWN
     title: str = ""
     image: str = ""
@@ -215,13 +222,6 @@ class Build(Record):
     instance: str = ""
 
     FALLBACKS: ClassVar[dict[str, Any]] = {"status": BuildStatus.FAILED, "kind": BuildKind.CONTAINER}
-
-    @classmethod
-    def load(cls, raw: dict[str, str]) -> Self:
-        build = super().load(raw)
-        if "bakes_env" not in raw and raw.get("sdk") == "docker":
-            build.bakes_env = True  # recorded before builds said so themselves: Docker builds take the environment
-        return build
 
     @property
     def succeeded(self) -> bool:
@@ -264,7 +264,7 @@ class Token(Record):
 
     id: str = ""
     user: str = ""
-    role: str = "write"  # read | write
+    role: str = "read"  # read | write (a record without one reads as read-only: fails closed)
     name: str = ""
     created_at: float = 0.0
     last_used_at: float = 0.0

@@ -91,13 +91,15 @@ def apply_env_change(r: redis.Redis, space_id: str) -> None:
     space = store.get_space(r, space_id)
     if space is None:
         return
-    build = store.get_build(r, space.latest_build)
-    # Its latest build took the environment in (the builder says so), or has not read the README yet.
-    if build is None or not build.sdk or build.bakes_env:
+    # Its builds take the environment in (the builder said so when it read the README), or no build
+    # has read the README yet.
+    if space.bakes_env or not space.sdk:
         if commit := repos.head_commit(space_id):
             enqueue_build(r, space_id, store.create_build(r, space_id, commit))
         return
+    build = store.get_build(r, space.latest_build)
     if _succeeded(build):
+        assert build is not None
         deploy(r, space_id, build)
 
 

@@ -96,7 +96,7 @@ def retire_others(runtime: RuntimeBackend, space_id: str, keep: str | None) -> N
     serving have ended (at most DRAIN_SECONDS)."""
     others = [i for i in runtime.instances_of(space_id) if i.id != keep]
     for inst in others:
-        if inst.target and not wait_drained(inst.target, timeout=DRAIN_SECONDS):
+        if inst.target and not runtime.replaces_in_place and not wait_drained(inst.target, timeout=DRAIN_SECONDS):
             log.info("%s: instance %s still had open connections after %.0f s; stopping it", space_id, inst.id[:12], DRAIN_SECONDS)
         runtime.stop(inst.id, timeout=5)
         runtime.remove(inst.id)
@@ -200,11 +200,18 @@ def _stop_reason(space: Space | None, build_id: str) -> str:
     return ""
 
 
+def _drop_new(runtime: RuntimeBackend, instance_id: str) -> None:
+    """Remove a new version that will not serve. One that replaced the serving version in place
+    stays (removing it would take the Space down): the reconciler puts the serving version back."""
+    if not runtime.replaces_in_place:
+        runtime.remove(instance_id)
+
+
 def _stop(r: redis.Redis, runtime: RuntimeBackend, space_id: str, build_id: str, instance_id: str, why: str) -> None:
     log.info("deploy %s of %s stopped while its app started: %s", build_id, space_id, why)
     end_wait(r, space_id, build_id)
     if instance_id:
-        runtime.remove(instance_id)
+        _drop_new(runtime, instance_id)
     store.append_log(r, build_id, f"===== Deploy stopped: {why} =====")
     store.update_build(r, build_id, deploy=DeployState.STOPPED.value)
 
@@ -268,7 +275,7 @@ def _wait_and_serve(r: redis.Redis, space: Space, build: Build, instance_id: str
         route_to(r, space.id, inst.target, root_path=inst.root_path)
     except SpacesError as exc:
         end_wait(r, space.id, build.id)
-        runtime.remove(instance_id)
+        _drop_new(runtime, instance_id)
         _fail(r, space.id, build.id, exc)
         return
     _serve(r, space, build, inst, settings, runtime)
@@ -337,7 +344,7 @@ def delete_space(space_id: str) -> None:
                 runtime.remove(inst.id)
         delete_space_route(r, space_id, space.subdomain)
         for runtime in all_backends():
-            runtime.forget(space_id)
+            runtime.forget(space_id, site=space.subdomain)
         shutil.rmtree(settings.repos_dir / f"{space_id}.git", ignore_errors=True)
         store.purge_space(r, space_id)
     log.info("deleted Space %s", space_id)

@@ -105,6 +105,9 @@ def _repair(r: redis.Redis, backend: RuntimeBackend, space: Space, settings: Set
             store.update_space(r, space.id, **wanted)
     except SpacesError as exc:
         message = envvars.mask(exc.message, envvars.secret_values(r, space.id))
+        if not backend.can(Capability.CRASHES):  # nothing of the app's own failed (e.g. the shared static server): next pass
+            log.warning("reconcile: %s cannot be served now, trying again next pass: %s", space.id, message)
+            return
         log.warning("reconcile: %s cannot be brought back: %s", space.id, message)
         # Forget the serving build so the next pass does not retry a broken app forever.
         store.set_stage(r, space.id, Stage.RUNTIME_ERROR, message=message, running_build="")

@@ -112,7 +112,7 @@ def park(r: redis.Redis, space: Space, settings: Settings) -> None:
     """An owner-paused Space: visitors go to the waker (which says so) and nothing of it runs."""
     if space.running_build:
         route_to_waker(r, space, settings)
-    for backend in all_backends():
+    for backend in (b for b in all_backends() if b.can(Capability.SLEEP)):  # others run nothing to stop
         for inst in backend.instances_of(space.id):
             if inst.running:
                 log.info("stopping %s, paused by its owner", space.id)

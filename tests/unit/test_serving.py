@@ -14,7 +14,7 @@ import redis
 
 import worker.backends.static as static_backend
 from core import keys, services, store
-from core.errors import Conflict
+from core.errors import BackendError, Conflict
 from core.settings import get_settings
 from core.stages import BuildStatus, Stage
 from proxy.routes import RedisRouteTable, check_routes, space_route_name
@@ -74,7 +74,7 @@ def test_a_static_space_deploys_through_the_static_backend(redis_db, platform, t
     jobs.deploy_space("ann/site", build_id)
     space = store.require_space(redis_db, "ann/site")
     assert space.stage == Stage.RUNNING.value and space.running_build == build_id
-    assert space.runtime == "static" and space.instance == "static:ann/site"
+    assert space.runtime == "static" and space.instance == f"static:ann/site@{build_id}"
     assert os.readlink(site_of(tmp_path, redis_db, "ann/site")).endswith(f"c0ffee-{build_id}")
     assert RedisRouteTable(redis_db).target_of(space_route_name(space.subdomain)) == server.answering_url
     assert platform.of("ann/site") == []  # no container for it
@@ -109,7 +109,7 @@ def test_the_reconciler_republishes_a_lost_site_and_adopts_an_old_record(redis_d
     reconcile_once(redis_db, get_settings())
     space = store.require_space(redis_db, "ann/site")
     assert site_of(tmp_path, redis_db, "ann/site").is_symlink()
-    assert (space.runtime, space.instance, space.stage) == ("static", "static:ann/site", Stage.RUNNING.value)
+    assert (space.runtime, space.instance, space.stage) == ("static", f"static:ann/site@{build_id}", Stage.RUNNING.value)
 
 
 def test_deleting_a_static_space_takes_its_site_and_files(redis_db, platform, tmp_path):
@@ -136,7 +136,7 @@ def test_a_backend_without_sleep_refuses_it_with_a_reason(tmp_path, monkeypatch)
     monkeypatch.setenv("SPACES_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     with pytest.raises(Exception, match="the static backend cannot sleep"):
-        StaticBackend().pause("static:ann/site")
+        StaticBackend().pause("static:ann/site@1")
     get_settings.cache_clear()
 
 
@@ -175,9 +175,9 @@ def test_an_environment_change_rebuilds_only_what_took_the_environment_in(redis_
     gradio = built(redis_db, "ann/app", "container")
     docker = built(redis_db, "ann/box", "container", sdk="docker")
     old_docker = built(redis_db, "ann/old", "container", sdk="docker")
-    store.update_build(redis_db, gradio, sdk="gradio")  # as the builder records what it read
-    store.update_build(redis_db, docker, sdk="docker", bakes_env=True)
-    redis_db.hset(keys.build(old_docker), "sdk", "docker")  # recorded before builds said bakes_env
+    store.update_space(redis_db, "ann/app", sdk="gradio")  # as the builder records what it read
+    store.update_space(redis_db, "ann/box", sdk="docker", bakes_env=True)
+    redis_db.hset(keys.space("ann/old"), "sdk", "docker")  # recorded before the builder said bakes_env
     services.apply_env_change(redis_db, "ann/app")
     assert store.require_space(redis_db, "ann/app").latest_build == gradio  # the same build, deployed again
     assert store.get_build(redis_db, gradio).deploy_requested_at > 0
@@ -185,3 +185,49 @@ def test_an_environment_change_rebuilds_only_what_took_the_environment_in(redis_
         services.apply_env_change(redis_db, space_id)
         rebuilt = store.get_build(redis_db, store.require_space(redis_db, space_id).latest_build)
         assert rebuilt.id != before and rebuilt.commit == "c0ffee" and rebuilt.status == "queued"
+
+
+def test_a_static_deploy_that_fails_leaves_the_site_and_the_reconciler_puts_the_old_one_back(redis_db, platform, tmp_path, monkeypatch):
+    """A static version replaces the published one in place: a deploy that fails after that (here
+    Traefik never confirms the route) does not take the site down, and the reconciler publishes the
+    serving build's files again (kept for that)."""
+    first = built(redis_db, "ann/site", "static", tmp_path, sdk="static")
+    jobs.deploy_space("ann/site", first)
+    second = built(redis_db, "ann/site", "static", tmp_path, sdk="static")
+
+    def unconfirmed(*args, **kwargs):
+        raise BackendError("Traefik did not pick up the route within 15 s")
+
+    with monkeypatch.context() as m:
+        m.setattr(jobs, "route_to", unconfirmed)
+        jobs.deploy_space("ann/site", second)
+    space = store.require_space(redis_db, "ann/site")
+    assert space.stage == Stage.RUNTIME_ERROR and space.running_build == first
+    assert site_of(tmp_path, redis_db, "ann/site").is_symlink()  # still up
+    reconcile_once(redis_db, get_settings())
+    assert os.readlink(site_of(tmp_path, redis_db, "ann/site")).endswith(f"c0ffee-{first}")
+    assert store.require_space(redis_db, "ann/site").running_build == first
+
+
+def test_a_static_server_that_is_down_for_a_while_takes_no_static_space_out_of_service(redis_db, platform, tmp_path, monkeypatch):
+    build_id = built(redis_db, "ann/site", "static", tmp_path, sdk="static")
+    jobs.deploy_space("ann/site", build_id)
+    monkeypatch.setattr(static_backend, "server_target", lambda: "")
+
+    def down(settings=None):
+        raise BackendError("the static server did not answer within 15 s")
+
+    monkeypatch.setattr(static_backend, "ensure_server", down)
+    reconcile_once(redis_db, get_settings())
+    space = store.require_space(redis_db, "ann/site")
+    assert space.running_build == build_id and space.stage == Stage.RUNNING  # tried again next pass
+
+
+def test_deleting_a_static_space_published_before_sites_had_records_takes_its_files(redis_db, platform, tmp_path):
+    build_id = built(redis_db, "ann/site", "static", tmp_path, sdk="static")
+    jobs.deploy_space("ann/site", build_id)
+    label = store.require_space(redis_db, "ann/site").subdomain
+    (tmp_path / "static" / "spaces" / "ann" / "site.json").unlink()  # as sites were before this record
+    jobs.delete_space("ann/site")
+    assert not (tmp_path / "static" / "sites" / label).exists()
+    assert not (tmp_path / "static" / "releases" / label).exists()

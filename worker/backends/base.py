@@ -74,6 +74,9 @@ class RuntimeBackend(abc.ABC):
     name: str = ""
     kind: str = "container"  # the build kind it serves (``kind`` in a build's record, set by the builder)
     capabilities: frozenset[Capability] = frozenset()
+    # True if starting a version replaces the serving one in place (no blue/green, nothing of its own
+    # to drain): a deploy that fails or is stopped leaves it for the reconciler to put back.
+    replaces_in_place: bool = False
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -160,8 +163,9 @@ class RuntimeBackend(abc.ABC):
         """Bytes of an image on disk, or None if unknown."""
         return None
 
-    def forget(self, space_id: str) -> None:  # noqa: B027 - an optional hook: a backend may keep nothing
-        """Drop what the backend keeps for a deleted Space besides instances (e.g. images). Default: nothing."""
+    def forget(self, space_id: str, *, site: str = "") -> None:  # noqa: B027 - an optional hook: a backend may keep nothing
+        """Drop what the backend keeps for a deleted Space besides instances (e.g. images); ``site``:
+        its subdomain label. Default: nothing."""
 
     # Capability.STORAGE
     def has_storage(self, space_id: str) -> bool:

@@ -373,7 +373,7 @@ class DockerBackend(RuntimeBackend):
         found.update({i.id: i for i in self.client.images.list(filters={"label": f"{LABEL_SPACE}={space_id}"})})
         return list(found.values())
 
-    def forget(self, space_id: str) -> None:
+    def forget(self, space_id: str, *, site: str = "") -> None:
         for image in self.images_of(space_id):
             assert image.id is not None  # an image the engine lists has an id
             try:

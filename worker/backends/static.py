@@ -123,8 +123,9 @@ def site_path(settings: Settings, label: str) -> Path:
     return settings.static_dir / "sites" / label
 
 
-def publish(settings: Settings, label: str, release: str, app_dir: str) -> None:
-    """Point the Space's site at ``release``/``app_dir`` (relative link, valid inside the server too)."""
+def publish(settings: Settings, label: str, release: str, app_dir: str, *, keep: Path | None = None) -> None:
+    """Point the Space's site at ``release``/``app_dir`` (relative link, valid inside the server too);
+    releases other than this one and ``keep`` (the one published before) are dropped."""
     sites = settings.static_dir / "sites"
     sites.mkdir(parents=True, exist_ok=True)
     target = Path(release) / app_dir
@@ -133,13 +134,13 @@ def publish(settings: Settings, label: str, release: str, app_dir: str) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(relative)
     os.replace(tmp, site_path(settings, label))
-    _drop_old_releases(settings, Path(release))
+    _drop_old_releases(settings, Path(release), keep)
 
 
-def _drop_old_releases(settings: Settings, live: Path) -> None:
-    """Keep only the live release, and releases a build is still writing (hidden, not too old)."""
+def _drop_old_releases(settings: Settings, live: Path, keep: Path | None = None) -> None:
+    """Keep only the live release (and ``keep``), and releases a build is still writing (hidden, not too old)."""
     for old in live.parent.iterdir():
-        if old == live:
+        if old in (live, keep):
             continue
         try:
             if old.name.startswith(".") and old.stat(follow_symlinks=False).st_mtime > time.time() - settings.build_timeout:
@@ -168,11 +169,19 @@ def unpublish(settings: Settings, label: str) -> None:
 PREFIX = "static:"
 
 
+def instance_id(space_id: str, build_id: str) -> str:
+    """A static Space's instance: its site as one build publishes it."""
+    return f"{PREFIX}{space_id}@{build_id}"
+
+
 class StaticBackend(RuntimeBackend):
-    """Serves static Spaces' files from the shared static server (no capability beyond serving)."""
+    """Serves static Spaces' files from the shared static server (no capability beyond serving).
+    A new version replaces the published one in place (the link swap is atomic); the release
+    before it is kept until the next one, so a failed or stopped deploy can be put back."""
 
     name = "static"
     kind = "static"
+    replaces_in_place = True
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
@@ -196,22 +205,30 @@ class StaticBackend(RuntimeBackend):
 
     def start(self, spec: RunSpec) -> Instance:
         target = ensure_server(self.settings)
-        publish(self.settings, spec.site, spec.files, spec.app_dir)
+        previous = self._meta(spec.space_id)
+        keep = Path(previous["files"]) if previous and previous.get("site") == spec.site else None
+        publish(self.settings, spec.site, spec.files, spec.app_dir, keep=keep)
         self._write_meta(spec.space_id, {
             "space": spec.space_id, "build": spec.build_id, "site": spec.site, "files": spec.files,
             "app_dir": spec.app_dir, "index": spec.index, "live": True, "started_at": time.time(),
         })
         check_site(target, spec.host, spec.index)
-        inst = self.poll(PREFIX + spec.space_id)
+        inst = self.poll(instance_id(spec.space_id, spec.build_id))
         if inst is None or not inst.running:  # pragma: no cover - removed between the two lines above
             raise BackendError(f"the site of {spec.space_id} went away as it was published")
         return inst
 
+    def _live_meta(self, instance: str) -> dict[str, Any] | None:
+        """The site's record if ``instance`` (``static:<space>@<build>``) is what it publishes now."""
+        space_id, _, build_id = instance.removeprefix(PREFIX).rpartition("@")
+        meta = self._meta(space_id) if instance.startswith(PREFIX) and space_id else None
+        return meta if meta is not None and meta.get("live") and str(meta.get("build")) == build_id else None
+
     def poll(self, instance_id: str) -> Instance | None:
-        space_id = instance_id.removeprefix(PREFIX)
-        meta = self._meta(space_id)
-        if not instance_id.startswith(PREFIX) or meta is None or not meta.get("live"):
+        meta = self._live_meta(instance_id)
+        if meta is None:
             return None
+        space_id = str(meta["space"])
         wanted = os.path.relpath(Path(meta["files"]) / meta["app_dir"], self.settings.static_dir / "sites")
         target = server_target()
         index = meta.get("index") or "index.html"
@@ -226,26 +243,25 @@ class StaticBackend(RuntimeBackend):
         folder = self.settings.static_dir / "spaces"
         found = []
         for path in folder.glob("*/*.json") if folder.is_dir() else ():
-            inst = self.poll(f"{PREFIX}{path.parent.name}/{path.stem}")
-            if inst is not None:
-                found.append(inst)
+            found.extend(self.instances_of(f"{path.parent.name}/{path.stem}"))
         return found
 
     def instances_of(self, space_id: str) -> list[Instance]:
-        inst = self.poll(PREFIX + space_id)
+        meta = self._meta(space_id)
+        inst = self.poll(instance_id(space_id, str(meta.get("build")))) if meta else None
         return [inst] if inst is not None else []
 
     def remove(self, instance_id: str) -> None:
-        """Take the site down (its files stay until :meth:`forget`)."""
-        space_id = instance_id.removeprefix(PREFIX)
-        meta = self._meta(space_id)
-        if meta is None or not meta.get("live"):
-            return
+        """Take the site down if it still publishes this build (its files stay until :meth:`forget`)."""
+        meta = self._live_meta(instance_id)
+        if meta is None:
+            return  # gone, or a newer build's site now
         site_path(self.settings, meta["site"]).unlink(missing_ok=True)
-        self._write_meta(space_id, {**meta, "live": False})
+        self._write_meta(str(meta["space"]), {**meta, "live": False})
 
-    def forget(self, space_id: str) -> None:
+    def forget(self, space_id: str, *, site: str = "") -> None:
         meta = self._meta(space_id)
-        if meta is not None:
-            unpublish(self.settings, meta["site"])
+        label = str(meta["site"]) if meta is not None else site  # a site published before records were kept
+        if label:
+            unpublish(self.settings, label)
         self._meta_path(space_id).unlink(missing_ok=True)
