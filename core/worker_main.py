@@ -22,7 +22,12 @@ def main() -> None:
     forgotten = forget_dead_workers(connection)
     if forgotten:
         logging.getLogger("spaces.worker_main").info("unregistered %d worker(s) that died without saying so", forgotten)
-    BoundWorker([queue], connection=connection).work(with_scheduler=False)  # its horse dies with it
+    worker = BoundWorker([queue], connection=connection)
+    worker.work(with_scheduler=False)  # its horse dies with it
+    if not worker._stop_requested:
+        # RQ returns from work() on an error it does not handle (Redis gone for a moment): exit
+        # non-zero, so supervisord restarts the worker (exit 0 is taken for a stop it asked for).
+        sys.exit(f"the {queue} worker stopped on an error (see above); supervisord starts it again")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import stat
 import sys
 from pathlib import Path
 
+import pytest
 from supervisor.options import ServerOptions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +66,22 @@ def test_listener_counts_unexpected_exits_and_keeps_pid_files(tmp_path):
     counts = json.loads((tmp_path / "supervisor" / "restarts.json").read_text())
     assert counts == {"controller": 1, "redis": 1}  # a clean, expected exit is no restart
     assert (tmp_path / "run" / "controller.pid").read_text() == "12 abc"
+
+
+def test_a_worker_that_rq_stops_on_an_error_exits_non_zero(monkeypatch, redis_db):
+    """RQ leaves work() on an error it does not handle (Redis killed under a job); supervisord only
+    restarts an exit it did not expect, so the worker must not exit 0 then."""
+    import core.worker_main as worker_main
+
+    monkeypatch.setattr(worker_main.BoundWorker, "work", lambda self, **kwargs: False)
+    monkeypatch.setattr(worker_main.sys, "argv", ["worker_main", "runs", "1"])
+    with pytest.raises(SystemExit) as stopped:
+        worker_main.main()
+    assert stopped.value.code not in (0, None) and "supervisord starts it again" in str(stopped.value.code)
+
+    def asked_to_stop(self, **kwargs):
+        self._stop_requested = True  # as RQ's SIGTERM handler does
+        return True
+
+    monkeypatch.setattr(worker_main.BoundWorker, "work", asked_to_stop)
+    worker_main.main()  # a stop that was asked for ends with exit 0
