@@ -24,7 +24,7 @@ def main() -> None:
         logging.getLogger("spaces.worker_main").info("unregistered %d worker(s) that died without saying so", forgotten)
     worker = BoundWorker([queue], connection=connection)
     worker.work(with_scheduler=False)  # its horse dies with it
-    if not worker._stop_requested:
+    if worker._shutdown_requested_date is None:  # set by RQ's SIGTERM/SIGINT handler, idle or busy
         # RQ returns from work() on an error it does not handle (Redis gone for a moment): exit
         # non-zero, so supervisord restarts the worker (exit 0 is taken for a stop it asked for).
         sys.exit(f"the {queue} worker stopped on an error (see above); supervisord starts it again")

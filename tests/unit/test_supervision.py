@@ -80,7 +80,7 @@ def test_a_worker_that_rq_stops_on_an_error_exits_non_zero(monkeypatch, redis_db
     assert stopped.value.code not in (0, None) and "supervisord starts it again" in str(stopped.value.code)
 
     def asked_to_stop(self, **kwargs):
-        self._stop_requested = True  # as RQ's SIGTERM handler does
+        self._shutdown_requested_date = True  # as RQ's SIGTERM handler does first, idle or busy
         return True
 
     monkeypatch.setattr(worker_main.BoundWorker, "work", asked_to_stop)
