@@ -27,23 +27,14 @@ from core.access import VISIBILITIES, visibility_from
 from core.errors import InvalidInput
 from core.hardware import STORAGE_TIERS, TIERS
 from core.names import validate_label
+from core.services import MAX_SLEEP_SECONDS, check_sleep_seconds
 
 SDKS = ("gradio", "streamlit", "docker", "static")
-MAX_SLEEP_SECONDS = 30 * 24 * 3600
-
-
 class ApiModel(BaseModel):
     """snake_case in Python, camelCase on the wire (as the Hub writes its fields)."""
 
     # Not populate_by_name: a request must use the wire names, which the hand checks look at.
     model_config = ConfigDict(alias_generator=to_camel)
-
-
-def check_sleep_seconds(seconds: object, field: str = "seconds") -> int:
-    """A sleep time as the API takes it: -1 (never) or 1 to MAX_SLEEP_SECONDS."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or not (seconds == -1 or 1 <= seconds <= MAX_SLEEP_SECONDS):
-        raise InvalidInput(f"{field} must be -1 (never sleep) or a whole number from 1 to {MAX_SLEEP_SECONDS}; got {seconds!r}")
-    return seconds
 
 
 def _fields(data: object) -> dict[str, Any] | None:
